@@ -1,0 +1,142 @@
+"""Backends: one small object per array library and device, in one registry.
+
+A backend knows arrays and devices, never workloads. Heavy libraries (torch, cupy)
+are imported inside the backend's methods, so `dlbench --help`, `dlbench list` and
+a NumPy-only machine never pay for them. Third-party backends register through the
+`dlbench.backends` entry-point group (each entry point names a Backend subclass).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from dlbench.clock import Clock, perf_clock
+from dlbench.errors import UsageError
+from dlbench.measure import HostTimer
+
+_REGISTRY: dict[str, type[Backend]] = {}
+# Built-in backends by module, imported on first use of the registry (cheap: the
+# modules import their libraries lazily).
+_BUILTIN_MODULES = ("dlbench.backends.numpy", "dlbench.backends.torch")
+_loaded = False
+
+
+class Backend:
+    """Arrays and devices of one library. Subclasses set the class attributes."""
+
+    name: ClassVar[str]
+    library: ClassVar[str]  # import name, also the distribution looked up for a version
+    distribution: ClassVar[str | None] = None  # when the distribution name differs
+    devices: ClassVar[tuple[str, ...]] = ("cpu",)
+    dtypes: ClassVar[tuple[str, ...]] = ("float32", "float64")
+
+    def __init__(self, device: str = "cpu") -> None:
+        if device.split(":")[0] not in self.devices:
+            raise UsageError(f"backend {self.name} has no device {device!r} "
+                             f"(devices: {', '.join(self.devices)})")
+        self.device = device
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}-{self.device}"
+
+    # -- availability, cheap: never imports the library --------------------------------
+    def installed(self) -> tuple[bool, str]:
+        if importlib.util.find_spec(self.library) is None:
+            return False, f"{self.distribution or self.library} is not installed"
+        return True, ""
+
+    def version(self) -> str | None:
+        try:
+            return importlib.metadata.version(self.distribution or self.library)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    def available(self) -> tuple[bool, str]:
+        """(usable here?, reason when not). CPU devices need only the library."""
+        return self.installed()
+
+    # -- used inside a worker -----------------------------------------------------------
+    @property
+    def xp(self) -> Any:
+        """The array-API namespace (array_api_compat) of this library."""
+        raise NotImplementedError
+
+    def asarray(self, host: Any, dtype: str) -> Any:
+        raise NotImplementedError
+
+    def to_numpy(self, x: Any) -> Any:
+        """A NumPy copy, widened to float64 where NumPy lacks the dtype (bfloat16)."""
+        raise NotImplementedError
+
+    def synchronize(self) -> None:
+        """Wait for queued device work; nothing to wait for on a CPU."""
+
+    def timer(self, clock: Clock = perf_clock) -> HostTimer:
+        return HostTimer(clock, self.synchronize)
+
+    def set_threads(self, threads: int | None) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """Versions, BLAS and the threads in force, as seen from inside the worker."""
+        return {"version": self.version()}
+
+
+def register(cls: type[Backend]) -> type[Backend]:
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"backend {cls.name!r} is already registered")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
+    for ep in importlib.metadata.entry_points(group="dlbench.backends"):
+        try:
+            register(ep.load())
+        except Exception:  # a broken plugin must not break dlbench itself
+            continue
+
+
+def names() -> list[str]:
+    _load()
+    return sorted(_REGISTRY)
+
+
+def backend_class(name: str) -> type[Backend]:
+    _load()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UsageError(f"unknown backend {name!r} (known: {', '.join(sorted(_REGISTRY))})"
+                         ) from None
+
+
+def get(name: str, device: str = "cpu") -> Backend:
+    return backend_class(name)(device)
+
+
+def all_targets() -> list[Backend]:
+    """Every (backend, device) pair the registry knows, available or not."""
+    return [cls(device) for name in names() for cls in [_REGISTRY[name]] for device in cls.devices]
+
+
+def import_library(backend: Backend) -> Any:
+    """Import the backend's library, turning any failure into a readable reason."""
+    try:
+        return importlib.import_module(backend.library)
+    except Exception as exc:  # ImportError, or a broken native extension
+        raise RuntimeError(f"{backend.library} failed to import: {exc}") from exc
+
+
+ThreadSetter = Callable[[int | None], None]

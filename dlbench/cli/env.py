@@ -1,0 +1,90 @@
+"""`dlbench env`: the environment record a result file stores, for this machine."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Group
+from rich.table import Table
+
+from dlbench import backends, environment
+from dlbench.cli import console
+from dlbench.errors import UsageError
+
+
+def describe_backends() -> dict[str, Any]:
+    """What each available backend says about itself (imports its library: `env` is the
+    one command that may pay for that in-process)."""
+    described: dict[str, Any] = {}
+    for target in backends.all_targets():
+        ok, reason = target.available()
+        if not ok:
+            described[target.label] = {"available": False, "reason": reason}
+            continue
+        try:
+            backends.import_library(target)
+            described[target.label] = {"available": True, **target.describe()}
+        except Exception as exc:  # a broken library is a reason, not a crash
+            described[target.label] = {"available": False, "reason": str(exc)}
+    return described
+
+
+def env(
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Show CPU, BLAS and threads, memory, GPUs, library versions and the theoretical peak.
+
+    [bold]Examples[/bold]
+
+      dlbench env
+      dlbench env --format json > env.json
+    """
+    with console.user_errors():
+        if fmt not in ("table", "json"):
+            raise UsageError(f"--format must be table or json, got {fmt!r}")
+        record = environment.collect()
+        record["backends"] = describe_backends()
+    if fmt == "json":
+        console.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        return
+    console.print_data(render(record))
+
+
+def render(record: dict[str, Any]) -> Group:
+    cpu, mem = record["cpu"], record["memory"]
+    t = Table(title="environment", show_header=False)
+    t.add_column("what", style="bold")
+    t.add_column("value")
+    t.add_row("host", f"{record['host']} · {record['os']} · Python {record['python']}")
+    t.add_row("CPU", f"{cpu['model']} ({cpu['vendor']}, family {cpu['family']}, "
+                     f"model {cpu['model_number']})")
+    t.add_row("cores", f"{cpu['physical_cores']} physical, {cpu['logical_cores']} logical, "
+                       f"{cpu['usable_cores']} usable" + (" · virtual machine"
+                                                          if cpu["virtualized"] else ""))
+    t.add_row("clock", f"nominal {cpu['mhz_nominal']} MHz, max "
+                       f"{cpu['mhz_max'] or 'not reported'}")
+    t.add_row("ISA flags", ", ".join(cpu["flags"]) or "none of interest")
+    t.add_row("memory", f"{mem['total_bytes'] / 2**30:.1f} GiB total, "
+                        f"{mem['available_bytes'] / 2**30:.1f} GiB available")
+    for lib in record["blas"]:
+        t.add_row(f"{lib['user_api']} (NumPy)", f"{lib['internal_api']} {lib['version']}, "
+                  f"kernel {lib.get('architecture') or '?'}, {lib['num_threads']} threads")
+    for key, value in record["env_vars"].items():
+        t.add_row(f"${key}", value)
+    for label, info in record.get("backends", {}).items():
+        if not info.get("available"):
+            t.add_row(label, f"unavailable: {info['reason']}", style="dim")
+            continue
+        details = {k: v for k, v in info.items() if k not in ("available", "blas", "env")}
+        t.add_row(label, ", ".join(f"{k} {v}" for k, v in details.items()))
+    t.add_row("GPUs", ", ".join(g.get("name", "?") for g in record["gpus"]) or "none found")
+    t.add_row("libraries", ", ".join(f"{k} {v}" for k, v in record["libraries"].items()))
+    peak = record["peak_flops"]
+    if "unknown" in peak:
+        t.add_row("CPU peak", f"unknown: {peak['unknown']}")
+    else:
+        for dtype, entry in peak.items():
+            t.add_row(f"CPU peak {dtype}", f"{entry['flops'] / 1e9:.0f} GFLOP/s = {entry['how']}")
+    return Group(t)

@@ -1,0 +1,48 @@
+"""`dlbench list`: backends (available or why not), workloads, suites."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+
+from dlbench import backends, suites, workloads
+from dlbench.cli import console
+
+
+def list_command() -> None:
+    """List backends (with availability and the reason when unavailable), workloads
+    (parameters, FLOP formula, implementations) and suites.
+
+    [bold]Example[/bold]
+
+      dlbench list
+    """
+    with console.user_errors():
+        be = Table(title="backends")
+        for col in ("backend", "device", "available", "version / reason", "dtypes"):
+            be.add_column(col)
+        for target in backends.all_targets():
+            ok, reason = target.available()
+            be.add_row(target.name, target.device, "yes" if ok else "no",
+                       (target.version() or "") if ok else reason, ", ".join(target.dtypes),
+                       style="" if ok else "dim")
+        wl = Table(title="workloads")
+        for col in ("workload", "parameters (default)", "size sets", "FLOPs", "implementations",
+                    "what"):
+            wl.add_column(col)
+        for name in workloads.names():
+            w = workloads.get(name)
+            params = ", ".join(f"{p.name}={p.default}" for p in w.params)
+            impls = "portable" + "".join(f", native ({b})" for b in w.natives)
+            wl.add_row(name, params, ",".join(w.size_params), w.flops_formula, impls,
+                       w.description)
+        st = Table(title="suites")
+        st.add_column("suite")
+        st.add_column("description")
+        st.add_column("benchmarks")
+        for name in suites.builtin_names():
+            s = suites.load(name)
+            what = "; ".join(f"{e.workload} sizes {','.join(map(str, e.sizes)) or 'default'} "
+                             f"[{','.join(e.dtypes)}]" for e in s.entries)
+            st.add_row(name, s.description, what)
+    console.print_data(Group(be, wl, st))

@@ -1,0 +1,170 @@
+"""`dlbench run`: measure a suite on every available backend and show the speedups."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from dlbench import __version__, environment, results
+from dlbench.cli import console
+from dlbench.cli.options import positive_ints, split
+from dlbench.errors import UsageError
+from dlbench.planning import Selection, build
+from dlbench.report import csv as csv_report
+from dlbench.report import markdown, terminal
+from dlbench.report.rows import DEFAULT_BASELINE, speedup_table
+from dlbench.runner import Event, Runner, RunInterrupted
+
+FORMATS = ("table", "json", "md", "csv")
+FAILED = ("wrong", "error", "oom")
+
+EXAMPLES = """
+[bold]Examples[/bold]
+
+  dlbench run                                  [dim]# the quick suite on every backend[/dim]
+  dlbench run --backend numpy,torch --size 512,1024,2048 --dtype float32
+  dlbench run --suite ci --threads 2 -o results/ci.json --quiet
+  dlbench run --workload matmul --format json | jq '.results[].gflops'
+"""
+
+
+def default_output(now: datetime) -> Path:
+    host = "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname())
+    return Path("results") / f"{now.strftime('%Y%m%dT%H%M%SZ')}-{host}.json"
+
+
+def run(
+    suite: Annotated[str, typer.Option(help="Built-in suite name or path to a .toml suite.")]
+    = "quick",
+    backend: Annotated[list[str] | None, typer.Option(
+        help="Backends to run (comma-separated): numpy, torch, cupy. Default: all available.")]
+    = None,
+    device: Annotated[list[str] | None, typer.Option(help="Devices: cpu, cuda.")] = None,
+    workload: Annotated[list[str] | None, typer.Option(help="Workloads (comma-separated).")]
+    = None,
+    dtype: Annotated[list[str] | None, typer.Option(
+        help="Dtypes: float32, float64, bfloat16, float16.")] = None,
+    size: Annotated[list[str] | None, typer.Option(
+        help="Primary size of each workload (matmul: M=N=K); a list is a sweep.")] = None,
+    threads: Annotated[int | None, typer.Option(
+        min=1, help="BLAS/OpenMP threads in every backend (default: the library's own).")]
+    = None,
+    baseline: Annotated[str, typer.Option(
+        help="Column speedups are relative to, e.g. numpy-cpu, torch-cpu.")]
+    = DEFAULT_BASELINE,
+    min_time: Annotated[float | None, typer.Option(
+        min=0.0, help="Seconds of samples per case and backend before stopping may happen.")]
+    = None,
+    max_time: Annotated[float | None, typer.Option(
+        min=0.001, help="Most seconds of samples per case and backend.")] = None,
+    no_verify: Annotated[bool, typer.Option(
+        "--no-verify", help="Skip checking outputs against the float64 reference.")] = False,
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="Result file (default results/<UTC time>-<host>.json).")] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="stdout format: table, json, md, csv.")]
+    = "table",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="No progress and no table; errors only.")] = False,
+) -> None:
+    """Run a suite on every available backend, print speedup tables, save a result file.
+
+    Exit codes: 0 all verified · 2 bad usage · 3 a case was wrong or errored ·
+    130 interrupted (what finished is saved).
+    """
+    with console.user_errors():
+        if fmt not in FORMATS:
+            raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        selection = Selection(
+            suite=suite, backends=split(backend), devices=split(device),
+            workloads=split(workload), dtypes=split(dtype), sizes=positive_ints(size, "--size"),
+            threads=threads, min_time=min_time, max_time=max_time, verify=not no_verify)
+        planned = build(selection)
+        columns = {spec.column for spec in planned.plan.cases}
+        if baseline != DEFAULT_BASELINE and baseline not in columns:
+            raise UsageError(f"--baseline {baseline} is not among the measured columns "
+                             f"({', '.join(sorted(columns)) or 'none'})")
+        now = datetime.now(UTC)
+        path = output or default_output(now)
+        if path.exists() and not force:
+            raise UsageError(f"{path} already exists; use --force to replace it")
+
+    for note in planned.notes:
+        console.message(f"note: {note}", style="yellow")
+    env_record = environment.collect()
+    doc = results.RunDocument(
+        dlbench_version=__version__, created=now.isoformat(timespec="seconds"),
+        command=("dlbench", *sys.argv[1:]), environment=env_record,
+        settings=planned.settings, results=())
+
+    finished: list[results.Result] = []
+
+    def save(result: results.Result | None = None, **changes: object) -> results.RunDocument:
+        nonlocal doc
+        if result is not None:
+            finished.append(result)
+        doc = doc.with_results(tuple(finished), **changes)
+        results.dump(doc, path)
+        return doc
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=console.err, transient=True,
+                        disable=quiet)
+    total = len(planned.plan.cases) + len(planned.plan.skipped)
+    task = progress.add_task("starting workers", total=total)
+
+    def on_event(event: Event) -> None:
+        if event.kind == "worker_ready":
+            progress.update(task, description=f"{event.worker} ready")
+        elif event.kind == "case_start" and event.spec is not None:
+            progress.update(task, description=f"{event.spec.row_key}")
+        elif event.kind == "case_done":
+            progress.advance(task)
+
+    runner = Runner(planned.plan, on_event=on_event, on_result=save,
+                    environment_record=env_record)
+    try:
+        with progress:
+            runner.run()
+    except RunInterrupted:
+        env_record["backends"] = runner.backend_descriptions()
+        save(interrupted=True)
+        console.message(f"interrupted: {len(finished)} finished result(s) saved to {path}",
+                        style="yellow")
+        raise typer.Exit(console.EXIT_INTERRUPTED) from None
+    env_record["backends"] = runner.backend_descriptions()
+    doc = save()
+
+    if not quiet or fmt != "table":  # asked-for data is printed even when quiet
+        _show(doc, fmt, baseline)
+    if not quiet:
+        console.message(f"saved {path}")
+    failed = [r for r in doc.results if r.status in FAILED]
+    if failed:
+        console.message(f"{len(failed)} case(s) failed: "
+                        + "; ".join(f"{r.spec.id}: {r.status}" for r in failed[:5])
+                        + (" …" if len(failed) > 5 else ""), style="red")
+        raise typer.Exit(console.EXIT_FAILED_CASES)
+
+
+def _show(doc: results.RunDocument, fmt: str, baseline: str) -> None:
+    if fmt == "json":
+        console.write_text(results.dumps(doc))
+        return
+    if fmt == "csv":
+        console.write_text(csv_report.render(doc.results))
+        return
+    table = speedup_table(doc.results, baseline)
+    if fmt == "md":
+        console.write_text(markdown.render(table))
+    else:
+        console.print_data(terminal.render(table))
+
+
+run.__doc__ = (run.__doc__ or "") + EXAMPLES

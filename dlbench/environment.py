@@ -1,0 +1,189 @@
+"""The environment record: what machine and software a result was measured on.
+
+`collect_*` functions each fill one part (pyperf's `_collect_metadata` shape). All of
+them are cheap: none imports torch or cupy — what those libraries say about
+themselves (BLAS, threads) is collected inside each backend's worker.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import socket
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from dlbench import __version__
+
+# ISA features that decide which BLAS kernels can run.
+BLAS_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni",
+              "amx_tile", "amx_bf16", "amx_int8")
+LIBRARIES = ("numpy", "torch", "cupy-cuda12x", "cupy-cuda13x", "cupy", "array-api-compat",
+             "threadpoolctl", "psutil", "typer", "rich")
+# Set by the user when the OS hides the clock (virtual machines): the all-core clock
+# under load, in GHz.
+CPU_GHZ_ENV = "DLBENCH_CPU_GHZ"
+ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+            "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "CUDA_VISIBLE_DEVICES", "CUPY_TF32",
+            CPU_GHZ_ENV)
+
+
+def _cpuinfo_fields(text: str) -> dict[str, str]:
+    """The first processor block of /proc/cpuinfo as a dict."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            if fields:
+                break
+            continue
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def collect_cpu(cpuinfo_text: str | None = None) -> dict[str, Any]:
+    if cpuinfo_text is None:
+        try:
+            cpuinfo_text = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo_text = ""
+    fields = _cpuinfo_fields(cpuinfo_text)
+    flags = set(fields.get("flags", "").split())
+    freq = psutil.cpu_freq()
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {
+        "model": fields.get("model name") or platform.processor() or "unknown",
+        "vendor": fields.get("vendor_id"),
+        "family": int(fields["cpu family"]) if fields.get("cpu family", "").isdigit() else None,
+        "model_number": int(fields["model"]) if fields.get("model", "").isdigit() else None,
+        "arch": platform.machine(),
+        "logical_cores": psutil.cpu_count(logical=True),
+        "physical_cores": psutil.cpu_count(logical=False),
+        "usable_cores": usable,
+        "flags": sorted(f for f in BLAS_FLAGS if f in flags),
+        "virtualized": "hypervisor" in flags,
+        "mhz_nominal": float(fields["cpu MHz"]) if fields.get("cpu MHz") else None,
+        "mhz_max": freq.max if freq and freq.max else None,
+    }
+
+
+def _flops_per_cycle_fp32(cpu: dict[str, Any]) -> tuple[float, str] | None:
+    """Single-precision FLOP per cycle per core from vendor, family and ISA flags."""
+    flags, vendor, family = set(cpu["flags"]), cpu.get("vendor"), cpu.get("family")
+    if vendor == "AuthenticAMD":
+        if family == 0x1A and "avx512f" in flags:
+            return 64.0, "Zen 5: two 512-bit FMA pipes"
+        if family in (0x17, 0x19) and "fma" in flags:
+            # Zen 4 runs AVX-512 double-pumped on 256-bit units: still 32.
+            return 32.0, "Zen 2-4: two 256-bit FMA pipes"
+    if vendor == "GenuineIntel":
+        if "avx512f" in flags:
+            return 64.0, "AVX-512 with two FMA units (Xeon Scalable Gold/Platinum; an upper bound on one-FMA parts)"
+        if "avx2" in flags and "fma" in flags:
+            return 32.0, "AVX2: two 256-bit FMA units"
+    return None
+
+
+def peak_flops(cpu: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Theoretical CPU peak FLOP/s per dtype, with how it was derived, or why unknown.
+
+    peak = usable cores × clock × FLOP/cycle/core. The clock must be the one the cores
+    run at under load: the nominal MHz in /proc/cpuinfo is often far below it (a peak
+    from it yields percentages above 100%), so without a maximum clock from the OS
+    or DLBENCH_CPU_GHZ the peak is reported unknown rather than guessed.
+    """
+    env = os.environ if env is None else env
+    per_cycle = _flops_per_cycle_fp32(cpu)
+    if per_cycle is None:
+        return {"unknown": f"no FLOP/cycle table entry for {cpu.get('vendor')} "
+                           f"family {cpu.get('family')} with flags {cpu.get('flags')}"}
+    if env.get(CPU_GHZ_ENV):
+        try:
+            ghz, clock_source = float(env[CPU_GHZ_ENV]), f"{CPU_GHZ_ENV}"
+        except ValueError:
+            return {"unknown": f"{CPU_GHZ_ENV}={env[CPU_GHZ_ENV]!r} is not a number"}
+    elif cpu.get("mhz_max"):
+        ghz, clock_source = cpu["mhz_max"] / 1000.0, "maximum clock reported by the OS"
+    else:
+        return {"unknown": "the OS does not report the CPU's maximum clock (common in virtual "
+                           f"machines); set {CPU_GHZ_ENV} to the all-core clock under load"}
+    cores = cpu.get("usable_cores") or cpu.get("physical_cores") or 1
+    fp32_cycle, isa = per_cycle
+    per_dtype = {"float32": fp32_cycle, "float64": fp32_cycle / 2}
+    notes = {"float32": isa, "float64": isa + ", half the float32 lanes"}
+    flags = set(cpu["flags"])
+    if "amx_bf16" in flags:
+        per_dtype["bfloat16"] = 1024.0
+        notes["bfloat16"] = "AMX tiles: 1024 bf16 FLOP/cycle"
+    elif "avx512_bf16" in flags:
+        per_dtype["bfloat16"] = fp32_cycle * 2
+        notes["bfloat16"] = "AVX512_BF16 dot products: twice float32"
+    return {
+        dtype: {
+            "flops": cores * ghz * 1e9 * fpc,
+            "how": f"{cores} cores × {ghz:.2f} GHz ({clock_source}) × {fpc:g} FLOP/cycle ({notes[dtype]})",
+        }
+        for dtype, fpc in per_dtype.items()
+    }
+
+
+def collect_memory() -> dict[str, Any]:
+    vm = psutil.virtual_memory()
+    return {"total_bytes": vm.total, "available_bytes": vm.available}
+
+
+def collect_libraries() -> dict[str, str]:
+    versions = {"dlbench": __version__}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def collect_env_vars(env: dict[str, str] | None = None) -> dict[str, str]:
+    env = os.environ if env is None else env
+    return {k: env[k] for k in ENV_VARS if k in env}
+
+
+def collect_host() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "os": platform.platform(),
+            "python": platform.python_version(),
+            "python_implementation": platform.python_implementation()}
+
+
+def collect_blas() -> list[dict[str, Any]]:
+    from dlbench.backends.numpy import blas_info
+
+    return blas_info()
+
+
+def collect() -> dict[str, Any]:
+    """The whole record as stored under "environment" in a result file."""
+    cpu = collect_cpu()
+    return {
+        **collect_host(),
+        "cpu": cpu,
+        "memory": collect_memory(),
+        "blas": collect_blas(),
+        "env_vars": collect_env_vars(),
+        "gpus": [],
+        "libraries": collect_libraries(),
+        "peak_flops": peak_flops(cpu),
+        "backends": {},
+    }
+
+
+def peak_for(environment: dict[str, Any], device: str, dtype: str) -> float | None:
+    """Theoretical peak FLOP/s for a device/dtype, when the record knows it."""
+    if device != "cpu":
+        return None
+    entry = environment.get("peak_flops", {}).get(dtype)
+    return entry.get("flops") if isinstance(entry, dict) else None

@@ -1,0 +1,155 @@
+"""Turns a suite plus the user's selections into the runner's Plan.
+
+Refusals happen here, before any worker starts: unknown names, explicitly requested
+backends that cannot run, and sizes whose memory need exceeds what the machine has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import psutil
+
+from dlbench import backends, suites, workloads
+from dlbench.errors import BackendUnavailable, UsageError
+from dlbench.measure import MeasureConfig
+from dlbench.results import CaseSpec
+from dlbench.runner import Plan
+
+INSTALL_HINT = {"torch": "pip install 'dlbench[torch]'", "cupy": "pip install 'dlbench[cupy]'"}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the user chose on the command line; None means "the suite decides"."""
+
+    suite: str = "quick"
+    backends: tuple[str, ...] | None = None
+    devices: tuple[str, ...] | None = None
+    workloads: tuple[str, ...] | None = None
+    dtypes: tuple[str, ...] | None = None
+    sizes: tuple[int, ...] | None = None
+    threads: int | None = None
+    min_time: float | None = None
+    max_time: float | None = None
+    verify: bool = True
+
+
+@dataclass(frozen=True)
+class Planned:
+    plan: Plan
+    targets: tuple[backends.Backend, ...]
+    notes: tuple[str, ...]  # said once to the user: backends left out and why
+    settings: dict
+
+
+def select_targets(sel: Selection) -> tuple[list[backends.Backend], list[str]]:
+    """Backends to run, and notes on those left out."""
+    if sel.backends is not None:
+        for name in sel.backends:
+            backends.backend_class(name)  # raises on an unknown name
+    if sel.devices is not None:
+        known = {d for name in backends.names() for d in backends.backend_class(name).devices}
+        for device in sel.devices:
+            if device.split(":")[0] not in known | {"cuda"}:
+                raise UsageError(f"unknown device {device!r} (known: cpu, cuda, cuda:N)")
+    chosen, notes = [], []
+    for name in sel.backends or backends.names():
+        cls = backends.backend_class(name)
+        devices = [d for d in (sel.devices or cls.devices)
+                   if d.split(":")[0] in cls.devices]
+        if not devices:
+            if sel.backends is not None:
+                raise BackendUnavailable(f"backend {name} has no device "
+                                         f"{', '.join(sel.devices or ())} "
+                                         f"(it offers: {', '.join(cls.devices)})")
+            continue
+        for device in devices:
+            target = cls(device)
+            ok, reason = target.available()
+            if ok:
+                chosen.append(target)
+            elif sel.backends is not None:
+                hint = INSTALL_HINT.get(name)
+                raise BackendUnavailable(f"backend {target.label} is unavailable: {reason}"
+                                         + (f" ({hint})" if hint else ""))
+            else:
+                notes.append(f"{target.label} left out: {reason}")
+    if not chosen:
+        raise BackendUnavailable("no selected backend is available here")
+    return chosen, notes
+
+
+def build(sel: Selection, available_memory: int | None = None) -> Planned:
+    suite = suites.load(sel.suite)
+    if sel.dtypes is not None:
+        for dtype in sel.dtypes:
+            if dtype not in suites.DTYPES:
+                raise UsageError(f"unknown dtype {dtype!r} (known: {', '.join(suites.DTYPES)})")
+    if sel.workloads is not None:
+        for name in sel.workloads:
+            workloads.get(name)  # raises on an unknown name
+    targets, notes = select_targets(sel)
+
+    entries = list(suite.entries)
+    if sel.workloads is not None:
+        in_suite = {e.workload for e in entries}
+        entries = [e for e in entries if e.workload in sel.workloads]
+        entries += [suites.Entry(name, (), ("float32",)) for name in sel.workloads
+                    if name not in in_suite]
+    if sel.sizes is not None:
+        entries = [replace(e, sizes=sel.sizes) for e in entries]
+    if sel.dtypes is not None:
+        entries = [replace(e, dtypes=sel.dtypes) for e in entries]
+
+    memory = psutil.virtual_memory().available if available_memory is None else available_memory
+    cases: list[CaseSpec] = []
+    skipped: list[tuple[CaseSpec, str]] = []
+    for entry in entries:
+        wl = workloads.get(entry.workload)
+        for size in entry.sizes or (None,):
+            params = wl.resolve(size=size, **entry.params)
+            for dtype in entry.dtypes:
+                group = [CaseSpec.make(wl.name, params, dtype, t.name, t.device, impl)
+                         for t in targets for impl in wl.impls_for(t.name)]
+                need = wl.memory_bytes(params, workloads.itemsize(dtype)) * len(targets)
+                if need > memory:
+                    message = (f"{wl.name} {_fmt_params(params)} {dtype} needs about "
+                               f"{need / 2**30:.1f} GiB ({len(targets)} backends at once) but "
+                               f"{memory / 2**30:.1f} GiB is available")
+                    if sel.sizes is not None:
+                        raise UsageError(message)
+                    skipped += [(spec, message) for spec in group]
+                    continue
+                for spec, target in zip(group, [t for t in targets
+                                                for _ in wl.impls_for(t.name)], strict=True):
+                    if dtype not in target.dtypes:
+                        skipped.append((spec, f"{target.name} has no {dtype}"))
+                    else:
+                        cases.append(spec)
+
+    settings = {**suite.settings}
+    if sel.min_time is not None:
+        settings["min_time"] = sel.min_time
+    if sel.max_time is not None:
+        settings["max_time"] = sel.max_time
+    if settings.get("min_time", 0) > settings.get("max_time", float("inf")):
+        if sel.max_time is None:
+            settings["max_time"] = settings["min_time"]
+        else:
+            raise UsageError(f"--min-time {settings['min_time']} exceeds --max-time "
+                             f"{settings['max_time']}")
+    try:
+        config = MeasureConfig(**settings)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    plan = Plan(cases=tuple(cases), config=config, threads=sel.threads, verify=sel.verify,
+                skipped=tuple(skipped))
+    recorded = {"suite": suite.name, **vars(config), "threads": sel.threads,
+                "verify": sel.verify, "seed": plan.seed,
+                "backends": [t.label for t in targets]}
+    return Planned(plan, tuple(targets), tuple(notes), recorded)
+
+
+def _fmt_params(params: dict[str, int]) -> str:
+    return ",".join(f"{k}={v}" for k, v in params.items())

@@ -1,0 +1,248 @@
+"""The result data model and its JSON file: one versioned document per run.
+
+Schema history (bump SCHEMA_VERSION on any change a reader must know about, add a
+migration from the previous version, and a fixture under tests/data/):
+
+* 1 — first version (dlbench 0.1): environment, settings, results with raw samples,
+  stats, verification and quality warnings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from dlbench.errors import ResultFileError
+
+SCHEMA = "dlbench.result"
+SCHEMA_VERSION = 1
+# version -> function turning a document of that version into the next version.
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+STATUSES = ("ok", "wrong", "oom", "error", "skipped")
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    """What is measured: hashable, so it keys dictionaries and pairs runs."""
+
+    workload: str
+    params: tuple[tuple[str, Any], ...]
+    dtype: str
+    backend: str
+    device: str
+    impl: str
+
+    @classmethod
+    def make(cls, workload: str, params: Mapping[str, Any], dtype: str, backend: str,
+             device: str, impl: str) -> CaseSpec:
+        return cls(workload, tuple(params.items()), dtype, backend, device, impl)
+
+    @property
+    def param_dict(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    @property
+    def column(self) -> str:
+        """The backend-device(-impl) label a table column uses."""
+        return f"{self.backend}-{self.device}" + ("" if self.impl == "portable" else f"-{self.impl}")
+
+    @property
+    def row_key(self) -> str:
+        params = ",".join(f"{k}={v}" for k, v in self.params)
+        return f"{self.workload}/{params}/{self.dtype}"
+
+    @property
+    def id(self) -> str:
+        return f"{self.row_key}/{self.backend}-{self.device}/{self.impl}"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What was observed for one case."""
+
+    spec: CaseSpec
+    status: str
+    error: str | None = None
+    samples_s: tuple[float, ...] = ()
+    inner_loops: int = 0
+    stats: Mapping[str, Any] | None = None
+    timer: str = "host"
+    flops: float | None = None
+    bytes: float | None = None
+    gflops: float | None = None
+    gbytes_per_s: float | None = None
+    fraction_of_peak: float | None = None
+    verify: Mapping[str, Any] | None = None
+    warnings: tuple[str, ...] = ()
+    first_call_s: float | None = None
+    stop: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status!r}")
+
+    @property
+    def median(self) -> float | None:
+        return self.stats["median"] if self.stats else None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        spec = d.pop("spec")
+        d = {
+            "id": self.spec.id,
+            "workload": spec["workload"],
+            "params": self.spec.param_dict,
+            "dtype": spec["dtype"],
+            "backend": spec["backend"],
+            "device": spec["device"],
+            "impl": spec["impl"],
+            **d,
+        }
+        d["samples_s"] = list(self.samples_s)
+        d["warnings"] = list(self.warnings)
+        d["stats"] = dict(self.stats) if self.stats else None
+        d["verify"] = dict(self.verify) if self.verify else None
+        d["extra"] = dict(self.extra)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Result:
+        spec = CaseSpec.make(d["workload"], d["params"], d["dtype"], d["backend"], d["device"],
+                             d["impl"])
+        return cls(
+            spec=spec,
+            status=d["status"],
+            error=d.get("error"),
+            samples_s=tuple(d.get("samples_s") or ()),
+            inner_loops=d.get("inner_loops", 0),
+            stats=d.get("stats"),
+            timer=d.get("timer", "host"),
+            flops=d.get("flops"),
+            bytes=d.get("bytes"),
+            gflops=d.get("gflops"),
+            gbytes_per_s=d.get("gbytes_per_s"),
+            fraction_of_peak=d.get("fraction_of_peak"),
+            verify=d.get("verify"),
+            warnings=tuple(d.get("warnings") or ()),
+            first_call_s=d.get("first_call_s"),
+            stop=d.get("stop"),
+            extra=d.get("extra") or {},
+        )
+
+
+@dataclass(frozen=True)
+class RunDocument:
+    """A whole run: environment, settings and every result."""
+
+    dlbench_version: str
+    created: str
+    command: tuple[str, ...]
+    environment: Mapping[str, Any]
+    settings: Mapping[str, Any]
+    results: tuple[Result, ...]
+    interrupted: bool = False
+
+    def with_results(self, results: tuple[Result, ...], **changes: Any) -> RunDocument:
+        return replace(self, results=results, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "dlbench_version": self.dlbench_version,
+            "created": self.created,
+            "command": list(self.command),
+            "interrupted": self.interrupted,
+            "environment": self.environment,
+            "settings": self.settings,
+            "results": [r.to_dict() for r in self.results],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RunDocument:
+        return cls(
+            dlbench_version=d.get("dlbench_version", "unknown"),
+            created=d.get("created", ""),
+            command=tuple(d.get("command") or ()),
+            environment=d.get("environment") or {},
+            settings=d.get("settings") or {},
+            results=tuple(Result.from_dict(r) for r in d.get("results") or ()),
+            interrupted=bool(d.get("interrupted", False)),
+        )
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN/inf: store them as null rather than emit invalid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def dumps(doc: RunDocument) -> str:
+    """Deterministic JSON: sorted keys, indented, trailing newline."""
+    return json.dumps(_clean(doc.to_dict()), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def write_atomic(path: Path, text: str, overwrite: bool = True) -> None:
+    """Write via a temporary file in the same folder and rename, so a reader never
+    sees half a file and a crash never leaves one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not overwrite and path.exists():
+        raise ResultFileError(f"{path} already exists; choose another -o path or remove it")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def dump(doc: RunDocument, path: Path) -> None:
+    write_atomic(path, dumps(doc))
+
+
+def parse(data: Any, source: str) -> RunDocument:
+    """Check schema and version, migrate old versions, and build the document."""
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise ResultFileError(f"{source}: not a dlbench result file (no \"schema\": \"{SCHEMA}\")")
+    version = data.get("schema_version")
+    if not isinstance(version, int) or not (1 <= version <= SCHEMA_VERSION):
+        raise ResultFileError(
+            f"{source}: schema_version {version!r} is not supported by this dlbench "
+            f"(supported: 1..{SCHEMA_VERSION}); upgrade dlbench to read it")
+    while version < SCHEMA_VERSION:
+        data = MIGRATIONS[version](data)
+        version += 1
+    try:
+        return RunDocument.from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ResultFileError(f"{source}: malformed result entry ({exc})") from None
+
+
+def load(path: str | Path) -> RunDocument:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultFileError(f"{p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultFileError(f"{p}: cannot read ({exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultFileError(f"{p}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    return parse(data, str(p))

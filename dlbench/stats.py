@@ -1,0 +1,174 @@
+"""Statistics on timing samples: pure functions, no I/O, no clocks.
+
+Sources:
+- Distribution-free confidence interval of the median from order statistics:
+  Conover, *Practical Nonparametric Statistics* (3rd ed.), §3.2; the same
+  construction asv uses for its 99% interval of the median.
+- Tukey fences (1.5 × IQR beyond the quartiles) for outliers: Tukey, *Exploratory
+  Data Analysis* (1977); pytest-benchmark counts outliers the same way.
+- Percentile bootstrap for the ratio of two medians: Efron & Tibshirani, *An
+  Introduction to the Bootstrap* (1993), ch. 13.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+import numpy as np
+
+CONFIDENCE = 0.95
+TUKEY_FENCE = 1.5
+# torch.utils.benchmark warns when IQR/median exceeds 10%; so do we.
+HIGH_VARIANCE_IQR_OVER_MEDIAN = 0.10
+# Below 6 samples even [min, max] covers the median with less than 95% probability.
+MIN_SAMPLES_FOR_CI95 = 6
+# More than 1 in 10 samples beyond the fences means the machine was disturbed, not
+# that the kernel has a long tail.
+OUTLIER_FRACTION_WARN = 0.10
+BOOTSTRAP_RESAMPLES = 2000
+
+
+class QualityWarning(StrEnum):
+    """Quality warnings stored as codes in results; `explain()` gives the text."""
+
+    HIGH_VARIANCE = "high_variance"
+    FEW_SAMPLES = "few_samples"
+    OUTLIERS = "outliers"
+    CI_TARGET_MISSED = "ci_target_missed"
+
+
+EXPLANATIONS = {
+    QualityWarning.HIGH_VARIANCE: "IQR is more than 10% of the median: the machine was busy or the "
+    "clock is throttling; close other programs or raise --min-time.",
+    QualityWarning.FEW_SAMPLES: "fewer than 6 samples: the 95% interval of the median is not "
+    "reliable; raise --max-time.",
+    QualityWarning.OUTLIERS: "more than 10% of samples lie beyond the Tukey fences: something "
+    "disturbed the run.",
+    QualityWarning.CI_TARGET_MISSED: "--max-time ran out before the median's 95% interval got as "
+    "narrow as requested.",
+}
+
+
+def explain(code: str) -> str:
+    try:
+        return EXPLANATIONS[QualityWarning(code)]
+    except ValueError:
+        return code
+
+
+@dataclass(frozen=True)
+class Summary:
+    median: float
+    mean: float
+    stdev: float
+    min: float
+    max: float
+    q1: float
+    q3: float
+    iqr: float
+    ci95: tuple[float, float]
+    ci_coverage: float
+    outliers: int
+    n: int
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["ci95"] = list(self.ci95)
+        return d
+
+    @property
+    def ci_rel_width(self) -> float:
+        """Width of the median's interval relative to the median (0.02 = ±1%)."""
+        return (self.ci95[1] - self.ci95[0]) / self.median if self.median > 0 else math.inf
+
+
+def median_ci(samples: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Distribution-free interval of the median: (lo, hi, coverage).
+
+    With n sorted samples x(1..n), [x(k), x(n-k+1)] covers the median with probability
+    1 - 2·P(Binomial(n, 1/2) <= k-1). We take the largest k whose coverage is still at
+    least `confidence`. When even [min, max] falls short (n < 6 at 95%), that interval
+    is returned with its true, lower coverage so callers can flag it.
+    """
+    xs = sorted(samples)
+    n = len(xs)
+    if n == 0:
+        raise ValueError("median_ci needs at least one sample")
+    alpha = 1.0 - confidence
+    tail = 0.0  # P(B <= k-1), accumulated as k grows
+    best_k = 1
+    coverage = 1.0 - 2.0 * 0.5**n
+    for k in range(1, n // 2 + 1):
+        tail += math.comb(n, k - 1) * 0.5**n
+        if 2.0 * tail > alpha:
+            break
+        best_k = k
+        coverage = 1.0 - 2.0 * tail
+    return xs[best_k - 1], xs[n - best_k], coverage
+
+
+def summarize(samples: Sequence[float]) -> Summary:
+    """Headline statistics of timing samples (seconds per call)."""
+    if len(samples) == 0:
+        raise ValueError("summarize needs at least one sample")
+    a = np.asarray(samples, dtype=np.float64)
+    q1, median, q3 = (float(v) for v in np.percentile(a, [25, 50, 75]))
+    iqr = q3 - q1
+    lo_fence, hi_fence = q1 - TUKEY_FENCE * iqr, q3 + TUKEY_FENCE * iqr
+    lo, hi, coverage = median_ci(a.tolist())
+    return Summary(
+        median=median,
+        mean=float(a.mean()),
+        stdev=float(a.std(ddof=1)) if a.size > 1 else 0.0,
+        min=float(a.min()),
+        max=float(a.max()),
+        q1=q1,
+        q3=q3,
+        iqr=iqr,
+        ci95=(lo, hi),
+        ci_coverage=coverage,
+        outliers=int(np.count_nonzero((a < lo_fence) | (a > hi_fence))),
+        n=int(a.size),
+    )
+
+
+def quality_warnings(summary: Summary) -> list[str]:
+    """Codes for what a reader should distrust in this summary (see EXPLANATIONS)."""
+    codes = []
+    if summary.n < MIN_SAMPLES_FOR_CI95:
+        codes.append(QualityWarning.FEW_SAMPLES.value)
+    if summary.median > 0 and summary.iqr / summary.median > HIGH_VARIANCE_IQR_OVER_MEDIAN:
+        codes.append(QualityWarning.HIGH_VARIANCE.value)
+    if summary.n and summary.outliers / summary.n > OUTLIER_FRACTION_WARN:
+        codes.append(QualityWarning.OUTLIERS.value)
+    return codes
+
+
+def ratio_ci(
+    numerator: Sequence[float],
+    denominator: Sequence[float],
+    confidence: float = CONFIDENCE,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Ratio of medians median(numerator)/median(denominator) with a bootstrap interval.
+
+    Used for speedups (baseline time / backend time). Percentile bootstrap, each side
+    resampled independently; the seed is fixed so a report is reproducible.
+    Returns (ratio, lo, hi).
+    """
+    num = np.asarray(numerator, dtype=np.float64)
+    den = np.asarray(denominator, dtype=np.float64)
+    if num.size == 0 or den.size == 0:
+        raise ValueError("ratio_ci needs samples on both sides")
+    point = float(np.median(num) / np.median(den))
+    rng = np.random.default_rng(seed)
+    num_medians = np.median(num[rng.integers(0, num.size, (resamples, num.size))], axis=1)
+    den_medians = np.median(den[rng.integers(0, den.size, (resamples, den.size))], axis=1)
+    ratios = num_medians / den_medians
+    alpha = 1.0 - confidence
+    lo, hi = np.quantile(ratios, [alpha / 2, 1 - alpha / 2])
+    return point, float(lo), float(hi)

@@ -1,0 +1,114 @@
+"""Named suites as TOML data: which workloads, sizes and dtypes a run measures.
+
+A suite file has an optional `description`, optional `[settings]` (measurement
+defaults the command line can override) and one `[[benchmark]]` table per workload:
+`workload`, `sizes` (the workload's primary size), `dtypes`, and optional `params`
+(other parameters held fixed).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from dlbench import workloads
+from dlbench.errors import UsageError
+
+SETTINGS = {"min_time": float, "max_time": float, "target_ci": float, "min_samples": int}
+DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+@dataclass(frozen=True)
+class Entry:
+    workload: str
+    sizes: tuple[int, ...]
+    dtypes: tuple[str, ...]
+    params: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    settings: dict[str, Any]
+    entries: tuple[Entry, ...]
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.name.removesuffix(".toml") for p in resources.files(__package__).iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def load(name_or_path: str) -> Suite:
+    """A built-in suite by name, or a user's suite file by path (ending in .toml)."""
+    if name_or_path.endswith(".toml") or "/" in name_or_path:
+        path = Path(name_or_path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"suite file {path}: cannot read ({exc.strerror})") from None
+        return parse(text, source=str(path), name=path.stem)
+    if name_or_path not in builtin_names():
+        raise UsageError(f"unknown suite {name_or_path!r} (built-in: {', '.join(builtin_names())}; "
+                         "or give a path to a .toml file)")
+    text = resources.files(__package__).joinpath(f"{name_or_path}.toml").read_text("utf-8")
+    return parse(text, source=f"built-in suite {name_or_path}", name=name_or_path)
+
+
+def parse(text: str, source: str, name: str) -> Suite:
+    def bad(where: str, problem: str) -> UsageError:
+        return UsageError(f"{source}: {where}: {problem}")
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{source}: not valid TOML ({exc})") from None
+    unknown = set(data) - {"description", "settings", "benchmark"}
+    if unknown:
+        raise bad(", ".join(sorted(unknown)), "unknown key (expected description, settings, "
+                  "benchmark)")
+    settings = data.get("settings", {})
+    if not isinstance(settings, dict):
+        raise bad("settings", "must be a table")
+    for key, value in settings.items():
+        kind = SETTINGS.get(key)
+        if kind is None:
+            raise bad(f"settings.{key}", f"unknown setting (known: {', '.join(SETTINGS)})")
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            raise bad(f"settings.{key}", f"must be a positive number, got {value!r}")
+        settings[key] = kind(value)
+    raw_entries = data.get("benchmark")
+    if not isinstance(raw_entries, list) or not raw_entries:
+        raise bad("benchmark", "at least one [[benchmark]] table is required")
+    entries = []
+    for i, raw in enumerate(raw_entries):
+        where = f"benchmark[{i}]"
+        extra = set(raw) - {"workload", "sizes", "dtypes", "params"}
+        if extra:
+            raise bad(f"{where}.{sorted(extra)[0]}", "unknown key (expected workload, sizes, "
+                      "dtypes, params)")
+        wl_name = raw.get("workload")
+        if wl_name not in workloads.names():
+            raise bad(f"{where}.workload", f"unknown workload {wl_name!r} (known: "
+                      f"{', '.join(workloads.names())})")
+        sizes = raw.get("sizes", [])
+        if not isinstance(sizes, list) or not all(
+                isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
+            raise bad(f"{where}.sizes", "must be a list of positive integers")
+        dtypes = raw.get("dtypes", ["float32"])
+        if not isinstance(dtypes, list) or not dtypes or any(d not in DTYPES for d in dtypes):
+            raise bad(f"{where}.dtypes", f"must be a non-empty list drawn from {', '.join(DTYPES)}")
+        params = raw.get("params", {})
+        if not isinstance(params, dict):
+            raise bad(f"{where}.params", "must be a table")
+        wl = workloads.get(wl_name)
+        try:
+            for size in sizes or [None]:
+                wl.resolve(size=size, **params)
+        except UsageError as exc:
+            raise bad(f"{where}", str(exc)) from None
+        entries.append(Entry(wl_name, tuple(sizes), tuple(dtypes), dict(params)))
+    return Suite(name, str(data.get("description", "")), settings, tuple(entries))

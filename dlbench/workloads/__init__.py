@@ -1,0 +1,206 @@
+"""Workloads: the same deep-learning kernels for every backend, in one registry.
+
+Each workload defines its parameters, FLOP and byte counts, deterministic inputs
+(seeded float64 NumPy, then moved to the backend), a *portable* kernel written once
+against the Python array API, optional *native* kernels keyed by backend name, and a
+check of the output against a float64 NumPy reference.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from dlbench.errors import UsageError
+
+_REGISTRY: dict[str, type[Workload]] = {}
+_BUILTIN_MODULES = ("dlbench.workloads.matmul",)
+_loaded = False
+
+# Unit roundoff u = 2^-(mantissa bits + 1) of each dtype.
+UNIT_ROUNDOFF = {
+    "float64": 2.0**-53,
+    "float32": 2.0**-24,
+    "float16": 2.0**-11,
+    "bfloat16": 2.0**-8,
+}
+# Precision products are accumulated in: BLAS libraries accumulate float16/bfloat16
+# products in float32 (MKL, oneDNN, OpenBLAS's sbgemm).
+ACCUMULATION_DTYPE = {"float64": "float64", "float32": "float32", "float16": "float32",
+                      "bfloat16": "float32"}
+DEFAULT_SEED = 20261125
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: int
+    doc: str
+    minimum: int = 1
+
+
+@dataclass(frozen=True)
+class Check:
+    """Outcome of comparing a kernel's output with the float64 reference."""
+
+    ok: bool
+    max_abs_err: float
+    max_rel_err: float
+    tol: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "max_abs_err": self.max_abs_err, "max_rel_err": self.max_rel_err,
+                "tol": self.tol}
+
+
+Kernel = Callable[[], Any]
+# A native kernel factory: (backend, device inputs, params) -> zero-argument kernel.
+NativeFactory = Callable[[Any, Mapping[str, Any], Mapping[str, int]], Kernel]
+
+
+class Workload:
+    """Base class; subclasses fill in the class attributes and the methods."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    params: ClassVar[tuple[Param, ...]]
+    # Parameters `--size N` sets (matmul: m, n, k all to N).
+    size_params: ClassVar[tuple[str, ...]]
+    flops_formula: ClassVar[str]
+    natives: ClassVar[dict[str, str]] = {}  # backend name -> "module:function"
+
+    # -- parameters -------------------------------------------------------------------
+    def resolve(self, size: int | None = None, **overrides: int) -> dict[str, int]:
+        """Full parameter dict from defaults, the primary size and explicit overrides."""
+        values = {p.name: p.default for p in self.params}
+        if size is not None:
+            values.update({name: size for name in self.size_params})
+        for key, value in overrides.items():
+            if key not in values:
+                raise UsageError(f"{self.name}: unknown parameter {key!r} "
+                                 f"(parameters: {', '.join(values)})")
+            values[key] = value
+        for p in self.params:
+            v = values[p.name]
+            if not isinstance(v, int) or isinstance(v, bool) or v < p.minimum:
+                raise UsageError(f"{self.name}: {p.name} must be an integer >= {p.minimum}, "
+                                 f"got {v!r}")
+        self.validate(values)
+        return values
+
+    def validate(self, p: Mapping[str, int]) -> None:
+        """Cross-parameter rules; raise UsageError naming the rule."""
+
+    # -- cost model --------------------------------------------------------------------
+    def flops(self, p: Mapping[str, int]) -> float:
+        raise NotImplementedError
+
+    def bytes(self, p: Mapping[str, int], itemsize: int) -> float:
+        """Bytes that must move to or from memory at least once per call."""
+        raise NotImplementedError
+
+    def memory_bytes(self, p: Mapping[str, int], itemsize: int) -> float:
+        """Peak memory one worker needs for a case: device arrays plus the
+        float64 reference and its scratch."""
+        raise NotImplementedError
+
+    # -- data and kernels --------------------------------------------------------------
+    def inputs(self, p: Mapping[str, int], seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def implementations(self) -> tuple[str, ...]:
+        return ("portable", *self.natives)
+
+    def kernel(self, impl: str, backend: Any, arrays: Mapping[str, Any],
+               p: Mapping[str, int]) -> Kernel:
+        if impl == "portable":
+            return self.portable(backend.xp, arrays, p)
+        if impl == "native" and backend.name in self.natives:
+            module, func = self.natives[backend.name].split(":")
+            return getattr(importlib.import_module(module), func)(backend, arrays, p)
+        raise UsageError(f"{self.name} has no {impl!r} implementation for {backend.name}")
+
+    def impls_for(self, backend_name: str) -> tuple[str, ...]:
+        return ("portable", "native") if backend_name in self.natives else ("portable",)
+
+    def portable(self, xp: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
+        raise NotImplementedError
+
+    def check(self, output: np.ndarray, inputs: Mapping[str, np.ndarray],
+              p: Mapping[str, int], dtype: str) -> Check:
+        """Compare `output` with the float64 reference computed from `inputs`, which are
+        the backend's own (already rounded) inputs widened to float64."""
+        raise NotImplementedError
+
+
+def register(cls: type[Workload]) -> type[Workload]:
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"workload {cls.name!r} is already registered")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in _BUILTIN_MODULES:
+            importlib.import_module(module)
+
+
+def names() -> list[str]:
+    _load()
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> Workload:
+    _load()
+    try:
+        return _REGISTRY[name]()
+    except KeyError:
+        raise UsageError(f"unknown workload {name!r} (known: {', '.join(sorted(_REGISTRY))})"
+                         ) from None
+
+
+def itemsize(dtype: str) -> int:
+    return {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2}[dtype]
+
+
+def scaled_check(output: np.ndarray, reference: np.ndarray, scale: np.ndarray,
+                 tol: float) -> Check:
+    """Componentwise error relative to `scale` (e.g. |A|·|B| for a product).
+
+    Errors of floating-point sums are bounded by a multiple of the sum of magnitudes,
+    not of the result, which can be near zero by cancellation; dividing by the
+    magnitudes keeps the check meaningful for every element.
+    """
+    if output.shape != reference.shape:
+        return Check(False, math.inf, math.inf, tol)
+    out = output.astype(np.float64, copy=False)
+    diff = np.abs(out - reference)
+    if not np.all(np.isfinite(out)):
+        return Check(False, math.inf, math.inf, tol)
+    tiny = np.finfo(np.float64).tiny
+    rel = float(np.max(diff / np.maximum(scale, tiny))) if diff.size else 0.0
+    return Check(ok=rel <= tol, max_abs_err=float(diff.max()) if diff.size else 0.0,
+                 max_rel_err=rel, tol=tol)
+
+
+def dot_tolerance(dtype: str, length: int) -> float:
+    """Allowed componentwise error of dot products of `length` terms in `dtype`.
+
+    Rounding the result to the output dtype costs u_out; accumulating `length`
+    products costs about sqrt(length)·u_acc for random-sign data (the deterministic
+    bound is length·u_acc, rarely approached by blocked BLAS). A factor 2 of slack on
+    the accumulation term keeps honest kernels well inside the bound, while a
+    lower-precision accumulation (TF32 instead of float32: u 2^-11 vs 2^-24) or a
+    wrong kernel (errors of order 1) fails it.
+    """
+    u_out = UNIT_ROUNDOFF[dtype]
+    u_acc = UNIT_ROUNDOFF[ACCUMULATION_DTYPE[dtype]]
+    return u_out + 2.0 * math.sqrt(length) * u_acc

@@ -1,0 +1,59 @@
+"""matmul: C = A·B with A (m×k) and B (k×n) — the GEMM at the heart of deep learning."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from dlbench.workloads import (
+    DEFAULT_SEED,
+    Check,
+    Kernel,
+    Param,
+    Workload,
+    dot_tolerance,
+    register,
+    scaled_check,
+)
+
+
+@register
+class Matmul(Workload):
+    name = "matmul"
+    description = "dense matrix product C = A·B (GEMM), compute-bound"
+    params = (
+        Param("m", 1024, "rows of A and C"),
+        Param("n", 1024, "columns of B and C"),
+        Param("k", 1024, "columns of A, rows of B (the reduction length)"),
+    )
+    size_params = ("m", "n", "k")
+    flops_formula = "2·m·n·k"
+
+    def flops(self, p: Mapping[str, int]) -> float:
+        return 2.0 * p["m"] * p["n"] * p["k"]
+
+    def bytes(self, p: Mapping[str, int], itemsize: int) -> float:
+        return float(p["m"] * p["k"] + p["k"] * p["n"] + p["m"] * p["n"]) * itemsize
+
+    def memory_bytes(self, p: Mapping[str, int], itemsize: int) -> float:
+        m, n, k = p["m"], p["n"], p["k"]
+        device = (m * k + k * n + 2 * m * n) * itemsize  # inputs, output, one more in flight
+        reference = (2 * (m * k + k * n) + 4 * m * n) * 8  # A, B, |A|, |B|, C, |A||B|, diffs
+        return float(device + reference)
+
+    def inputs(self, p: Mapping[str, int], seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        return {"a": rng.standard_normal((p["m"], p["k"])),
+                "b": rng.standard_normal((p["k"], p["n"]))}
+
+    def portable(self, xp: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
+        a, b = arrays["a"], arrays["b"]
+        matmul = xp.matmul
+        return lambda: matmul(a, b)
+
+    def check(self, output: np.ndarray, inputs: Mapping[str, np.ndarray],
+              p: Mapping[str, int], dtype: str) -> Check:
+        a, b = inputs["a"], inputs["b"]
+        return scaled_check(output, a @ b, np.abs(a) @ np.abs(b), dot_tolerance(dtype, p["k"]))
