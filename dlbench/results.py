@@ -191,8 +191,9 @@ def _clean(value: Any) -> Any:
 
 
 def dumps(doc: RunDocument) -> str:
-    """Deterministic JSON: sorted keys, indented, trailing newline."""
-    return json.dumps(_clean(doc.to_dict()), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    """Deterministic JSON: keys in construction order (params keep the workload's order,
+    which ids depend on), indented, trailing newline."""
+    return json.dumps(_clean(doc.to_dict()), indent=2, allow_nan=False) + "\n"
 
 
 def write_atomic(path: Path, text: str, overwrite: bool = True) -> None:
@@ -221,9 +222,11 @@ def parse(data: Any, source: str) -> RunDocument:
         raise ResultFileError(f"{source}: not a dlbench result file (no \"schema\": \"{SCHEMA}\")")
     version = data.get("schema_version")
     if not isinstance(version, int) or not (1 <= version <= SCHEMA_VERSION):
+        newer = isinstance(version, int) and version > SCHEMA_VERSION
         raise ResultFileError(
             f"{source}: schema_version {version!r} is not supported by this dlbench "
-            f"(supported: 1..{SCHEMA_VERSION}); upgrade dlbench to read it")
+            f"(supported: 1..{SCHEMA_VERSION})"
+            + ("; it was written by a newer dlbench: upgrade to read it" if newer else ""))
     while version < SCHEMA_VERSION:
         data = MIGRATIONS[version](data)
         version += 1

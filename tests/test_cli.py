@@ -1,0 +1,142 @@
+"""The command line through Typer's CliRunner: outputs, exit codes, one-line errors."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from dlbench.cli import app
+
+runner = CliRunner()
+TINY = ["--size", "64", "--dtype", "float32", "--min-time", "0.05", "--max-time", "0.2"]
+
+
+def invoke(*args, **kwargs):
+    return runner.invoke(app, list(args), **kwargs)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_help_lists_commands_and_examples():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in ("run", "list", "env"):
+        assert command in result.stdout
+    run_help = invoke("run", "--help")
+    assert run_help.exit_code == 0 and "Examples" in run_help.stdout
+    assert "--baseline" in run_help.stdout and "--no-verify" in run_help.stdout
+
+
+def test_version():
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.stdout.startswith("dlbench ")
+
+
+def test_list_shows_backends_workloads_suites():
+    result = invoke("list")
+    assert result.exit_code == 0
+    for text in ("numpy", "matmul", "2·m·n·k", "quick", "ci"):
+        assert text in result.stdout
+
+
+def test_list_explains_a_missing_library(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real(name, *a))
+    result = invoke("list", env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "torch is not installed" in result.stdout
+    refused = invoke("run", "--backend", "torch", *TINY)
+    assert_one_line_error(refused, "torch-cpu is unavailable", "torch is not installed",
+                          "pip install")
+
+
+def test_env_json_has_the_record():
+    result = invoke("env", "--format", "json")
+    assert result.exit_code == 0
+    record = json.loads(result.stdout)
+    assert record["cpu"]["logical_cores"] >= 1
+    assert "numpy" in record["libraries"]
+    assert record["backends"]["numpy-cpu"]["available"] is True
+    assert "peak_flops" in record
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--backend", "tensorflowx"], ["unknown backend 'tensorflowx'", "numpy"]),
+        (["--workload", "fft"], ["unknown workload 'fft'"]),
+        (["--dtype", "float8"], ["unknown dtype 'float8'"]),
+        (["--suite", "nightly"], ["unknown suite 'nightly'"]),
+        (["--suite", "missing.toml"], ["suite file missing.toml: cannot read"]),
+        (["--size", "0"], ["--size: '0' is not a positive integer"]),
+        (["--size", "12x"], ["--size: '12x' is not a positive integer"]),
+        (["--size", "300000"], ["needs about", "GiB", "available"]),
+        (["--device", "tpu"], ["unknown device 'tpu'"]),
+        (["--format", "xml"], ["--format must be one of"]),
+        (["--baseline", "cupy-cuda"], ["--baseline cupy-cuda is not among"]),
+        (["--min-time", "3", "--max-time", "1"], ["exceeds --max-time"]),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, fragments):
+    assert_one_line_error(invoke("run", *args), *fragments)
+
+
+def test_threads_below_one_is_usage_error():
+    result = invoke("run", "--threads", "0")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_bad_suite_file_names_file_key_and_problem(tmp_path):
+    suite = tmp_path / "mine.toml"
+    suite.write_text('[[benchmark]]\nworkload = "matmul"\nsizes = [64, -1]\n')
+    assert_one_line_error(invoke("run", "--suite", str(suite)), "mine.toml",
+                          "benchmark[0].sizes", "positive integers")
+
+
+@pytest.mark.slow
+def test_run_json_to_stdout_and_file(tmp_path):
+    out = tmp_path / "r.json"
+    result = invoke("run", "--backend", "numpy", *TINY, "--format", "json", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)  # stdout holds only the document: it pipes
+    assert doc["schema"] == "dlbench.result"
+    assert [r["status"] for r in doc["results"]] == ["ok"]
+    assert doc["results"][0]["verify"]["ok"] is True
+    assert json.loads(out.read_text())["results"] == doc["results"]
+    assert doc["environment"]["backends"]["numpy-cpu"]["version"]
+    again = invoke("run", "--backend", "numpy", *TINY, "-o", str(out))
+    assert_one_line_error(again, "already exists", "--force")
+
+
+@pytest.mark.slow
+def test_run_table_marks_wrong_results_and_exits_3(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLBENCH_TEST_CORRUPT_OUTPUT", "numpy")
+    out = tmp_path / "r.json"
+    result = invoke("run", "--backend", "numpy", *TINY, "-o", str(out), env={"COLUMNS": "160"})
+    assert result.exit_code == 3
+    assert "✗ wrong" in result.stdout
+    assert "1 case(s) failed" in result.stderr
+    saved = json.loads(out.read_text())
+    assert saved["results"][0]["status"] == "wrong"
+
+
+@pytest.mark.slow
+def test_run_markdown_and_csv(tmp_path):
+    md = invoke("run", "--backend", "numpy", *TINY, "--format", "md", "-o",
+                str(tmp_path / "a.json"))
+    assert md.exit_code == 0
+    assert md.stdout.startswith("| workload | params | dtype | numpy-cpu (baseline) |")
+    csv = invoke("run", "--backend", "numpy", *TINY, "--format", "csv", "-o",
+                 str(tmp_path / "b.json"))
+    assert csv.exit_code == 0
+    header, row = csv.stdout.splitlines()
+    assert header.startswith("id,workload,params") and ",ok," in row

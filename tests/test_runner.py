@@ -1,0 +1,104 @@
+"""The runner with real spawned workers: interleaving, verification, crash survival."""
+
+import os
+import signal
+
+import pytest
+
+from dlbench.measure import MeasureConfig
+from dlbench.results import CaseSpec
+from dlbench.runner import Plan, Runner
+
+pytestmark = pytest.mark.slow
+torch = pytest.importorskip("torch")
+
+FAST = MeasureConfig(min_time=0.05, max_time=0.3, min_samples=5, warmup_time=0.02,
+                     sample_time=0.002, block_time=0.05, block_warmup_time=0.01)
+
+
+def specs(size, backends=("numpy", "torch"), dtype="float32"):
+    return [CaseSpec.make("matmul", {"m": size, "n": size, "k": size}, dtype, b, "cpu",
+                          "portable") for b in backends]
+
+
+@pytest.fixture(scope="module")
+def two_backend_run():
+    events = []
+    plan = Plan(cases=tuple(specs(64) + specs(128)), config=FAST, threads=1)
+    runner = Runner(plan, on_event=events.append)
+    return runner, runner.run(), events
+
+
+def test_every_case_measured_and_verified(two_backend_run):
+    _, results, _ = two_backend_run
+    assert [r.status for r in results] == ["ok"] * 4
+    for r in results:
+        assert r.verify["ok"] and r.verify["max_rel_err"] <= r.verify["tol"]
+        assert r.stats["n"] == len(r.samples_s) >= FAST.min_samples
+        assert r.gflops == pytest.approx(r.flops / r.stats["median"] / 1e9)
+        assert r.first_call_s is not None and r.inner_loops >= 1
+
+
+def test_all_workers_ready_before_first_case(two_backend_run):
+    _, _, events = two_backend_run
+    kinds = [e.kind for e in events]
+    first_case = kinds.index("case_start")
+    assert kinds[:first_case].count("worker_ready") == 2
+
+
+def test_blocks_interleave_across_backends(two_backend_run):
+    _, _, events = two_backend_run
+    blocks = [e.spec.backend for e in events if e.kind == "block" and e.spec.param_dict["m"] == 64]
+    # While both backends still sample, blocks alternate A B A B.
+    both = blocks[: 2 * min(blocks.count("numpy"), blocks.count("torch"))]
+    assert both[0::2] == [both[0]] * len(both[0::2])
+    assert both[1::2] == [both[1]] * len(both[1::2]) and both[0] != both[1]
+
+
+def test_threads_are_set_and_recorded(two_backend_run):
+    runner, _, _ = two_backend_run
+    described = runner.backend_descriptions()
+    assert described["torch-cpu"]["threads"] == 1
+    blas = [lib for lib in described["numpy-cpu"]["blas"] if lib["user_api"] == "blas"]
+    assert blas and all(lib["num_threads"] == 1 for lib in blas)
+
+
+def test_killed_worker_costs_only_its_own_case():
+    killed = []
+
+    def on_event(event):
+        # Kill the torch worker as soon as it has delivered its first block of the
+        # first case: its next request finds the process gone.
+        if event.kind == "block" and event.spec.backend == "torch" and not killed:
+            os.kill(event.pid, signal.SIGKILL)
+            killed.append(event.pid)
+
+    plan = Plan(cases=tuple(specs(64) + specs(96)), config=FAST)
+    results = Runner(plan, on_event=on_event).run()
+    by_id = {(r.spec.backend, r.spec.param_dict["m"]): r for r in results}
+    assert killed
+    crashed = by_id[("torch", 64)]
+    assert crashed.status == "error"
+    assert f"pid {killed[0]}" in crashed.error and "signal 9" in crashed.error
+    assert by_id[("numpy", 64)].status == "ok" and by_id[("numpy", 64)].stats["n"] > 0
+    # The worker is started again for the next case, which then measures normally.
+    assert by_id[("torch", 96)].status == "ok"
+    assert by_id[("numpy", 96)].status == "ok"
+
+
+def test_case_error_is_recorded_and_run_goes_on():
+    bad = CaseSpec.make("matmul", {"m": 64, "n": 64, "k": 64}, "float32", "numpy", "cpu",
+                        "no-such-impl")
+    plan = Plan(cases=(bad, *specs(64, backends=("numpy",))), config=FAST)
+    results = Runner(plan).run()
+    assert results[0].status == "error" and "no 'no-such-impl' implementation" in results[0].error
+    assert results[1].status == "ok"
+
+
+def test_wrong_output_is_status_wrong(monkeypatch):
+    monkeypatch.setenv("DLBENCH_TEST_CORRUPT_OUTPUT", "numpy")  # inherited by spawned workers
+    plan = Plan(cases=tuple(specs(64, backends=("numpy",))), config=FAST)
+    (result,) = Runner(plan).run()
+    assert result.status == "wrong" and not result.verify["ok"]
+    assert result.samples_s == ()  # a wrong answer is never timed as if it were a result
+    assert "float64 reference" in result.error
