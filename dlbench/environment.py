@@ -84,7 +84,8 @@ def _flops_per_cycle_fp32(cpu: dict[str, Any]) -> tuple[float, str] | None:
             return 32.0, "Zen 2-4: two 256-bit FMA pipes"
     if vendor == "GenuineIntel":
         if "avx512f" in flags:
-            return 64.0, "AVX-512 with two FMA units (Xeon Scalable Gold/Platinum; an upper bound on one-FMA parts)"
+            return 64.0, ("AVX-512 with two FMA units (Xeon Scalable Gold/Platinum; "
+                          "an upper bound on one-FMA parts)")
         if "avx2" in flags and "fma" in flags:
             return 32.0, "AVX2: two 256-bit FMA units"
     return None
@@ -127,7 +128,8 @@ def peak_flops(cpu: dict[str, Any], env: dict[str, str] | None = None) -> dict[s
     return {
         dtype: {
             "flops": cores * ghz * 1e9 * fpc,
-            "how": f"{cores} cores × {ghz:.2f} GHz ({clock_source}) × {fpc:g} FLOP/cycle ({notes[dtype]})",
+            "how": f"{cores} cores × {ghz:.2f} GHz ({clock_source}) × {fpc:g} FLOP/cycle "
+                   f"({notes[dtype]})",
         }
         for dtype, fpc in per_dtype.items()
     }

@@ -51,7 +51,8 @@ class CaseSpec:
     @property
     def column(self) -> str:
         """The backend-device(-impl) label a table column uses."""
-        return f"{self.backend}-{self.device}" + ("" if self.impl == "portable" else f"-{self.impl}")
+        suffix = "" if self.impl == "portable" else f"-{self.impl}"
+        return f"{self.backend}-{self.device}{suffix}"
 
     @property
     def row_key(self) -> str:

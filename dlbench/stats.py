@@ -85,7 +85,8 @@ class Summary:
         return (self.ci95[1] - self.ci95[0]) / self.median if self.median > 0 else math.inf
 
 
-def median_ci(samples: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+def median_ci(samples: Sequence[float], confidence: float = CONFIDENCE
+              ) -> tuple[float, float, float]:
     """Distribution-free interval of the median: (lo, hi, coverage).
 
     With n sorted samples x(1..n), [x(k), x(n-k+1)] covers the median with probability

@@ -31,7 +31,8 @@ class TorchBackend(Backend):
 
     def asarray(self, host: Any, dtype: str) -> Any:
         torch = self._torch
-        return torch.from_numpy(host).to(device=self.device, dtype=getattr(torch, dtype)).contiguous()
+        tensor = torch.from_numpy(host).to(device=self.device, dtype=getattr(torch, dtype))
+        return tensor.contiguous()
 
     def to_numpy(self, x: Any) -> Any:
         torch = self._torch

@@ -77,7 +77,9 @@ def render(record: dict[str, Any]) -> Group:
         if not info.get("available"):
             t.add_row(label, f"unavailable: {info['reason']}", style="dim")
             continue
-        details = {k: v for k, v in info.items() if k not in ("available", "blas", "env")}
+        # NumPy's BLAS list and env vars have rows of their own above.
+        details = {k: v for k, v in info.items()
+                   if k != "available" and not isinstance(v, list | dict)}
         t.add_row(label, ", ".join(f"{k} {v}" for k, v in details.items()))
     t.add_row("GPUs", ", ".join(g.get("name", "?") for g in record["gpus"]) or "none found")
     t.add_row("libraries", ", ".join(f"{k} {v}" for k, v in record["libraries"].items()))

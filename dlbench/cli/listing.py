@@ -10,8 +10,9 @@ from dlbench.cli import console
 
 
 def list_command() -> None:
-    """List backends (with availability and the reason when unavailable), workloads
-    (parameters, FLOP formula, implementations) and suites.
+    """List backends (available, or why not), workloads and suites.
+
+    Workloads show their parameters with defaults, FLOP formula and implementations.
 
     [bold]Example[/bold]
 

@@ -19,7 +19,7 @@ from dlbench.planning import Selection, build
 from dlbench.report import csv as csv_report
 from dlbench.report import markdown, terminal
 from dlbench.report.rows import DEFAULT_BASELINE, speedup_table
-from dlbench.runner import Event, Runner, RunInterrupted
+from dlbench.runner import Event, RunInterrupted, Runner
 
 FORMATS = ("table", "json", "md", "csv")
 FAILED = ("wrong", "error", "oom")
