@@ -128,17 +128,24 @@ def build(sel: Selection, available_memory: int | None = None) -> Planned:
                     else:
                         cases.append(spec)
 
+    if not cases:
+        reasons = sorted({reason for _, reason in skipped})
+        raise UsageError("nothing to run: " + "; ".join(reasons[:3]))
+
     settings = {**suite.settings}
     if sel.min_time is not None:
         settings["min_time"] = sel.min_time
     if sel.max_time is not None:
         settings["max_time"] = sel.max_time
     if settings.get("min_time", 0) > settings.get("max_time", float("inf")):
-        if sel.max_time is None:
-            settings["max_time"] = settings["min_time"]
+        # Only a clash between two values the user typed is an error; a suite's default
+        # gives way to the one given on the command line.
+        if sel.min_time is not None and sel.max_time is not None:
+            raise UsageError(f"--min-time {sel.min_time} exceeds --max-time {sel.max_time}")
+        if sel.max_time is not None:
+            settings["min_time"] = sel.max_time
         else:
-            raise UsageError(f"--min-time {settings['min_time']} exceeds --max-time "
-                             f"{settings['max_time']}")
+            settings["max_time"] = settings["min_time"]
     try:
         config = MeasureConfig(**settings)
     except ValueError as exc:

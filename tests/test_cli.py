@@ -140,3 +140,30 @@ def test_run_markdown_and_csv(tmp_path):
     assert csv.exit_code == 0
     header, row = csv.stdout.splitlines()
     assert header.startswith("id,workload,params") and ",ok," in row
+
+
+def test_max_time_alone_lowers_the_suites_min_time():
+    from dlbench.planning import Selection, build
+
+    planned = build(Selection(suite="quick", max_time=0.1, backends=("numpy",)))
+    assert (planned.plan.config.min_time, planned.plan.config.max_time) == (0.1, 0.1)
+    planned = build(Selection(suite="quick", min_time=5.0, backends=("numpy",)))
+    assert (planned.plan.config.min_time, planned.plan.config.max_time) == (5.0, 5.0)
+
+
+@pytest.mark.slow
+def test_default_run_leaves_out_a_missing_library_and_says_so(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real(name, *a))
+    result = invoke("run", *TINY, "-o", str(tmp_path / "r.json"), env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("torch-cpu left out: torch is not installed") == 1
+    assert "numpy-cpu" in result.stdout and "torch-cpu" not in result.stdout
+
+
+def test_nothing_to_run_is_a_usage_error():
+    assert_one_line_error(invoke("run", "--backend", "numpy", "--dtype", "bfloat16"),
+                          "nothing to run", "numpy has no bfloat16")

@@ -86,6 +86,13 @@ def format_time(seconds: float) -> str:
     return f"{seconds / 1e-9:.3g} ns"
 
 
+def format_flops(flops_per_s: float) -> str:
+    for unit, scale in (("TFLOP/s", 1e12), ("GFLOP/s", 1e9), ("MFLOP/s", 1e6)):
+        if flops_per_s >= scale:
+            return f"{flops_per_s / scale:.3g} {unit}"
+    return f"{flops_per_s:.3g} FLOP/s"
+
+
 def format_speedup(speedup: tuple[float, float, float]) -> str:
     point, lo, hi = speedup
     return f"{point:.2f}× [{lo:.2f}, {hi:.2f}]"
@@ -105,7 +112,7 @@ def cell_lines(cell: Cell | None, baseline: str | None, column: str) -> list[str
     lines = [format_time(r.median) + (" ⚠" if r.warnings else "")]
     rate = []
     if r.gflops is not None:
-        rate.append(f"{r.gflops:.3g} GFLOP/s")
+        rate.append(format_flops(r.gflops * 1e9))
     if r.fraction_of_peak is not None:
         rate.append(f"{100 * r.fraction_of_peak:.0f}% of peak")
     if rate:
