@@ -25,6 +25,9 @@ from dlbench.results import CaseSpec
 # Test hook: a backend name here makes its kernels' first output wrong, so tests can
 # drive the real verification path and exit code end to end. Never set in normal use.
 CORRUPT_ENV = "DLBENCH_TEST_CORRUPT_OUTPUT"
+# Test hook: a backend name here makes its worker kill itself (SIGKILL) at its first
+# block, as a segfault or the OOM killer would.
+KILL_ENV = "DLBENCH_TEST_KILL_WORKER"
 # Size of the matmul used to wake the library up at start: big enough to start its
 # thread pool and JIT/dispatch caches, small enough to take milliseconds.
 INIT_WARMUP_N = 256
@@ -117,6 +120,8 @@ def block(case_id: str, block_time: float, warmup_time: float, max_samples: int
           ) -> dict[str, Any]:
     """One block of samples for a prepared case, after a discarded warm-up."""
     assert _backend is not None
+    if os.environ.get(KILL_ENV) == _backend.name:
+        os.kill(os.getpid(), signal.SIGKILL)
     try:
         case = _cases[case_id]
         timer = _backend.timer()

@@ -167,3 +167,22 @@ def test_default_run_leaves_out_a_missing_library_and_says_so(tmp_path, monkeypa
 def test_nothing_to_run_is_a_usage_error():
     assert_one_line_error(invoke("run", "--backend", "numpy", "--dtype", "bfloat16"),
                           "nothing to run", "numpy has no bfloat16")
+
+
+@pytest.mark.slow
+def test_crashing_worker_gives_honest_exit_code_and_keeps_other_results(tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "r.json"
+    result = invoke("run", "--backend", "numpy,torch", "--size", "64,96", "--dtype", "float32",
+                    "--min-time", "0.05", "--max-time", "0.2", "-o", str(out),
+                    env={"COLUMNS": "200", "DLBENCH_TEST_KILL_WORKER": "torch"})
+    assert result.exit_code == 3, result.output
+    assert "2 case(s) failed" in result.stderr and "torch-cpu/portable: error" in result.stderr
+    saved = {r["id"]: r for r in json.loads(out.read_text())["results"]}
+    numpy_ok = [r for r in saved.values() if r["backend"] == "numpy"]
+    assert len(numpy_ok) == 2 and all(r["status"] == "ok" and r["samples_s"] for r in numpy_ok)
+    torch_errors = [r["error"] for r in saved.values() if r["backend"] == "torch"]
+    assert len(torch_errors) == 2
+    assert all("torch-cpu worker process" in e and "killed by signal 9" in e
+               for e in torch_errors)
+    assert "error: the torch-cpu worker" in result.stdout  # the table says why
