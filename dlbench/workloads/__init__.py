@@ -113,9 +113,6 @@ class Workload:
     def inputs(self, p: Mapping[str, int], seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
-    def implementations(self) -> tuple[str, ...]:
-        return ("portable", *self.natives)
-
     def kernel(self, impl: str, backend: Any, arrays: Mapping[str, Any],
                p: Mapping[str, int]) -> Kernel:
         if impl == "portable":
