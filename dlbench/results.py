@@ -197,16 +197,24 @@ def dumps(doc: RunDocument) -> str:
     return json.dumps(_clean(doc.to_dict()), indent=2, allow_nan=False) + "\n"
 
 
-def write_atomic(path: Path, text: str, overwrite: bool = True) -> None:
+def write_atomic(path: Path, text: str | bytes, overwrite: bool = True) -> None:
     """Write via a temporary file in the same folder and rename, so a reader never
-    sees half a file and a crash never leaves one."""
+    sees half a file and a crash never leaves one. Bytes (a PNG) are written as they are."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not overwrite and path.exists():
         raise ResultFileError(f"{path} already exists; choose another -o path or remove it")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        if isinstance(text, bytes):
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(text)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        # mkstemp creates 0600; a result or report is meant to be shared like any file.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

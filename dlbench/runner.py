@@ -16,6 +16,7 @@ Nothing here knows rich or typer: progress leaves as events through a callback.
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,6 +29,8 @@ from dlbench.results import CaseSpec, Result
 
 # A worker that has crashed this many times is not started again for the run.
 MAX_WORKER_CRASHES = 2
+# How long to wait for a dead worker's exit status to become readable.
+EXIT_STATUS_WAIT_S = 5.0
 # Long enough for torch/OpenMP thread pools and JIT caches to be live before timing.
 INIT_WARMUP_S = 0.2
 
@@ -82,6 +85,8 @@ class _Worker:
     describe: dict[str, Any] = field(default_factory=dict)
     crashes: int = 0
     dead_reason: str | None = None
+    # The pool forgets its processes once it breaks; keep them to read the exit status.
+    processes: list[Any] = field(default_factory=list)
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         if self.pool is None:
@@ -94,9 +99,12 @@ class _Worker:
 
     def _crash_message(self) -> str:
         code = None
-        for proc in list(getattr(self.pool, "_processes", {}).values()):
-            proc.join(timeout=1)
-            code = proc.exitcode
+        deadline = time.monotonic() + EXIT_STATUS_WAIT_S
+        for proc in self.processes:
+            # The pool's own thread reaps the dead process too; whichever waitpid loses
+            # the race sees no status yet, so poll until the winner has stored it.
+            while (code := proc.exitcode) is None and time.monotonic() < deadline:
+                time.sleep(0.01)
         how = f"exit code {code}" if code is not None and code >= 0 else (
             f"killed by signal {-code}" if code is not None else "exit status unknown")
         return f"the {self.label} worker process (pid {self.pid}) died ({how})"
@@ -154,7 +162,11 @@ class Runner:
     def _spawn(self, w: _Worker) -> Future:
         w.pool = ProcessPoolExecutor(max_workers=1, mp_context=self._ctx,
                                      initializer=worker.ignore_sigint)
-        return w.pool.submit(worker.init, w.backend, w.device, self.plan.threads, INIT_WARMUP_S)
+        future = w.pool.submit(worker.init, w.backend, w.device, self.plan.threads,
+                               INIT_WARMUP_S)
+        # The pool starts its process on the first submit, and forgets it once broken.
+        w.processes = list(getattr(w.pool, "_processes", {}).values())
+        return future
 
     def _await_init(self, w: _Worker, future: Future) -> None:
         try:

@@ -173,3 +173,35 @@ def ratio_ci(
     alpha = 1.0 - confidence
     lo, hi = np.quantile(ratios, [alpha / 2, 1 - alpha / 2])
     return point, float(lo), float(hi)
+
+
+def geomean_ratio_ci(
+    pairs: Sequence[tuple[Sequence[float], Sequence[float]]],
+    confidence: float = CONFIDENCE,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Geometric mean over rows of median(numerator)/median(denominator), with an interval.
+
+    Each pair is one row's (numerator, denominator) samples; every row weighs the same.
+    The interval is a percentile bootstrap that resamples each side of each row
+    independently (as ratio_ci does) and takes the geometric mean across rows per
+    resample. Returns (geomean, lo, hi).
+    """
+    if not pairs:
+        raise ValueError("geomean_ratio_ci needs at least one pair")
+    rng = np.random.default_rng(seed)
+    points = np.empty(len(pairs))
+    log_ratios = np.zeros(resamples)
+    for i, (numerator, denominator) in enumerate(pairs):
+        num = np.asarray(numerator, dtype=np.float64)
+        den = np.asarray(denominator, dtype=np.float64)
+        if num.size == 0 or den.size == 0:
+            raise ValueError("geomean_ratio_ci needs samples on both sides of every pair")
+        points[i] = np.log(np.median(num) / np.median(den))
+        num_medians = np.median(num[rng.integers(0, num.size, (resamples, num.size))], axis=1)
+        den_medians = np.median(den[rng.integers(0, den.size, (resamples, den.size))], axis=1)
+        log_ratios += np.log(num_medians / den_medians)
+    alpha = 1.0 - confidence
+    lo, hi = np.quantile(np.exp(log_ratios / len(pairs)), [alpha / 2, 1 - alpha / 2])
+    return float(np.exp(points.mean())), float(lo), float(hi)

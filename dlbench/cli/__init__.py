@@ -33,11 +33,12 @@ def _root(
     """dlbench: why GPUs made deep learning practical, measured on your own machine."""
 
 
-from dlbench.cli import env, listing, run  # noqa: E402  (commands register on import)
+from dlbench.cli import env, listing, report, run  # noqa: E402  (commands register on import)
 
 app.command("run")(run.run)
 app.command("list")(listing.list_command)
 app.command("env")(env.env)
+app.command("report")(report.report)
 
 
 def main() -> None:

@@ -3,25 +3,80 @@
 from __future__ import annotations
 
 from dlbench import stats
-from dlbench.report.rows import SpeedupTable, cell_lines
+from dlbench.report.epoch import CAVEAT, FORMULA, format_duration
+from dlbench.report.machines import summary
+from dlbench.report.model import Report
+from dlbench.report.rows import (
+    SpeedupTable,
+    cell_lines,
+    format_geomean,
+    format_time,
+    table_notes,
+)
+
+# The environment lines short enough for a PR comment.
+SUMMARY = ("CPU", "GPUs", "BLAS (NumPy)", "libraries", "CPU peak")
 
 
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def escape(text: str) -> str:
+    """Text from a result file, made inert in a GFM table cell: GitHub renders some inline
+    HTML, so angle brackets become entities; '|' would end the cell."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
 def render(table: SpeedupTable) -> str:
     header = ["workload", "params", "dtype"] + [
-        c + (" (baseline)" if c == table.baseline else "") for c in table.columns]
+        escape(c) + (" (baseline)" if c == table.baseline else "") for c in table.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 3 + "---:|" * len(table.columns)]
     for row in table.rows:
-        cells = [_escape(row.workload), _escape(row.params), row.dtype]
-        cells += ["<br>".join(_escape(line) for line in
+        cells = [escape(row.workload), escape(row.params), escape(row.dtype)]
+        cells += ["<br>".join(escape(line) for line in
                               cell_lines(row.cells.get(c), table.baseline, c))
                   for c in table.columns]
         lines.append("| " + " | ".join(cells) + " |")
-    if table.baseline:
-        lines += ["", f"Speedup = {table.baseline} median / column median, 95% bootstrap "
-                      "interval; (n.s.) = not significant."]
+    if table.geomeans:
+        lines.append("| **geometric mean** | | | " + " | ".join(
+            f"**{format_geomean(table.geomeans[c])}**" if c in table.geomeans else ""
+            for c in table.columns) + " |")
+    notes = table_notes(table)
+    if notes:
+        lines.append("")
+        lines += [f"- {escape(note)}" for note in notes]
     lines += [f"- ⚠ `{code}`: {stats.explain(code)}" for code in table.warnings]
     return "\n".join(lines) + "\n"
+
+
+def render_report(report: Report) -> str:
+    """The whole report: per machine a short environment summary and its table, the
+    machines side by side, and the training-step extrapolation when there is one."""
+    files = sum(len(v.sources) for v in report.machines)
+    out = ["## dlbench report", "",
+           f"{files} result file(s) from {len(report.machines)} machine(s); each machine's "
+           f"speedups are against its own {escape(report.baseline)}.", ""]
+    for view in report.machines:
+        out += [f"### {escape(view.machine.label)}", ""]
+        out += [f"- **{what}**: {escape(value)}" for what, value in summary(view.machine)
+                if what in SUMMARY]
+        out += [f"- **files**: {escape(', '.join(f.name for f in view.sources))}", ""]
+        out.append(render(view.table))
+    if report.cross is not None:
+        out += ["### All machines side by side", "",
+                "Every column against the first machine's baseline.", "", render(report.cross)]
+    if report.epochs:
+        out += ["### What this means: one epoch, extrapolated", ""]
+        datasets = [ep.dataset for ep in report.epochs[0].epochs]
+        header = ["machine", "backend", "workload", "params", "dtype", "median step",
+                  "samples/s"] + [f"epoch of {d}" for d in datasets]
+        out += ["| " + " | ".join(header) + " |", "|" + "---|" * 5 + "---:|" * (len(header) - 5)]
+        for e in report.epochs:
+            cells = [escape(e.machine), escape(e.column), escape(e.workload), escape(e.params),
+                     escape(e.dtype),
+                     f"{format_time(e.median_s)} [{format_time(e.ci95[0])}, "
+                     f"{format_time(e.ci95[1])}]", f"{e.samples_per_s:,.0f}"]
+            cells += [f"{ep.steps:,} steps ≈ {format_duration(ep.seconds)} "
+                      f"[{format_duration(ep.lo)}, {format_duration(ep.hi)}]" for ep in e.epochs]
+            out.append("| " + " | ".join(cells) + " |")
+        out += ["", f"- {escape(FORMULA)}", f"- {escape(CAVEAT)}", ""]
+    out += [f"- note: {escape(n)}" for n in report.notes]
+    return "\n".join(out).rstrip("\n") + "\n"

@@ -1,19 +1,28 @@
 """The speedup table as data: rows = workload/params/dtype, columns = backend-device(-impl).
 
-Every format (terminal, Markdown, CSV) is a view of this one computation.
+Every format (terminal, Markdown, CSV, HTML, JSON) is a view of this one computation.
 Speedups are baseline median / column median, with a bootstrap interval from the raw
 samples (stats.ratio_ci); a speedup whose interval contains 1 is not significant.
+Columns are labelled by the caller (`labelled_table`), so results of several machines
+can share one table ("host: torch-cpu"); `speedup_table` labels them by backend.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from dlbench import stats
 from dlbench.results import Result
 
+if TYPE_CHECKING:
+    from dlbench.report.crossover import Crossover
+
 DEFAULT_BASELINE = "numpy-cpu"
+GEOMEAN_NOTE = ("geometric mean = the row speedups averaged on a log scale, over the rows where "
+                "both the column and the baseline ran ok; every row counts the "
+                "same whatever its size; interval: bootstrap resampling every row's samples")
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,21 @@ class Row:
     params: str
     dtype: str
     cells: dict[str, Cell] = field(default_factory=dict)
+    spec_params: tuple[tuple[str, Any], ...] = ()  # the raw params, for sweeps
+
+
+@dataclass(frozen=True)
+class GeoMean:
+    """A column's suite-level speedup: the geometric mean of its row speedups."""
+
+    point: float
+    lo: float
+    hi: float
+    rows: int
+
+    @property
+    def significant(self) -> bool:
+        return not (self.lo <= 1.0 <= self.hi)
 
 
 @dataclass(frozen=True)
@@ -40,21 +64,34 @@ class SpeedupTable:
     columns: tuple[str, ...]
     rows: tuple[Row, ...]
     warnings: tuple[str, ...]  # every quality-warning code that appears
+    geomeans: dict[str, GeoMean] = field(default_factory=dict)  # by column, 2+ rows only
+    crossovers: tuple[Crossover, ...] = ()
 
 
 def speedup_table(results: Sequence[Result], baseline: str | None = DEFAULT_BASELINE
                   ) -> SpeedupTable:
+    return labelled_table([(r.spec.column, r) for r in results], baseline)
+
+
+def labelled_table(labelled: Sequence[tuple[str, Result]],
+                   baseline: str | None = DEFAULT_BASELINE) -> SpeedupTable:
+    """The table of (column label, result) pairs; a later result replaces an earlier one
+    of the same row and column."""
+    # Imported here: crossover builds on this module's types and helpers.
+    from dlbench.report.crossover import find_crossovers
+
     columns: list[str] = []
     rows: dict[str, Row] = {}
     codes: list[str] = []
-    for r in results:
-        column = r.spec.column
+    for column, r in labelled:
         if column not in columns:
             columns.append(column)
         params = compact_params(r.spec.params)
-        row = rows.setdefault(r.spec.row_key, Row(r.spec.workload, params, r.spec.dtype))
+        row = rows.setdefault(r.spec.row_key, Row(r.spec.workload, params, r.spec.dtype,
+                                                  spec_params=r.spec.params))
         row.cells[column] = Cell(r)
         codes += [c for c in r.warnings if c not in codes]
+    geomeans: dict[str, GeoMean] = {}
     if baseline not in columns:
         baseline = None
     else:
@@ -68,7 +105,20 @@ def speedup_table(results: Sequence[Result], baseline: str | None = DEFAULT_BASE
                 if cell.result.status == "ok" and cell.result.samples_s:
                     row.cells[column] = Cell(cell.result, stats.ratio_ci(
                         base.result.samples_s, cell.result.samples_s))
-    return SpeedupTable(baseline, tuple(columns), tuple(rows.values()), tuple(codes))
+        geomeans = _geomeans(baseline, columns, rows.values())
+    table = SpeedupTable(baseline, tuple(columns), tuple(rows.values()), tuple(codes), geomeans)
+    return replace(table, crossovers=find_crossovers(table))
+
+
+def _geomeans(baseline: str, columns: Sequence[str], rows: Sequence[Row]) -> dict[str, GeoMean]:
+    out = {}
+    for column in columns:
+        pairs = [(row.cells[baseline].result.samples_s, row.cells[column].result.samples_s)
+                 for row in rows
+                 if column != baseline and column in row.cells and row.cells[column].speedup]
+        if len(pairs) >= 2:  # the mean of one row is that row's cell
+            out[column] = GeoMean(*stats.geomean_ratio_ci(pairs), rows=len(pairs))
+    return out
 
 
 def compact_params(params: Sequence[tuple[str, object]]) -> str:
@@ -121,3 +171,20 @@ def cell_lines(cell: Cell | None, baseline: str | None, column: str) -> list[str
         mark = "" if cell.significant else " (n.s.)"
         lines.append(format_speedup(cell.speedup) + mark)
     return lines
+
+
+def format_geomean(g: GeoMean) -> str:
+    mark = "" if g.significant else " (n.s.)"
+    return f"{format_speedup((g.point, g.lo, g.hi))}{mark} over {g.rows} rows"
+
+
+def table_notes(table: SpeedupTable) -> list[str]:
+    """The lines under a table (what a speedup is, crossovers); shared by every text view."""
+    notes = []
+    if table.baseline:
+        notes.append(f"speedup = {table.baseline} median / column median, with its 95% "
+                     "bootstrap interval; (n.s.) = not significant")
+    if table.geomeans:
+        notes.append(GEOMEAN_NOTE)
+    notes += [f"crossover: {c.text()}" for c in table.crossovers]
+    return notes

@@ -1,0 +1,129 @@
+"""The report as ONE self-contained HTML page: tables, each machine's environment, and the
+charts as SVG data URIs; nothing is fetched, and no script runs (the page's policy
+forbids both, so even a mistake in escaping could not run code)."""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+
+from dlbench import stats
+from dlbench.report import epoch
+from dlbench.report.machines import summary
+from dlbench.report.model import Report
+from dlbench.report.roofline import roofline
+from dlbench.report.rows import SpeedupTable, cell_lines, format_geomean, table_notes
+
+POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+CSS = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px;
+       padding: 0 1em; color: #222; }
+table { border-collapse: collapse; margin: 0.8em 0; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; vertical-align: top; }
+th { background: #f3f3f3; }
+td.num { text-align: right; white-space: nowrap; }
+td.wrong, td.error, td.oom { color: #b00; }
+td.skipped, td.ns { color: #888; }
+tr.geomean td { font-weight: bold; }
+dl.env { display: grid; grid-template-columns: max-content 1fr; gap: 0.2em 1em; }
+dl.env dt { font-weight: bold; }
+dl.env dd { margin: 0; }
+figure { margin: 1em 0; }
+figure img { max-width: 100%; }
+.note { color: #555; font-size: 0.92em; }
+"""
+CAPTIONS = {
+    "throughput": "Throughput (GFLOP/s) against problem size, log-log, one line per backend.",
+    "speedup": "Speedup over each machine's baseline with its 95% bootstrap interval; the "
+               "dashed line is 1× (no faster).",
+    "roofline": "Roofline: arithmetic intensity (FLOP per byte moved) against achieved FLOP/s, "
+                "with the compute roof from the environment's peak and the bandwidth roof "
+                "from a measured bandwidth result, where known.",
+}
+
+
+def _table(table: SpeedupTable, caption: str) -> str:
+    head = "".join(f"<th>{escape(c)}{' (baseline)' if c == table.baseline else ''}</th>"
+                   for c in table.columns)
+    body = []
+    for row in table.rows:
+        cells = []
+        for column in table.columns:
+            cell = row.cells.get(column)
+            css = ["num"]
+            if cell is not None:
+                css.append(cell.result.status)
+                if cell.speedup and not cell.significant and column != table.baseline:
+                    css.append("ns")
+            text = "<br>".join(escape(line) for line in cell_lines(cell, table.baseline, column))
+            cells.append(f'<td class="{" ".join(css)}">{text}</td>')
+        body.append(f"<tr><td>{escape(row.workload)}</td><td>{escape(row.params)}</td>"
+                    f"<td>{escape(row.dtype)}</td>{''.join(cells)}</tr>")
+    if table.geomeans:
+        cells = "".join(f'<td class="num">{escape(format_geomean(table.geomeans[c]))}</td>'
+                        if c in table.geomeans else "<td></td>" for c in table.columns)
+        body.append(f'<tr class="geomean"><td colspan="3">geometric mean</td>{cells}</tr>')
+    notes = table_notes(table) + [f"⚠ {code}: {stats.explain(code)}" for code in table.warnings]
+    return (f"<table><caption>{escape(caption)}</caption><thead><tr><th>workload</th>"
+            f"<th>params</th><th>dtype</th>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
+            "</table>" + "".join(f'<p class="note">{escape(n)}</p>' for n in notes))
+
+
+def _epochs(report: Report) -> str:
+    if not report.epochs:
+        return ""
+    datasets = [ep.dataset for ep in report.epochs[0].epochs]
+    head = "".join(f"<th>epoch of {escape(d)}</th>" for d in datasets)
+    rows = []
+    for e in report.epochs:
+        cells = "".join(f'<td class="num">{ep.steps:,} steps ≈ '
+                        f"{escape(epoch.format_duration(ep.seconds))} "
+                        f"[{escape(epoch.format_duration(ep.lo))}, "
+                        f"{escape(epoch.format_duration(ep.hi))}]</td>" for ep in e.epochs)
+        rows.append(f"<tr><td>{escape(e.machine)}</td><td>{escape(e.column)}</td>"
+                    f"<td>{escape(e.workload)}</td><td>{escape(e.params)}</td>"
+                    f"<td>{escape(e.dtype)}</td><td class=\"num\">{e.batch}</td>"
+                    f'<td class="num">{e.samples_per_s:,.0f}</td>{cells}</tr>')
+    return ("<h2>What this means: one epoch, extrapolated</h2><table><thead><tr><th>machine</th>"
+            "<th>backend</th><th>workload</th><th>params</th><th>dtype</th><th>batch</th>"
+            f"<th>samples/s</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            f'<p class="note">{escape(epoch.FORMULA)}</p>'
+            f'<p class="note">{escape(epoch.CAVEAT)}</p>')
+
+
+def render(report: Report, charts: dict[str, bytes]) -> str:
+    """`charts` maps a chart name to its SVG (plots.render(report, "svg"))."""
+    parts = [f"<h1>dlbench report</h1><p>{sum(len(v.sources) for v in report.machines)} "
+             f"result file(s) from {len(report.machines)} machine(s); each machine's speedups "
+             f"are against its own {escape(report.baseline)}.</p>"]
+    for view in report.machines:
+        env = "".join(f"<dt>{escape(what)}</dt><dd>{escape(value)}</dd>"
+                      for what, value in summary(view.machine))
+        files = ", ".join(escape(f"{f.name} ({f.created})") for f in view.sources)
+        parts.append(f"<section><h2>Machine {escape(view.machine.label)}</h2>"
+                     f'<dl class="env">{env}<dt>files</dt><dd>{files}</dd></dl>'
+                     + _table(view.table, f"{view.machine.label}: speedups") + "</section>")
+    if report.cross is not None:
+        parts.append("<section><h2>All machines side by side</h2>"
+                     + _table(report.cross, "every column against the first machine's "
+                                            "baseline") + "</section>")
+    parts.append("<section><h2>Charts</h2>")
+    for name, svg in charts.items():
+        data = base64.b64encode(svg).decode("ascii")
+        parts.append(f'<figure><img class="chart" id="chart-{escape(name)}" '
+                     f'alt="{escape(name)} chart" src="data:image/svg+xml;base64,{data}">'
+                     f"<figcaption>{escape(CAPTIONS.get(name, name))}</figcaption></figure>")
+        if name == "roofline":
+            for view in report.machines:
+                roof = roofline(view)
+                known = [label for label, _ in roof.compute + roof.bandwidth]
+                parts += [f'<p class="note">{escape(view.machine.label)}: {escape(line)}</p>'
+                          for line in known + list(roof.unknown)]
+    parts.append("</section>")
+    parts.append(_epochs(report))
+    parts += [f'<p class="note">note: {escape(n)}</p>' for n in report.notes]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>dlbench report</title><style>{CSS}</style></head><body>\n"
+            + "\n".join(p for p in parts if p) + "\n</body></html>\n")

@@ -1,0 +1,75 @@
+"""The report as JSON: the derived numbers (tables, speedups, crossovers, extrapolations)
+for other programs; the raw samples stay in the result files it names."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from typing import Any
+
+from dlbench.report import epoch
+from dlbench.report.model import Report
+from dlbench.report.rows import SpeedupTable
+
+SCHEMA = "dlbench.report"
+SCHEMA_VERSION = 1
+
+
+def _table(table: SpeedupTable, machine: str | None) -> dict[str, Any]:
+    rows = []
+    for row in table.rows:
+        cells = {}
+        for column, cell in row.cells.items():
+            r = cell.result
+            speedup = cell.speedup if column != table.baseline else None
+            cells[column] = {
+                "id": r.spec.id, "status": r.status, "error": r.error,
+                "median_s": r.median, "ci95_s": list((r.stats or {}).get("ci95") or []) or None,
+                "gflops": r.gflops, "fraction_of_peak": r.fraction_of_peak,
+                "warnings": list(r.warnings),
+                "speedup": list(speedup) if speedup else None,
+                "significant": cell.significant if speedup else None,
+            }
+        rows.append({"workload": row.workload, "params": dict(row.spec_params),
+                     "dtype": row.dtype, "cells": cells})
+    return {
+        "machine": machine, "baseline": table.baseline, "columns": list(table.columns),
+        "rows": rows,
+        "geomeans": {c: {**asdict(g), "significant": g.significant}
+                     for c, g in table.geomeans.items()},
+        "crossovers": [{**asdict(c), "text": c.text()} for c in table.crossovers],
+    }
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN/inf."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def render(report: Report) -> str:
+    doc = {
+        "schema": SCHEMA, "schema_version": SCHEMA_VERSION, "baseline": report.baseline,
+        "machines": [{
+            "label": v.machine.label, "fingerprint": v.machine.fingerprint,
+            "host": v.machine.host, "cpu": v.machine.cpu, "gpus": list(v.machine.gpus),
+            "libraries": dict(v.machine.libraries),
+            "files": [asdict(f) for f in v.sources],
+            "environment": v.machine.environment,
+        } for v in report.machines],
+        "tables": [_table(v.table, v.machine.label) for v in report.machines]
+        + ([_table(report.cross, None)] if report.cross else []),
+        "epoch_estimates": {
+            "formula": epoch.FORMULA, "caveat": epoch.CAVEAT,
+            "estimates": [{**asdict(e), "samples_per_s": e.samples_per_s}
+                          for e in report.epochs],
+        } if report.epochs else None,
+        "notes": list(report.notes),
+    }
+    return json.dumps(_clean(doc), indent=2, sort_keys=True, allow_nan=False) + "\n"

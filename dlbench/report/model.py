@@ -1,0 +1,88 @@
+"""A report: result files merged by machine, every table computed once for all views."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from dlbench.report import epoch
+from dlbench.report.machines import Machine, fingerprint, machines
+from dlbench.report.rows import DEFAULT_BASELINE, Cell, SpeedupTable, labelled_table
+from dlbench.results import CaseSpec, Result, RunDocument
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    name: str
+    created: str
+    dlbench_version: str
+
+
+@dataclass(frozen=True)
+class MachineView:
+    machine: Machine
+    sources: tuple[SourceFile, ...]  # the files measured on it
+    results: tuple[Result, ...]  # one per case: a later file's measurement replaces an earlier
+    origin: Mapping[CaseSpec, SourceFile]  # the file each result comes from
+    table: SpeedupTable  # speedups against this machine's own baseline
+
+
+@dataclass(frozen=True)
+class Report:
+    baseline: str
+    machines: tuple[MachineView, ...]
+    cross: SpeedupTable | None  # every machine side by side, when there are several
+    epochs: tuple[epoch.EpochEstimate, ...]
+    notes: tuple[str, ...]
+
+    def cell(self, machine: str, spec: CaseSpec) -> Cell | None:
+        """The cell (and speedup) a result has in its machine's table."""
+        for view in self.machines:
+            if view.machine.label == machine:
+                for row in view.table.rows:
+                    cell = row.cells.get(spec.column)
+                    if cell is not None and cell.result.spec == spec:
+                        return cell
+        return None
+
+
+def cross_label(machine: str, column: str) -> str:
+    return f"{machine}: {column}"
+
+
+def build(docs: Sequence[tuple[str, RunDocument]], baseline: str = DEFAULT_BASELINE) -> Report:
+    """Merge documents (with the names they were read from) into one report."""
+    found = machines([doc.environment for _, doc in docs])
+    by_fp = {m.fingerprint: m for m in found}
+    sources: dict[str, list[SourceFile]] = {m.label: [] for m in found}
+    merged: dict[str, dict[CaseSpec, Result]] = {m.label: {} for m in found}
+    origin: dict[str, dict[CaseSpec, SourceFile]] = {m.label: {} for m in found}
+    notes = []
+    for name, doc in docs:
+        label = by_fp[fingerprint(doc.environment)].label
+        source = SourceFile(name, doc.created, doc.dlbench_version)
+        sources[label].append(source)
+        origin[label].update(dict.fromkeys((r.spec for r in doc.results), source))
+        measured = merged[label]
+        again = sum(r.spec in measured for r in doc.results)
+        if again:
+            notes.append(f"{name}: {again} result(s) replace those of an earlier file from "
+                         f"{label}")
+        for r in doc.results:
+            measured.pop(r.spec, None)  # the newer measurement takes the later place
+            measured[r.spec] = r
+        if doc.interrupted:
+            notes.append(f"{name}: the run was interrupted; its results are partial")
+    views = tuple(
+        MachineView(m, tuple(sources[m.label]), tuple(merged[m.label].values()), origin[m.label],
+                    labelled_table([(r.spec.column, r) for r in merged[m.label].values()],
+                                   baseline))
+        for m in found)
+    cross = None
+    if len(views) > 1:
+        with_base = [v.machine.label for v in views if v.table.baseline == baseline]
+        cross = labelled_table(
+            [(cross_label(v.machine.label, r.spec.column), r) for v in views for r in v.results],
+            cross_label(with_base[0], baseline) if with_base else None)
+    epochs = epoch.estimates([(v.machine.label, r) for v in views for r in v.results])
+    return Report(baseline, views, cross, epochs, tuple(notes))

@@ -1,0 +1,62 @@
+"""Roofline data: each result's arithmetic intensity against its achieved FLOP/s, and the
+machine's roofs where they are known (and the reason where they are not)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dlbench import environment
+from dlbench.report.model import MachineView
+from dlbench.report.rows import compact_params
+
+BANDWIDTH_WORKLOAD = "bandwidth"
+
+
+@dataclass(frozen=True)
+class RoofPoint:
+    column: str
+    label: str  # "matmul m=n=k=512 float32"
+    intensity: float  # FLOP per byte moved
+    flops_per_s: float
+
+
+@dataclass(frozen=True)
+class Roofline:
+    machine: str
+    points: tuple[RoofPoint, ...]
+    compute: tuple[tuple[str, float], ...]  # (label, FLOP/s)
+    bandwidth: tuple[tuple[str, float], ...]  # (label, bytes/s)
+    unknown: tuple[str, ...]  # the roofs that could not be drawn, and why
+
+
+def roofline(view: MachineView) -> Roofline:
+    env = dict(view.machine.environment)
+    points = []
+    for r in view.results:
+        if r.status == "ok" and r.flops and r.bytes and r.median:
+            points.append(RoofPoint(r.spec.column,
+                                    f"{r.spec.workload} {compact_params(r.spec.params)} "
+                                    f"{r.spec.dtype}", r.flops / r.bytes, r.flops / r.median))
+    compute, bandwidth, unknown = [], [], []
+    pairs = dict.fromkeys((r.spec.device, r.spec.dtype) for r in view.results
+                          if r.status == "ok" and r.flops)
+    for device, dtype in pairs:
+        peak = environment.peak_for(env, device, dtype)
+        if peak:
+            compute.append((f"{device} {dtype} peak {peak / 1e9:.0f} GFLOP/s", peak))
+        else:
+            reason = (env.get("peak_flops") or {}).get("unknown") if device == "cpu" else None
+            unknown.append(f"compute roof ({device} {dtype}): unknown"
+                           + (f" — {reason}" if reason else " — no peak recorded"))
+    for device in dict.fromkeys(r.spec.device for r in view.results if r.status == "ok"):
+        rates = [r.gbytes_per_s for r in view.results
+                 if r.spec.workload == BANDWIDTH_WORKLOAD and r.spec.device == device
+                 and r.status == "ok" and r.gbytes_per_s]
+        if rates:
+            bandwidth.append((f"{device} bandwidth {max(rates):.3g} GB/s (measured by the "
+                              f"{BANDWIDTH_WORKLOAD} workload)", max(rates) * 1e9))
+        else:
+            unknown.append(f"bandwidth roof ({device}): unknown — no {BANDWIDTH_WORKLOAD} "
+                           "workload result to take it from")
+    return Roofline(view.machine.label, tuple(points), tuple(compute), tuple(bandwidth),
+                    tuple(unknown))

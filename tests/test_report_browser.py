@@ -1,0 +1,68 @@
+"""The HTML report in a real browser (headless Chromium): charts drawn, nothing logged,
+injected text inert."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from dlbench.report import html
+from tests.report_fixtures import GPU_BOX, INJECTION, LAPTOP, build
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--enable-logging=stderr", "--v=0")
+# matplotlib's first two colours (tab:blue, tab:orange): only the charts are drawn in them.
+CHART_COLOURS = ((31, 119, 180), (255, 127, 14))
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(),
+                       reason="needs /usr/bin/chromium (Debian: apt-get install -y chromium)"),
+]
+
+
+def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(CHROMIUM), *FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+                           *args], capture_output=True, text=True, timeout=120, check=True)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    pytest.importorskip("matplotlib")
+    from dlbench.report import plots
+
+    report = build(LAPTOP, GPU_BOX, INJECTION)
+    path = tmp_path_factory.mktemp("html") / "report.html"
+    path.write_text(html.render(report, plots.render(report, "svg")), encoding="utf-8")
+    return path
+
+
+def test_dom_has_the_charts_and_the_console_stays_quiet(page, tmp_path):
+    run = chromium(tmp_path, "--dump-dom", page.as_uri())
+    dom = run.stdout
+    assert dom.count('<img class="chart"') == 3
+    for chart in ("throughput", "speedup", "roofline"):
+        assert f'id="chart-{chart}"' in dom
+    assert "Machine gpu-box" in dom and "All machines side by side" in dom
+    # Console messages (errors, policy violations, a script that ran) are logged as CONSOLE.
+    console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == []
+    # the injected host is text in the page, never an element
+    assert "<script" not in dom.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
+
+
+def test_screenshot_shows_the_charts(page, tmp_path):
+    image_module = pytest.importorskip("PIL.Image")
+    import numpy as np
+
+    shot = tmp_path / "shot.png"
+    chromium(tmp_path, "--window-size=1280,9000", "--hide-scrollbars",
+             f"--screenshot={shot}", page.as_uri())
+    with image_module.open(shot) as image:
+        pixels = np.asarray(image.convert("RGB"), dtype=np.int32)
+    for colour in CHART_COLOURS:
+        near = int((np.abs(pixels - np.array(colour)).sum(axis=-1) < 30).sum())
+        assert near > 500, f"chart colour {colour} barely drawn: {near} pixels"

@@ -1,0 +1,120 @@
+"""`dlbench report` through Typer's CliRunner: formats, files, --force, one-line errors."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from dlbench.cli import app
+from tests.report_fixtures import GPU_BOX, LAPTOP
+
+runner = CliRunner()
+
+
+def invoke(*args, **kwargs):
+    return runner.invoke(app, [str(a) for a in args], **kwargs)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_default_is_the_table_in_the_terminal():
+    result = invoke("report", LAPTOP, GPU_BOX, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for text in ("machine laptop", "gpu-box: speedups", "all machines side by side",
+                 "geometric mean", "crossover: matmul float32", "one epoch, extrapolated"):
+        assert text in result.stdout
+
+
+@pytest.mark.parametrize(("fmt", "start"), [("md", "## dlbench report"), ("csv", "id,workload"),
+                                            ("json", "{")])
+def test_text_formats_go_to_stdout(fmt, start):
+    result = invoke("report", LAPTOP, "--format", fmt)
+    assert result.exit_code == 0 and result.stdout.startswith(start)
+    dash = invoke("report", LAPTOP, "--format", fmt, "-o", "-")
+    assert dash.stdout == result.stdout
+
+
+def test_format_from_suffix_atomic_write_and_force(tmp_path):
+    out = tmp_path / "r.json"
+    result = invoke("report", LAPTOP, GPU_BOX, "-o", out)
+    assert result.exit_code == 0 and f"wrote {out}" in result.stderr
+    assert json.loads(out.read_text())["schema"] == "dlbench.report"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left
+    assert_one_line_error(invoke("report", LAPTOP, "-o", out), "already exists", "--force")
+    assert len(json.loads(out.read_text())["machines"]) == 2  # untouched
+    forced = invoke("report", LAPTOP, "-o", out, "--force")
+    assert forced.exit_code == 0 and len(json.loads(out.read_text())["machines"]) == 1
+
+
+def test_png_writes_one_file_per_chart(tmp_path):
+    pytest.importorskip("matplotlib")
+    result = invoke("report", LAPTOP, GPU_BOX, "-o", tmp_path / "charts.png")
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["charts-roofline.png", "charts-speedup.png", "charts-throughput.png"]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in tmp_path.iterdir())
+    again = invoke("report", LAPTOP, "--format", "png", "-o", tmp_path / "charts.png")
+    assert_one_line_error(again, "charts-throughput.png", "already exist", "--force")
+
+
+def test_html_file(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "r.html"
+    assert invoke("report", LAPTOP, GPU_BOX, "-o", out).exit_code == 0
+    assert out.read_text().count('<img class="chart"') == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["missing.json"], ["missing.json: no such file"]),
+        ([LAPTOP, "--format", "xml"], ["--format must be one of", "'xml'"]),
+        ([LAPTOP, "--format", "png"], ["--format png writes image files", "-o PATH.png"]),
+        ([LAPTOP, "--format", "png", "-o", "-"], ["not stdout"]),
+        ([LAPTOP, "-o", "table.txt"], ["the table is for the terminal"]),
+        ([LAPTOP, "--baseline", "cupy-cuda"], ["--baseline cupy-cuda is not a column"]),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, fragments):
+    assert_one_line_error(invoke("report", *args), *fragments)
+
+
+def test_unreadable_files_are_one_line_errors(tmp_path):
+    not_json = tmp_path / "a.json"
+    not_json.write_text("{ nope")
+    assert_one_line_error(invoke("report", not_json), "a.json: not JSON")
+    other = tmp_path / "b.json"
+    other.write_text('{"schema": "something.else"}')
+    assert_one_line_error(invoke("report", other), "b.json: not a dlbench result file")
+    newer = tmp_path / "c.json"
+    newer.write_text('{"schema": "dlbench.result", "schema_version": 99}')
+    assert_one_line_error(invoke("report", newer), "schema_version 99", "newer dlbench")
+
+
+@pytest.mark.parametrize("fmt", ["png", "html"])
+def test_charts_without_matplotlib_say_what_to_install(monkeypatch, tmp_path, fmt):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    result = invoke("report", LAPTOP, "--format", fmt, "-o", tmp_path / f"x.{fmt}")
+    assert_one_line_error(result, "matplotlib", "pip install 'dlbench[report]'")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_does_not_import_matplotlib():
+    code = ("import sys\nfrom dlbench.cli import app\n"
+            "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("False")
+    assert "report" in out.stdout
