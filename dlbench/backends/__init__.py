@@ -17,12 +17,11 @@ from typing import Any, ClassVar
 from dlbench.clock import Clock, perf_clock
 from dlbench.errors import UsageError
 from dlbench.measure import HostTimer
+from dlbench.registry import Registry
 
-_REGISTRY: dict[str, type[Backend]] = {}
 # Built-in backends by module, imported on first use of the registry (cheap: the
 # modules import their libraries lazily).
 _BUILTIN_MODULES = ("dlbench.backends.numpy", "dlbench.backends.torch")
-_loaded = False
 
 
 class Backend:
@@ -87,39 +86,10 @@ class Backend:
         return {"version": self.version()}
 
 
-def register(cls: type[Backend]) -> type[Backend]:
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"backend {cls.name!r} is already registered")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
-    for ep in importlib.metadata.entry_points(group="dlbench.backends"):
-        try:
-            register(ep.load())
-        except Exception:  # a broken plugin must not break dlbench itself
-            continue
-
-
-def names() -> list[str]:
-    _load()
-    return sorted(_REGISTRY)
-
-
-def backend_class(name: str) -> type[Backend]:
-    _load()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UsageError(f"unknown backend {name!r} (known: {', '.join(sorted(_REGISTRY))})"
-                         ) from None
+_REGISTRY: Registry[Backend] = Registry("backend", _BUILTIN_MODULES, "dlbench.backends")
+register = _REGISTRY.register
+names = _REGISTRY.names
+backend_class = _REGISTRY.get
 
 
 def get(name: str, device: str = "cpu") -> Backend:
@@ -128,7 +98,8 @@ def get(name: str, device: str = "cpu") -> Backend:
 
 def all_targets() -> list[Backend]:
     """Every (backend, device) pair the registry knows, available or not."""
-    return [cls(device) for name in names() for cls in [_REGISTRY[name]] for device in cls.devices]
+    return [cls(device) for name in names() for cls in [backend_class(name)]
+            for device in cls.devices]
 
 
 def import_library(backend: Backend) -> Any:

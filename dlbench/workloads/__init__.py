@@ -17,10 +17,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from dlbench.errors import UsageError
+from dlbench.registry import Registry
 
-_REGISTRY: dict[str, type[Workload]] = {}
 _BUILTIN_MODULES = ("dlbench.workloads.matmul",)
-_loaded = False
 
 # Unit roundoff u = 2^-(mantissa bits + 1) of each dtype.
 UNIT_ROUNDOFF = {
@@ -135,33 +134,13 @@ class Workload:
         raise NotImplementedError
 
 
-def register(cls: type[Workload]) -> type[Workload]:
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"workload {cls.name!r} is already registered")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def _load() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for module in _BUILTIN_MODULES:
-            importlib.import_module(module)
-
-
-def names() -> list[str]:
-    _load()
-    return sorted(_REGISTRY)
+_REGISTRY: Registry[Workload] = Registry("workload", _BUILTIN_MODULES)
+register = _REGISTRY.register
+names = _REGISTRY.names
 
 
 def get(name: str) -> Workload:
-    _load()
-    try:
-        return _REGISTRY[name]()
-    except KeyError:
-        raise UsageError(f"unknown workload {name!r} (known: {', '.join(sorted(_REGISTRY))})"
-                         ) from None
+    return _REGISTRY.get(name)()
 
 
 def itemsize(dtype: str) -> int:
