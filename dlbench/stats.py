@@ -148,6 +148,12 @@ def quality_warnings(summary: Summary) -> list[str]:
     return codes
 
 
+def _bootstrap_medians(samples: np.ndarray, rng: np.random.Generator, resamples: int
+                       ) -> np.ndarray:
+    """Medians of `resamples` resamples (with replacement) of `samples`."""
+    return np.median(samples[rng.integers(0, samples.size, (resamples, samples.size))], axis=1)
+
+
 def ratio_ci(
     numerator: Sequence[float],
     denominator: Sequence[float],
@@ -167,9 +173,7 @@ def ratio_ci(
         raise ValueError("ratio_ci needs samples on both sides")
     point = float(np.median(num) / np.median(den))
     rng = np.random.default_rng(seed)
-    num_medians = np.median(num[rng.integers(0, num.size, (resamples, num.size))], axis=1)
-    den_medians = np.median(den[rng.integers(0, den.size, (resamples, den.size))], axis=1)
-    ratios = num_medians / den_medians
+    ratios = _bootstrap_medians(num, rng, resamples) / _bootstrap_medians(den, rng, resamples)
     alpha = 1.0 - confidence
     lo, hi = np.quantile(ratios, [alpha / 2, 1 - alpha / 2])
     return point, float(lo), float(hi)
@@ -199,9 +203,8 @@ def geomean_ratio_ci(
         if num.size == 0 or den.size == 0:
             raise ValueError("geomean_ratio_ci needs samples on both sides of every pair")
         points[i] = np.log(np.median(num) / np.median(den))
-        num_medians = np.median(num[rng.integers(0, num.size, (resamples, num.size))], axis=1)
-        den_medians = np.median(den[rng.integers(0, den.size, (resamples, den.size))], axis=1)
-        log_ratios += np.log(num_medians / den_medians)
+        log_ratios += np.log(_bootstrap_medians(num, rng, resamples)
+                             / _bootstrap_medians(den, rng, resamples))
     alpha = 1.0 - confidence
     lo, hi = np.quantile(np.exp(log_ratios / len(pairs)), [alpha / 2, 1 - alpha / 2])
     return float(np.exp(points.mean())), float(lo), float(hi)
