@@ -2,7 +2,8 @@
 
 `collect_*` functions each fill one part (pyperf's `_collect_metadata` shape). All of
 them are cheap: none imports torch or cupy — what those libraries say about
-themselves (BLAS, threads) is collected inside each backend's worker.
+themselves (BLAS, threads, and the GPU: name, memory, clocks, driver and CUDA
+versions) is collected inside each backend's worker and added with `add_gpu`.
 """
 
 from __future__ import annotations
@@ -183,9 +184,98 @@ def collect() -> dict[str, Any]:
     }
 
 
-def peak_for(environment: dict[str, Any], device: str, dtype: str) -> float | None:
-    """Theoretical peak FLOP/s for a device/dtype, when the record knows it."""
-    if device != "cpu":
-        return None
-    entry = environment.get("peak_flops", {}).get(dtype)
-    return entry.get("flops") if isinstance(entry, dict) else None
+def peak_for(environment: dict[str, Any], device: str, dtype: str,
+             math: str | None = None) -> float | None:
+    """Theoretical peak FLOP/s for a device/dtype, when the record knows it.
+
+    For a GPU, `math="tf32"` with float32 picks the TF32 tensor-core peak: float32
+    GEMMs run on tensor cores then, and the CUDA-core FP32 peak would give percentages
+    far above 100%.
+    """
+    if device == "cpu":
+        entry = environment.get("peak_flops", {}).get(dtype)
+        return entry.get("flops") if isinstance(entry, dict) else None
+    label = normal_device(device)
+    for gpu in environment.get("gpus", []):
+        if gpu.get("device") == label:
+            key = "tf32" if dtype == "float32" and math == "tf32" else dtype
+            entry = gpu.get("peak_flops", {}).get(key)
+            return entry.get("flops") if isinstance(entry, dict) else None
+    return None
+
+
+def normal_device(device: str) -> str:
+    """`cuda` means the current device, cuda:0, in a worker that selected nothing else."""
+    return "cuda:0" if device == "cuda" else device
+
+
+# Dense (no structured sparsity) peak TFLOP/s per dtype from NVIDIA's datasheets. Where a
+# datasheet gives only the with-sparsity tensor figure (marked *), dense is half of it.
+# "tf32" is float32 on tensor cores (TF32 on); "float32" the CUDA-core FP32 rate;
+# "float64" the FP64 tensor-core rate where one exists (cuBLAS DGEMM uses it).
+# Checked in order: the first pattern matching the device name wins.
+GPU_PEAKS: tuple[tuple[str, str, dict[str, float], str], ...] = (
+    # NVIDIA H200 datasheet: H200 NVL FP64 TC 60, FP32 60, TF32 835*, BF16/FP16 1,671*.
+    (r"H200 NVL", "H200 NVL", {"float64": 60, "float32": 60, "tf32": 417.5,
+                               "bfloat16": 835.5, "float16": 835.5}, "NVIDIA H200 datasheet"),
+    # H200 SXM: FP64 TC 67, FP32 67, TF32 989*, BF16/FP16 1,979* (same SMs as H100 SXM).
+    (r"H200", "H200 SXM", {"float64": 67, "float32": 67, "tf32": 494.5, "bfloat16": 989.5,
+                           "float16": 989.5}, "NVIDIA H200 datasheet"),
+    # NVIDIA H100 datasheet: H100 NVL FP64 TC 60, FP32 60, TF32 835*, BF16/FP16 1,671*.
+    (r"H100 NVL", "H100 NVL", {"float64": 60, "float32": 60, "tf32": 417.5,
+                               "bfloat16": 835.5, "float16": 835.5}, "NVIDIA H100 datasheet"),
+    # H100 PCIe: FP64 TC 51, FP32 51, TF32 756*, BF16/FP16 1,513*.
+    (r"H100 PCIe", "H100 PCIe", {"float64": 51, "float32": 51, "tf32": 378,
+                                 "bfloat16": 756.5, "float16": 756.5},
+     "NVIDIA H100 datasheet"),
+    # H100 SXM5 ("H100 80GB HBM3"): FP64 TC 67, FP32 67, TF32 989*, BF16/FP16 1,979*.
+    (r"H100", "H100 SXM", {"float64": 67, "float32": 67, "tf32": 494.5, "bfloat16": 989.5,
+                           "float16": 989.5}, "NVIDIA H100 datasheet"),
+    # NVIDIA A100 datasheet (SXM4 and PCIe, 40/80 GB alike): FP64 TC 19.5, FP32 19.5,
+    # TF32 156, BF16/FP16 312 (dense figures; 312/624 with sparsity).
+    (r"A100", "A100", {"float64": 19.5, "float32": 19.5, "tf32": 156, "bfloat16": 312,
+                       "float16": 312}, "NVIDIA A100 datasheet"),
+    # NVIDIA A10 datasheet: FP32 31.2, TF32 62.5 (125*), BF16/FP16 125 (250*).
+    (r"\bA10\b", "A10", {"float32": 31.2, "tf32": 62.5, "bfloat16": 125, "float16": 125},
+     "NVIDIA A10 datasheet"),
+    # NVIDIA L40S datasheet: FP32 91.6, TF32 366*, BF16/FP16 733*.
+    (r"L40S", "L40S", {"float32": 91.6, "tf32": 183, "bfloat16": 366.5, "float16": 366.5},
+     "NVIDIA L40S datasheet"),
+    # NVIDIA L4 datasheet: FP32 30.3, TF32 120*, BF16/FP16 242*.
+    (r"\bL4\b", "L4", {"float32": 30.3, "tf32": 60, "bfloat16": 121, "float16": 121},
+     "NVIDIA L4 datasheet"),
+    # NVIDIA Ada GPU architecture whitepaper, RTX 4090: FP32 82.6, FP64 1.3, TF32 82.6,
+    # FP16/BF16 tensor with FP32 accumulate 165.2 (dense; GeForce runs it at half the
+    # FP16-accumulate rate).
+    (r"RTX 4090", "GeForce RTX 4090", {"float64": 1.3, "float32": 82.6, "tf32": 82.6,
+                                       "bfloat16": 165.2, "float16": 165.2},
+     "NVIDIA Ada GPU architecture whitepaper"),
+    # NVIDIA V100 datasheet: PCIe FP64 7, FP32 14, tensor 112; SXM2 7.8, 15.7, 125.
+    (r"V100-PCIE|V100 PCIe", "V100 PCIe", {"float64": 7, "float32": 14, "float16": 112},
+     "NVIDIA V100 datasheet"),
+    (r"V100", "V100 SXM2", {"float64": 7.8, "float32": 15.7, "float16": 125},
+     "NVIDIA V100 datasheet"),
+    # NVIDIA T4 datasheet: FP32 8.1, FP16/FP32 mixed precision 65.
+    (r"\bT4\b", "T4", {"float32": 8.1, "float16": 65}, "NVIDIA T4 datasheet"),
+)
+
+
+def gpu_peak_flops(name: str) -> dict[str, Any]:
+    """Theoretical dense peak FLOP/s per dtype for a GPU by name, or why unknown."""
+    import re
+
+    for pattern, label, tflops, source in GPU_PEAKS:
+        if re.search(pattern, name):
+            return {dtype: {"flops": value * 1e12,
+                            "how": f"{label}: {value:g} TFLOP/s dense ({source})"}
+                    for dtype, value in tflops.items()}
+    return {"unknown": f"no datasheet entry for GPU {name!r}"}
+
+
+def add_gpu(environment: dict[str, Any], gpu: dict[str, Any]) -> None:
+    """Put a GPU record (from a worker's describe()) into the environment, once per
+    device, with its datasheet peaks."""
+    gpus = environment.setdefault("gpus", [])
+    if any(g.get("device") == gpu.get("device") for g in gpus):
+        return
+    gpus.append({**gpu, "peak_flops": gpu_peak_flops(str(gpu.get("name", "")))})

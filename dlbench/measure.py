@@ -30,6 +30,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import repeat
+from typing import Protocol
 
 from dlbench import stats
 from dlbench.clock import Clock, perf_clock
@@ -73,6 +74,15 @@ class MeasureConfig:
             raise ValueError("sample_time and block_time must be positive")
 
 
+class Timer(Protocol):
+    """What the engine needs of a timer: HostTimer here, EventTimer in timers.py."""
+
+    clock: Clock
+    last_host_s: float
+
+    def time_batch(self, fn: Callable[[], object], loops: int) -> float: ...
+
+
 class HostTimer:
     """Times a batch of calls with a host clock, synchronising the device before each read."""
 
@@ -81,6 +91,9 @@ class HostTimer:
     def __init__(self, clock: Clock = perf_clock, sync: Callable[[], None] = _no_sync) -> None:
         self.clock = clock
         self.sync = sync
+        # The host time of the last batch: the sample itself here; an EventTimer
+        # (timers.py) returns device time and keeps this beside it.
+        self.last_host_s = 0.0
 
     def time_batch(self, fn: Callable[[], object], loops: int) -> float:
         """Seconds for `loops` back-to-back calls of fn."""
@@ -90,7 +103,8 @@ class HostTimer:
         for _ in repeat(None, loops):
             fn()
         sync()
-        return clock() - start
+        self.last_host_s = elapsed = clock() - start
+        return elapsed
 
 
 @dataclass(frozen=True)
@@ -100,7 +114,7 @@ class Warmup:
     elapsed_s: float
 
 
-def warmup(fn: Callable[[], object], timer: HostTimer, duration: float) -> Warmup:
+def warmup(fn: Callable[[], object], timer: Timer, duration: float) -> Warmup:
     """Call fn once (recording its latency), then keep calling until `duration` has passed."""
     clock = timer.clock
     start = clock()
@@ -112,7 +126,7 @@ def warmup(fn: Callable[[], object], timer: HostTimer, duration: float) -> Warmu
     return Warmup(first_call_s=first, calls=calls, elapsed_s=clock() - start)
 
 
-def calibrate(fn: Callable[[], object], timer: HostTimer, sample_time: float,
+def calibrate(fn: Callable[[], object], timer: Timer, sample_time: float,
               max_loops: int = 10**9) -> int:
     """Calls per sample so that one sample lasts about `sample_time` seconds.
 
@@ -135,13 +149,15 @@ def calibrate(fn: Callable[[], object], timer: HostTimer, sample_time: float,
     return max(1, min(max_loops, int(round(sample_time / per_call))))
 
 
-def sample_block(fn: Callable[[], object], timer: HostTimer, inner_loops: int,
+def sample_block(fn: Callable[[], object], timer: Timer, inner_loops: int,
                  block_time: float, warmup_time: float = 0.0,
-                 max_samples: int | None = None) -> list[float]:
+                 max_samples: int | None = None,
+                 host_samples: list[float] | None = None) -> list[float]:
     """One block: a discarded warm-up, then samples (seconds per call) for `block_time`.
 
     At least one sample is always taken, so a kernel longer than the block still
-    yields data.
+    yields data. With `host_samples`, the host time of each sample's batch (seconds
+    per call) is appended there, paired with the returned samples.
     """
     clock = timer.clock
     if warmup_time > 0:
@@ -152,6 +168,8 @@ def sample_block(fn: Callable[[], object], timer: HostTimer, inner_loops: int,
     start = clock()
     while True:
         samples.append(timer.time_batch(fn, inner_loops) / inner_loops)
+        if host_samples is not None:
+            host_samples.append(timer.last_host_s / inner_loops)
         if clock() - start >= block_time:
             break
         if max_samples is not None and len(samples) >= max_samples:
@@ -199,7 +217,7 @@ class Measurement:
 
 def measure(fn: Callable[[], object], config: MeasureConfig = MeasureConfig(),
             clock: Clock = perf_clock, sync: Callable[[], None] = _no_sync,
-            timer: HostTimer | None = None) -> Measurement:
+            timer: Timer | None = None) -> Measurement:
     """Measure fn alone, in this process: warm-up, calibrate, sample blocks until stop."""
     timer = timer or HostTimer(clock, sync)
     warm = warmup(fn, timer, config.warmup_time)

@@ -33,6 +33,8 @@ class Selection:
     min_time: float | None = None
     max_time: float | None = None
     verify: bool = True
+    cache: str = "hot"
+    tf32: str = "off"
 
 
 @dataclass(frozen=True)
@@ -64,19 +66,28 @@ def select_targets(sel: Selection) -> tuple[list[backends.Backend], list[str]]:
                                          f"{', '.join(sel.devices or ())} "
                                          f"(it offers: {', '.join(cls.devices)})")
             continue
+        left_out: list[tuple[backends.Backend, str]] = []
         for device in devices:
             target = cls(device)
             ok, reason = target.available()
             if ok:
                 chosen.append(target)
-            elif sel.backends is not None:
-                hint = INSTALL_HINT.get(name)
-                raise BackendUnavailable(f"backend {target.label} is unavailable: {reason}"
-                                         + (f" ({hint})" if hint else ""))
             else:
-                notes.append(f"{target.label} left out: {reason}")
+                left_out.append((target, reason))
+        # A backend named with --backend must run: on every device named with --device,
+        # or else on at least one of its devices; the others (torch's cuda on a CPU
+        # machine) are left out with a note, as in a default run.
+        refused = [(t, r) for t, r in left_out if sel.backends is not None
+                   and (sel.devices is not None or len(left_out) == len(devices))]
+        if refused:
+            target, reason = refused[0]
+            hint = INSTALL_HINT.get(name) if "not installed" in reason else None
+            raise BackendUnavailable(f"backend {target.label} is unavailable: {reason}"
+                                     + (f" ({hint})" if hint else ""))
+        notes += [f"{t.label} left out: {r}" for t, r in left_out]
     if not chosen:
-        raise BackendUnavailable("no selected backend is available here")
+        raise BackendUnavailable("no selected backend is available here"
+                                 + (f" ({'; '.join(notes)})" if notes else ""))
     return chosen, notes
 
 
@@ -89,7 +100,20 @@ def build(sel: Selection, available_memory: int | None = None) -> Planned:
     if sel.workloads is not None:
         for name in sel.workloads:
             workloads.get(name)  # raises on an unknown name
+    if sel.cache not in ("hot", "cold"):
+        raise UsageError(f"--cache must be hot or cold, got {sel.cache!r}")
+    if sel.tf32 not in ("on", "off"):
+        raise UsageError(f"--tf32 must be on or off, got {sel.tf32!r}")
     targets, notes = select_targets(sel)
+    if sel.cache == "cold":
+        # Cold means "the GPU's L2 flushed before every sample, outside the timed window".
+        # A CPU has no such clean cut: a flush from Python leaves dirty lines whose
+        # write-back overlaps the timed call, and no device timer excludes it; and CPU
+        # samples batch many calls, so all but the first would be hot anyway.
+        cpu = [t.label for t in targets if t.device == "cpu"]
+        if cpu:
+            raise UsageError(f"--cache cold flushes a GPU's L2 cache and needs GPU backends "
+                             f"only; {', '.join(cpu)} run on the CPU (add --device cuda)")
 
     entries = list(suite.entries)
     if sel.workloads is not None:
@@ -123,7 +147,10 @@ def build(sel: Selection, available_memory: int | None = None) -> Planned:
                     continue
                 for spec, target in zip(group, [t for t in targets
                                                 for _ in wl.impls_for(t.name)], strict=True):
-                    if dtype not in target.dtypes:
+                    supported, why = wl.supports(target)
+                    if not supported:
+                        skipped.append((spec, why))
+                    elif dtype not in target.dtypes:
                         skipped.append((spec, f"{target.name} has no {dtype}"))
                     else:
                         cases.append(spec)
@@ -151,9 +178,9 @@ def build(sel: Selection, available_memory: int | None = None) -> Planned:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     plan = Plan(cases=tuple(cases), config=config, threads=sel.threads, verify=sel.verify,
-                skipped=tuple(skipped))
+                skipped=tuple(skipped), tf32=sel.tf32, cache=sel.cache)
     recorded = {"suite": suite.name, **vars(config), "threads": sel.threads,
-                "verify": sel.verify, "seed": plan.seed,
+                "verify": sel.verify, "seed": plan.seed, "cache": sel.cache, "tf32": sel.tf32,
                 "backends": [t.label for t in targets]}
     return Planned(plan, tuple(targets), tuple(notes), recorded)
 

@@ -45,6 +45,12 @@ class Plan:
     verify: bool = True
     seed: int = workloads.DEFAULT_SEED
     skipped: tuple[tuple[CaseSpec, str], ...] = ()  # known up front not to run, with reason
+    tf32: str = "off"  # GPU float32 math: "on" lets torch and CuPy use TF32 tensor cores
+    cache: str = "hot"  # "cold": flush the GPU's L2 before every sample
+
+    @property
+    def worker_options(self) -> dict[str, str]:
+        return {"tf32": self.tf32, "cache": self.cache}
 
 
 @dataclass(frozen=True)
@@ -163,7 +169,7 @@ class Runner:
         w.pool = ProcessPoolExecutor(max_workers=1, mp_context=self._ctx,
                                      initializer=worker.ignore_sigint)
         future = w.pool.submit(worker.init, w.backend, w.device, self.plan.threads,
-                               INIT_WARMUP_S)
+                               INIT_WARMUP_S, self.plan.worker_options)
         # The pool starts its process on the first submit, and forgets it once broken.
         w.processes = list(getattr(w.pool, "_processes", {}).values())
         return future
@@ -178,6 +184,8 @@ class Runner:
             self._mark_dead(w, f"{w.label} could not start: {exc}")
             return
         w.pid, w.describe = info["pid"], info["describe"]
+        if "gpu" in w.describe:  # known only inside the worker: the parent never asks CUDA
+            environment.add_gpu(self.environment, w.describe["gpu"])
         self.on_event(Event("worker_ready", worker=w.label, pid=w.pid))
 
     def _mark_dead(self, w: _Worker, reason: str) -> None:
@@ -201,6 +209,7 @@ class Runner:
         config = self.plan.config
         prepared: dict[CaseSpec, dict[str, Any]] = {}
         states: dict[CaseSpec, StopState] = {}
+        host: dict[CaseSpec, list[float]] = {}  # host times paired with event-timed samples
         for i, spec in enumerate(group):
             w = self.workers[f"{spec.backend}-{spec.device}"]
             self.on_event(Event("case_start", spec=spec, worker=w.label, pid=w.pid,
@@ -210,7 +219,7 @@ class Runner:
             if info["status"] != "ok":
                 self._finish(self._failed(spec, info))
                 continue
-            prepared[spec], states[spec] = info, StopState()
+            prepared[spec], states[spec], host[spec] = info, StopState(), []
         active = list(prepared)
         while active:
             for spec in list(active):
@@ -224,6 +233,9 @@ class Runner:
                     self._finish(self._failed(spec, {**prepared[spec], **reply}))
                     continue
                 state.samples += reply["samples"]
+                host[spec] += reply.get("host_samples", [])
+                if "peak_device_bytes" in reply:
+                    prepared[spec]["peak_device_bytes"] = reply["peak_device_bytes"]
                 state.sampling_time += sum(reply["samples"]) * prepared[spec]["inner_loops"]
                 self.on_event(Event("block", spec=spec, worker=w.label, pid=w.pid,
                                     samples=len(state.samples)))
@@ -231,7 +243,7 @@ class Runner:
                 if stop is not None:
                     active.remove(spec)
                     self._call(w, worker.release, spec.id)
-                    self._finish(self._measured(spec, prepared[spec], state, stop))
+                    self._finish(self._measured(spec, prepared[spec], state, stop, host[spec]))
 
     def _call(self, w: _Worker, fn: Callable[..., Any], *args: Any) -> Any:
         """Call into a worker; a crash becomes this call's error, and the worker is
@@ -260,15 +272,25 @@ class Runner:
         return {"flops": wl.flops(p), "bytes": wl.bytes(p, workloads.itemsize(spec.dtype))}
 
     def _measured(self, spec: CaseSpec, info: dict[str, Any], state: StopState,
-                  stop: str) -> Result:
+                  stop: str, host_samples: Sequence[float] = ()) -> Result:
         summary = stats.summarize(state.samples)
         cost = self._cost(spec)
         median = summary.median
         gflops = cost["flops"] / median / 1e9 if median > 0 else None
-        peak = environment.peak_for(self.environment, spec.device, spec.dtype)
+        extra = dict(info.get("extra") or {})
+        peak = environment.peak_for(self.environment, spec.device, spec.dtype,
+                                    math=extra.get("float32_math"))
+        if host_samples:
+            # Device (event) time is the headline; the synchronised host time of the same
+            # batches is kept beside it (cupyx.profiler.benchmark reports both).
+            extra["host_samples_s"] = list(host_samples)
+            extra["host_stats"] = stats.summarize(list(host_samples)).to_dict()
+        if "peak_device_bytes" in info:
+            extra["peak_device_bytes"] = info["peak_device_bytes"]
         return Result(
             spec=spec, status="ok", samples_s=tuple(state.samples),
-            inner_loops=info["inner_loops"], stats=summary.to_dict(), timer="host",
+            inner_loops=info["inner_loops"], stats=summary.to_dict(),
+            timer=info.get("timer", "host"), extra=extra,
             gflops=gflops,
             gbytes_per_s=cost["bytes"] / median / 1e9 if median > 0 else None,
             fraction_of_peak=gflops * 1e9 / peak if (gflops and peak) else None,

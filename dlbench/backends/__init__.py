@@ -11,17 +11,17 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from dlbench.clock import Clock, perf_clock
 from dlbench.errors import UsageError
-from dlbench.measure import HostTimer
+from dlbench.measure import HostTimer, Timer
 from dlbench.registry import Registry
 
 # Built-in backends by module, imported on first use of the registry (cheap: the
 # modules import their libraries lazily).
-_BUILTIN_MODULES = ("dlbench.backends.numpy", "dlbench.backends.torch")
+_BUILTIN_MODULES = ("dlbench.backends.numpy", "dlbench.backends.torch", "dlbench.backends.cupy")
 
 
 class Backend:
@@ -75,7 +75,7 @@ class Backend:
     def synchronize(self) -> None:
         """Wait for queued device work; nothing to wait for on a CPU."""
 
-    def timer(self, clock: Clock = perf_clock) -> HostTimer:
+    def timer(self, clock: Clock = perf_clock) -> Timer:
         return HostTimer(clock, self.synchronize)
 
     def set_threads(self, threads: int | None) -> None:
@@ -84,6 +84,49 @@ class Backend:
     def describe(self) -> dict[str, Any]:
         """Versions, BLAS and the threads in force, as seen from inside the worker."""
         return {"version": self.version()}
+
+    # -- device hooks: what a CPU backend does is nothing; GPU backends override ---------
+    options: Mapping[str, Any] = {}
+
+    def prepare_env(self, options: Mapping[str, Any]) -> None:
+        """Before the library is imported: environment it reads at import (CUPY_TF32)."""
+        self.options = dict(options)
+
+    def setup(self) -> None:
+        """After import, before the first kernel: select the device, set math flags,
+        create the handles a first kernel would otherwise pay for."""
+
+    def math_state(self) -> dict[str, Any]:
+        """The math-mode flags in force (TF32, cudnn.benchmark), stored with each result."""
+        return {}
+
+    def float32_math(self) -> str:
+        """How float32 products are computed: "ieee", or "tf32" on tensor cores."""
+        return "ieee"
+
+    def memory_free(self) -> int | None:
+        """Device bytes a new case can still use (None: host memory, checked by planning)."""
+        return None
+
+    def reset_peak_memory(self) -> None:
+        """Start a new high-water mark of device memory for the next case."""
+
+    def peak_memory(self) -> int | None:
+        """Device bytes at the high-water mark since reset_peak_memory (None on a CPU)."""
+        return None
+
+    def free_cached(self) -> None:
+        """Give a caching allocator's free blocks back to the device (after a case, an OOM)."""
+
+    # Host<->device copies (the transfer workload); a CPU backend has no device to copy to.
+    def host_empty(self, n: int, dtype: str, pinned: bool) -> Any:
+        raise UsageError(f"{self.label} has no device memory to copy to")
+
+    def device_empty(self, n: int, dtype: str) -> Any:
+        raise UsageError(f"{self.label} has no device memory to copy to")
+
+    def copy(self, dst: Any, src: Any, non_blocking: bool) -> None:
+        raise UsageError(f"{self.label} has no device memory to copy to")
 
 
 _REGISTRY: Registry[Backend] = Registry("backend", _BUILTIN_MODULES, "dlbench.backends")

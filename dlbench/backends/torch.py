@@ -1,11 +1,15 @@
-"""PyTorch on the CPU (this file) — the CUDA device lives in the GPU issue's code."""
+"""PyTorch on the CPU and on CUDA GPUs (`cuda`, `cuda:N`)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from dlbench.backends import Backend, register
+from dlbench.backends import Backend, cuda, register
+from dlbench.clock import Clock, perf_clock
+from dlbench.measure import Timer
+from dlbench.timers import CudaEvents, EventTimer
 
 TORCH_DTYPES = ("float32", "float64", "float16", "bfloat16")
 
@@ -14,8 +18,9 @@ TORCH_DTYPES = ("float32", "float64", "float16", "bfloat16")
 class TorchBackend(Backend):
     name = "torch"
     library = "torch"
-    devices = ("cpu",)
+    devices = ("cpu", "cuda")
     dtypes = TORCH_DTYPES
+    _flush_buffer: Any = None
 
     @property
     def _torch(self) -> Any:
@@ -29,10 +34,20 @@ class TorchBackend(Backend):
 
         return array_api_compat.torch
 
+    @property
+    def is_cuda(self) -> bool:
+        return self.device != "cpu"
+
+    def available(self) -> tuple[bool, str]:
+        if not self.is_cuda:
+            return self.installed()
+        return cuda.device_available(cuda.probe("torch"), self.device)
+
     def asarray(self, host: Any, dtype: str) -> Any:
         torch = self._torch
-        tensor = torch.from_numpy(host).to(device=self.device, dtype=getattr(torch, dtype))
-        return tensor.contiguous()
+        # Cast on the host first: a float64 array copied to the GPU would be 2-4x the bytes.
+        tensor = torch.from_numpy(host).to(dtype=getattr(torch, dtype))
+        return tensor.to(device=self.device).contiguous()
 
     def to_numpy(self, x: Any) -> Any:
         torch = self._torch
@@ -41,9 +56,132 @@ class TorchBackend(Backend):
             x = x.to(torch.float32)
         return x.cpu().numpy().copy()
 
+    def synchronize(self) -> None:
+        if self.is_cuda:
+            self._torch.cuda.synchronize()
+
+    def timer(self, clock: Clock = perf_clock) -> Timer:
+        if not self.is_cuda:
+            return super().timer(clock)
+        return EventTimer(CudaEvents("torch"), clock, self.synchronize, self._flush())
+
     def set_threads(self, threads: int | None) -> None:
         if threads:
             self._torch.set_num_threads(threads)
+
+    # -- CUDA --------------------------------------------------------------------------------
+    def setup(self) -> None:
+        if not self.is_cuda:
+            return
+        torch = self._torch
+        torch.cuda.set_device(cuda.device_index(self.device))
+        tf32 = self.options.get("tf32", "off") == "on"
+        # Set every flag, both libraries' way, so a float32 "speedup" is never partly a
+        # precision change (FIELD.md P7); only the legacy API, since torch refuses a mix
+        # of the legacy and the fp32_precision APIs.
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+        torch.set_float32_matmul_precision("high" if tf32 else "highest")
+        # Reductions of float16/bfloat16 GEMMs stay in float32, the accumulation the
+        # verification tolerance assumes (workloads.ACCUMULATION_DTYPE).
+        torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction = False
+        torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = False
+        # cuDNN picks the fastest algorithm per shape, as tuned training code does; the
+        # autotuning lands in a case's first call, kept apart from its samples (P5).
+        torch.backends.cudnn.benchmark = True
+        # Context, cuBLAS and cuDNN handles now, not inside the first case.
+        a = torch.ones((64, 64), device=self.device)
+        (a @ a).sum().item()
+        if torch.backends.cudnn.is_available():
+            x = torch.ones((1, 4, 8, 8), device=self.device)
+            torch.nn.functional.conv2d(x, torch.ones((4, 4, 3, 3), device=self.device)).sum()
+        torch.cuda.synchronize()
+
+    def math_state(self) -> dict[str, Any]:
+        torch = self._torch
+        state: dict[str, Any] = {
+            "float32_matmul_precision": torch.get_float32_matmul_precision()}
+        if self.is_cuda:
+            matmul = torch.backends.cuda.matmul
+            state.update({
+                "matmul_allow_tf32": bool(matmul.allow_tf32),
+                "cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32),
+                "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+                "allow_fp16_reduced_precision_reduction":
+                    bool(matmul.allow_fp16_reduced_precision_reduction),
+                "allow_bf16_reduced_precision_reduction":
+                    bool(matmul.allow_bf16_reduced_precision_reduction),
+            })
+        return state
+
+    def float32_math(self) -> str:
+        if not self.is_cuda:
+            return "ieee"
+        state = self.math_state()
+        tf32 = (state["matmul_allow_tf32"] or state["cudnn_allow_tf32"]
+                or state["float32_matmul_precision"] != "highest")
+        return "tf32" if tf32 else "ieee"
+
+    def memory_free(self) -> int | None:
+        if not self.is_cuda:
+            return None
+        cuda_ = self._torch.cuda
+        free, _ = cuda_.mem_get_info()
+        # Blocks torch's caching allocator holds but no tensor uses are free to this case.
+        return int(free + cuda_.memory_reserved() - cuda_.memory_allocated())
+
+    def reset_peak_memory(self) -> None:
+        if self.is_cuda:
+            self._torch.cuda.reset_peak_memory_stats()
+
+    def peak_memory(self) -> int | None:
+        return int(self._torch.cuda.max_memory_allocated()) if self.is_cuda else None
+
+    def free_cached(self) -> None:
+        if self.is_cuda:
+            self._torch.cuda.empty_cache()
+
+    def _flush(self) -> Callable[[], None] | None:
+        if self.options.get("cache") != "cold":
+            return None
+        torch = self._torch
+        props = torch.cuda.get_device_properties(cuda.device_index(self.device))
+        size = cuda.flush_bytes(getattr(props, "L2_cache_size", None))
+        if self._flush_buffer is None:  # one buffer for the run, not one per block
+            self._flush_buffer = torch.empty(size, dtype=torch.uint8, device=self.device)
+        return self._flush_buffer.zero_  # a memset writing every byte: L2 holds only it
+
+    def host_empty(self, n: int, dtype: str, pinned: bool) -> Any:
+        torch = self._torch
+        return torch.empty(n, dtype=getattr(torch, dtype), pin_memory=pinned)
+
+    def device_empty(self, n: int, dtype: str) -> Any:
+        torch = self._torch
+        return torch.empty(n, dtype=getattr(torch, dtype), device=self.device)
+
+    def copy(self, dst: Any, src: Any, non_blocking: bool) -> None:
+        dst.copy_(src, non_blocking=non_blocking)
+
+    def _gpu_record(self) -> dict[str, Any]:
+        torch = self._torch
+        index = cuda.device_index(self.device)
+        props = torch.cuda.get_device_properties(index)
+        free, total = torch.cuda.mem_get_info(index)
+        bus = (cuda.pci_bus_id(props.pci_domain_id, props.pci_bus_id, props.pci_device_id)
+               if hasattr(props, "pci_bus_id") else None)
+        record = {
+            "device": f"cuda:{index}", "name": props.name, "memory_total_bytes": total,
+            "memory_free_bytes": free, "compute_capability": f"{props.major}.{props.minor}",
+            "sm_count": props.multi_processor_count,
+            "l2_bytes": getattr(props, "L2_cache_size", None), "pci_bus_id": bus,
+            "cuda_runtime": torch.version.cuda,
+            "cuda_driver": cuda.version_text(cuda.driver_version()),
+            "cublas": _cublas_version(),
+            "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available()
+            else None,
+            "source": "torch",
+        }
+        return {**record, **cuda.nvml_record(bus, index)}
 
     def describe(self) -> dict[str, Any]:
         torch = self._torch
@@ -63,4 +201,19 @@ class TorchBackend(Backend):
             "interop_threads": torch.get_num_interop_threads(),
             "parallel_backend": backend.group(1).strip() if backend else None,
             "mkldnn": bool(torch.backends.mkldnn.is_available()),
+            "math": self.math_state(),
+            **({"gpu": self._gpu_record()} if self.is_cuda else {}),
         }
+
+
+def _cublas_version() -> str | None:
+    """cuBLAS's version from the wheel torch loads it from (pip CUDA builds ship it as
+    nvidia-cublas-cu12 / nvidia-cublas); torch has no public call for it."""
+    import importlib.metadata
+
+    for dist in ("nvidia-cublas-cu12", "nvidia-cublas-cu13", "nvidia-cublas"):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from typing import Annotated, Any
 
 import typer
 from rich.console import Group
 from rich.table import Table
 
-from dlbench import backends, environment
+from dlbench import backends, environment, worker
 from dlbench.cli import console
 from dlbench.errors import UsageError
 
@@ -24,11 +26,22 @@ def describe_backends() -> dict[str, Any]:
             described[target.label] = {"available": False, "reason": reason}
             continue
         try:
-            backends.import_library(target)
-            described[target.label] = {"available": True, **target.describe()}
+            if target.device == "cpu":
+                backends.import_library(target)
+                described[target.label] = {"available": True, **target.describe()}
+            else:
+                described[target.label] = {"available": True, **_describe_in_child(target)}
         except Exception as exc:  # a broken library is a reason, not a crash
             described[target.label] = {"available": False, "reason": str(exc)}
     return described
+
+
+def _describe_in_child(target: backends.Backend) -> dict[str, Any]:
+    """A GPU backend describes itself in a spawned process: CUDA is never initialised
+    here (FIELD.md P9)."""
+    with ProcessPoolExecutor(max_workers=1,
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(worker.describe_only, target.name, target.device).result()
 
 
 def env(
@@ -46,6 +59,9 @@ def env(
             raise UsageError(f"--format must be table or json, got {fmt!r}")
         record = environment.collect()
         record["backends"] = describe_backends()
+        for info in record["backends"].values():
+            if "gpu" in info:
+                environment.add_gpu(record, info["gpu"])
     if fmt == "json":
         console.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         return
@@ -82,6 +98,15 @@ def render(record: dict[str, Any]) -> Group:
                    if k != "available" and not isinstance(v, list | dict)}
         t.add_row(label, ", ".join(f"{k} {v}" for k, v in details.items()))
     t.add_row("GPUs", ", ".join(g.get("name", "?") for g in record["gpus"]) or "none found")
+    for gpu in record["gpus"]:
+        t.add_row(gpu["device"], _gpu_line(gpu))
+        peaks = gpu.get("peak_flops", {})
+        if "unknown" in peaks:
+            t.add_row(f"{gpu['device']} peak", f"unknown: {peaks['unknown']}")
+        for dtype, entry in peaks.items():
+            if isinstance(entry, dict):
+                t.add_row(f"{gpu['device']} peak {dtype}",
+                          f"{entry['flops'] / 1e12:.1f} TFLOP/s = {entry['how']}")
     t.add_row("libraries", ", ".join(f"{k} {v}" for k, v in record["libraries"].items()))
     peak = record["peak_flops"]
     if "unknown" in peak:
@@ -90,3 +115,18 @@ def render(record: dict[str, Any]) -> Group:
         for dtype, entry in peak.items():
             t.add_row(f"CPU peak {dtype}", f"{entry['flops'] / 1e9:.0f} GFLOP/s = {entry['how']}")
     return Group(t)
+
+
+def _gpu_line(gpu: dict[str, Any]) -> str:
+    parts = [gpu.get("name", "?"),
+             f"{(gpu.get('memory_total_bytes') or 0) / 2**30:.1f} GiB",
+             f"compute capability {gpu.get('compute_capability')}",
+             f"{gpu.get('sm_count')} SMs"]
+    if gpu.get("sm_clock_max_mhz"):
+        parts.append(f"SM clock max {gpu['sm_clock_max_mhz']:.0f} MHz")
+    for key, label in (("driver", "driver"), ("cuda_driver", "CUDA driver"),
+                       ("cuda_runtime", "CUDA runtime"), ("cublas", "cuBLAS"),
+                       ("cudnn", "cuDNN")):
+        if gpu.get(key):
+            parts.append(f"{label} {gpu[key]}")
+    return ", ".join(str(p) for p in parts)

@@ -31,6 +31,8 @@ EXAMPLES = """
   dlbench run --backend numpy,torch --size 512,1024,2048 --dtype float32
   dlbench run --suite ci --threads 2 -o results/ci.json --quiet
   dlbench run --workload matmul --format json | jq '.results[].gflops'
+  dlbench run --device cuda --dtype float16,bfloat16 --tf32 on --cache cold
+  dlbench run --backend torch,cupy --workload transfer --size 16777216
 """
 
 
@@ -63,6 +65,12 @@ def run(
     = None,
     max_time: Annotated[float | None, typer.Option(
         min=0.001, help="Most seconds of samples per case and backend.")] = None,
+    cache: Annotated[str, typer.Option(
+        help="GPU L2 state per sample: hot (default) or cold (L2 flushed before each "
+             "sample, outside the timed window; GPU backends only).")] = "hot",
+    tf32: Annotated[str, typer.Option(
+        help="GPU float32 math: off (strict FP32, default) or on (TF32 tensor cores), set "
+             "alike for torch and CuPy and recorded in every result.")] = "off",
     no_verify: Annotated[bool, typer.Option(
         "--no-verify", help="Skip checking outputs against the float64 reference.")] = False,
     output: Annotated[Path | None, typer.Option(
@@ -84,7 +92,8 @@ def run(
         selection = Selection(
             suite=suite, backends=split(backend), devices=split(device),
             workloads=split(workload), dtypes=split(dtype), sizes=positive_ints(size, "--size"),
-            threads=threads, min_time=min_time, max_time=max_time, verify=not no_verify)
+            threads=threads, min_time=min_time, max_time=max_time, verify=not no_verify,
+            cache=cache, tf32=tf32)
         planned = build(selection)
         columns = {spec.column for spec in planned.plan.cases}
         if baseline != DEFAULT_BASELINE and baseline not in columns:

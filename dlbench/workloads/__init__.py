@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -19,7 +20,7 @@ import numpy as np
 from dlbench.errors import UsageError
 from dlbench.registry import Registry
 
-_BUILTIN_MODULES = ("dlbench.workloads.matmul",)
+_BUILTIN_MODULES = ("dlbench.workloads.matmul", "dlbench.workloads.transfer")
 
 # Unit roundoff u = 2^-(mantissa bits + 1) of each dtype.
 UNIT_ROUNDOFF = {
@@ -33,6 +34,12 @@ UNIT_ROUNDOFF = {
 ACCUMULATION_DTYPE = {"float64": "float64", "float32": "float32", "float16": "float32",
                       "bfloat16": "float32"}
 DEFAULT_SEED = 20261125
+# TF32 (float32 on tensor cores) keeps 10 mantissa bits: u = 2^-11.
+TF32_UNIT_ROUNDOFF = 2.0**-11
+# How float32 products are computed in this process: "ieee", or "tf32" when the GPU
+# worker's backend runs float32 on tensor cores. Set by the worker, read by
+# dot_tolerance, so every workload's check follows the precision actually used.
+FLOAT32_MATH: ContextVar[str] = ContextVar("FLOAT32_MATH", default="ieee")
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,10 @@ class Workload:
     def impls_for(self, backend_name: str) -> tuple[str, ...]:
         return ("portable", "native") if backend_name in self.natives else ("portable",)
 
+    def supports(self, backend: Any) -> tuple[bool, str]:
+        """(can this workload run on this backend and device?, reason when not)."""
+        return True, ""
+
     def portable(self, xp: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
         raise NotImplementedError
 
@@ -167,7 +178,7 @@ def scaled_check(output: np.ndarray, reference: np.ndarray, scale: np.ndarray,
                  max_rel_err=rel, tol=tol)
 
 
-def dot_tolerance(dtype: str, length: int) -> float:
+def dot_tolerance(dtype: str, length: int, float32_math: str | None = None) -> float:
     """Allowed componentwise error of dot products of `length` terms in `dtype`.
 
     Rounding the result to the output dtype costs u_out; accumulating `length`
@@ -179,4 +190,8 @@ def dot_tolerance(dtype: str, length: int) -> float:
     """
     u_out = UNIT_ROUNDOFF[dtype]
     u_acc = UNIT_ROUNDOFF[ACCUMULATION_DTYPE[dtype]]
+    # With TF32 on, float32 inputs are rounded to TF32 on tensor cores: the products'
+    # error is TF32's, so the accumulation term uses its unit roundoff.
+    if dtype == "float32" and (float32_math or FLOAT32_MATH.get()) == "tf32":
+        u_acc = TF32_UNIT_ROUNDOFF
     return u_out + 2.0 * math.sqrt(length) * u_acc

@@ -1,0 +1,192 @@
+"""CuPy on CUDA GPUs (`cuda`, `cuda:N`): NumPy's API on the device."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from collections.abc import Callable
+from typing import Any
+
+from dlbench.backends import Backend, cuda, register
+from dlbench.clock import Clock, perf_clock
+from dlbench.measure import Timer
+from dlbench.timers import CudaEvents, EventTimer
+
+# CuPy ships one distribution per CUDA major version; any of them provides `cupy`.
+DISTRIBUTIONS = ("cupy-cuda12x", "cupy-cuda13x", "cupy-cuda11x", "cupy")
+
+
+@register
+class CupyBackend(Backend):
+    name = "cupy"
+    library = "cupy"
+    devices = ("cuda",)
+    # NumPy, hence CuPy, has no bfloat16.
+    dtypes = ("float32", "float64", "float16")
+    _flush_buffer: Any = None
+
+    @property
+    def _cupy(self) -> Any:
+        import cupy
+
+        return cupy
+
+    def installed(self) -> tuple[bool, str]:
+        ok, _ = super().installed()
+        return (True, "") if ok else (False, "cupy is not installed (e.g. cupy-cuda12x)")
+
+    def version(self) -> str | None:
+        for dist in DISTRIBUTIONS:
+            try:
+                return importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        return None
+
+    def available(self) -> tuple[bool, str]:
+        return cuda.device_available(cuda.probe("cupy"), self.device)
+
+    @property
+    def xp(self) -> Any:
+        import array_api_compat.cupy
+
+        return array_api_compat.cupy
+
+    def asarray(self, host: Any, dtype: str) -> Any:
+        import numpy as np
+
+        # Cast on the host: a float64 copy would move 2-4x the bytes over the bus.
+        return self._cupy.asarray(np.ascontiguousarray(host, dtype=np.dtype(dtype)))
+
+    def to_numpy(self, x: Any) -> Any:
+        return self._cupy.asnumpy(x).copy()
+
+    def synchronize(self) -> None:
+        self._cupy.cuda.get_current_stream().synchronize()
+
+    def timer(self, clock: Clock = perf_clock) -> Timer:
+        return EventTimer(CudaEvents("cupy"), clock, self.synchronize, self._flush())
+
+    def set_threads(self, threads: int | None) -> None:
+        """CuPy runs its kernels on the device; host threads are not its to set."""
+
+    def prepare_env(self, options: Any) -> None:
+        super().prepare_env(options)
+        # CuPy reads CUPY_TF32 when it creates its cuBLAS handle: set it before import so
+        # float32 GEMMs use the same math as torch's flags say (FIELD.md P7).
+        os.environ["CUPY_TF32"] = "1" if self.options.get("tf32", "off") == "on" else "0"
+
+    def setup(self) -> None:
+        cupy = self._cupy
+        cupy.cuda.Device(cuda.device_index(self.device)).use()
+        # Context and cuBLAS handle now, not inside the first case. (Elementwise kernels
+        # compile per kernel on first call: that cost is each case's first-call time.)
+        import numpy as np
+
+        a = cupy.asarray(np.ones((64, 64), dtype=np.float32))
+        cupy.matmul(a, a)
+        self.synchronize()
+
+    def math_state(self) -> dict[str, Any]:
+        return {"cupy_tf32": os.environ.get("CUPY_TF32")}
+
+    def float32_math(self) -> str:
+        try:
+            return "tf32" if int(os.environ.get("CUPY_TF32", "0")) > 0 else "ieee"
+        except ValueError:
+            return "ieee"
+
+    def memory_free(self) -> int | None:
+        cupy = self._cupy
+        free, _ = cupy.cuda.runtime.memGetInfo()
+        # Blocks the memory pool holds but no array uses are free to this case.
+        return int(free + cupy.get_default_memory_pool().free_bytes())
+
+    def reset_peak_memory(self) -> None:
+        # The pool keeps every block it grew to until freed: emptied here, the bytes it
+        # holds after a case are that case's high-water mark.
+        self._cupy.get_default_memory_pool().free_all_blocks()
+
+    def peak_memory(self) -> int | None:
+        return int(self._cupy.get_default_memory_pool().total_bytes())
+
+    def free_cached(self) -> None:
+        self._cupy.get_default_memory_pool().free_all_blocks()
+        self._cupy.get_default_pinned_memory_pool().free_all_blocks()
+
+    def _flush(self) -> Callable[[], None] | None:
+        if self.options.get("cache") != "cold":
+            return None
+        cupy = self._cupy
+        l2 = cupy.cuda.runtime.deviceGetAttribute(cupy.cuda.runtime.cudaDevAttrL2CacheSize,
+                                                  cuda.device_index(self.device))
+        if self._flush_buffer is None:  # one buffer for the run, not one per block
+            self._flush_buffer = cupy.empty(cuda.flush_bytes(l2), dtype=cupy.uint8)
+        buffer = self._flush_buffer
+        # fill(0) on a contiguous array is cudaMemsetAsync: no kernel to compile (the
+        # wheels bundle no NVRTC), and every byte is written.
+        return lambda: buffer.fill(0)
+
+    def host_empty(self, n: int, dtype: str, pinned: bool) -> Any:
+        import numpy as np
+
+        if pinned:
+            import cupyx
+
+            return cupyx.empty_pinned((n,), dtype=np.dtype(dtype))
+        return np.empty(n, dtype=np.dtype(dtype))
+
+    def device_empty(self, n: int, dtype: str) -> Any:
+        return self._cupy.empty(n, dtype=dtype)
+
+    def copy(self, dst: Any, src: Any, non_blocking: bool) -> None:
+        cupy = self._cupy
+        stream = cupy.cuda.get_current_stream() if non_blocking else None
+        if isinstance(dst, cupy.ndarray):
+            dst.set(src, stream=stream)  # host -> device; async only from pinned memory
+        else:
+            src.get(stream=stream, out=dst, blocking=not non_blocking)  # device -> host
+
+    def describe(self) -> dict[str, Any]:
+        cupy = self._cupy
+        runtime = cupy.cuda.runtime
+        index = cuda.device_index(self.device)
+        props = runtime.getDeviceProperties(index)
+        free, total = runtime.memGetInfo()
+        bus = runtime.deviceGetPCIBusId(index)
+        name = props.get("name", b"?")
+        gpu = {
+            "device": f"cuda:{index}",
+            "name": name.decode() if isinstance(name, bytes) else name,
+            "memory_total_bytes": total, "memory_free_bytes": free,
+            "compute_capability": f"{props.get('major')}.{props.get('minor')}",
+            "sm_count": props.get("multiProcessorCount"),
+            "l2_bytes": props.get("l2CacheSize"),
+            # kHz in cudaDeviceProp; CUDA 13 dropped the field (NVML has it then).
+            "sm_clock_max_mhz": props["clockRate"] / 1000 if props.get("clockRate") else None,
+            "pci_bus_id": bus.lower() if isinstance(bus, str) else bus,
+            "cuda_runtime": cuda.version_text(runtime.runtimeGetVersion()),
+            "cuda_driver": cuda.version_text(runtime.driverGetVersion()),
+            "cublas": _cublas_version(cupy), "cudnn": _cudnn_version(),
+            "source": "cupy",
+        }
+        gpu.update(cuda.nvml_record(gpu["pci_bus_id"], index))
+        return {"version": self.version(), "math": self.math_state(), "gpu": gpu}
+
+
+def _cublas_version(cupy: Any) -> int | None:
+    try:
+        from cupy_backends.cuda.libs import cublas
+
+        return int(cublas.getVersion(cupy.cuda.device.get_cublas_handle()))
+    except Exception:  # an older CuPy without the call
+        return None
+
+
+def _cudnn_version() -> int | None:
+    try:
+        from cupy_backends.cuda.libs import cudnn
+
+        return int(cudnn.getVersion())
+    except Exception:  # CuPy without its optional cuDNN
+        return None

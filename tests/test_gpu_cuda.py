@@ -1,0 +1,65 @@
+"""On a real CUDA GPU: event timing, math flags, memory, transfer and the environment.
+
+Skipped with the probe's own reason where no GPU is usable (no conftest needed).
+"""
+
+import pytest
+
+from dlbench.backends import cuda
+from dlbench.measure import MeasureConfig
+from dlbench.results import CaseSpec
+from dlbench.runner import Plan, Runner
+
+pytestmark = [pytest.mark.gpu, pytest.mark.slow]
+FAST = MeasureConfig(min_time=0.05, max_time=0.3, min_samples=5, warmup_time=0.02,
+                     sample_time=0.002, block_time=0.05, block_warmup_time=0.01)
+LIBRARIES = [pytest.param(lib, marks=pytest.mark.skipif(
+    not cuda.probe(lib).ok, reason=f"no usable GPU for {lib}: {cuda.probe(lib).reason}"))
+    for lib in ("torch", "cupy")]
+
+
+def matmul(backend, size=512, dtype="float32"):
+    return CaseSpec.make("matmul", {"m": size, "n": size, "k": size}, dtype, backend, "cuda",
+                         "portable")
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_event_timed_matmul_with_host_time_math_and_peak_memory(library):
+    runner = Runner(Plan(cases=(matmul(library),), config=FAST))
+    result, = runner.run()
+    assert result.status == "ok" and result.verify["ok"], result.error
+    assert result.timer == "cuda-event"
+    extra = result.extra
+    assert len(extra["host_samples_s"]) == len(result.samples_s)
+    # Host time includes launch and the wait: never below the device time by much.
+    assert extra["host_stats"]["median"] >= 0.9 * result.stats["median"]
+    assert extra["float32_math"] == "ieee" and extra["cache"] == "hot"
+    assert extra["peak_device_bytes"] >= 3 * 512 * 512 * 4
+    gpu = runner.environment["gpus"][0]
+    assert gpu["device"] == "cuda:0" and gpu["memory_total_bytes"] > 0 and gpu["sm_count"] > 0
+    assert result.fraction_of_peak is None or 0 < result.fraction_of_peak < 1.2
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_tf32_on_is_applied_and_verified_with_tf32_tolerance(library):
+    result, = Runner(Plan(cases=(matmul(library, 1024),), config=FAST, tf32="on")).run()
+    assert result.status == "ok", result.error
+    assert result.extra["float32_math"] == "tf32"
+    assert result.verify["tol"] > 2.0**-11  # the TF32 accumulation term
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_cold_cache_samples_are_single_calls(library):
+    result, = Runner(Plan(cases=(matmul(library, 256),), config=FAST, cache="cold")).run()
+    assert result.status == "ok" and result.inner_loops == 1
+    assert result.extra["cache"] == "cold"
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_transfer_copies_exactly_in_every_direction(library):
+    cases = tuple(CaseSpec.make("transfer", {"n": 2**22}, "float32", library, "cuda", impl)
+                  for impl in ("h2d-pageable", "h2d-pinned", "d2h-pageable", "d2h-pinned"))
+    results = Runner(Plan(cases=cases, config=FAST)).run()
+    for r in results:
+        assert r.status == "ok" and r.verify["max_abs_err"] == 0.0, (r.spec.id, r.error)
+        assert r.gbytes_per_s > 0.1

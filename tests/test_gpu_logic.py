@@ -1,0 +1,205 @@
+"""GPU logic that runs on a CPU: peaks, tolerances, the transfer workload on a fake device,
+the worker's memory refusal, OOM, cold cache and event-timer paths."""
+
+import math
+
+import numpy as np
+import pytest
+
+from dlbench import environment, worker, workloads
+from dlbench.backends import cuda
+from dlbench.backends.numpy import NumpyBackend
+from dlbench.measure import MeasureConfig
+from dlbench.planning import Selection, build
+from dlbench.results import CaseSpec
+from dlbench.runner import Plan, Runner
+
+FAST = MeasureConfig(min_time=0.02, max_time=0.1, min_samples=3, warmup_time=0.01,
+                     sample_time=0.002, block_time=0.02, block_warmup_time=0.0)
+
+
+# -- peaks ------------------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "dtype", "tflops"), [
+    ("NVIDIA H100 80GB HBM3", "float32", 67), ("NVIDIA H100 80GB HBM3", "tf32", 494.5),
+    ("NVIDIA H100 80GB HBM3", "bfloat16", 989.5), ("NVIDIA H100 PCIe", "float16", 756.5),
+    ("NVIDIA H100 NVL", "tf32", 417.5), ("NVIDIA H200", "bfloat16", 989.5),
+    ("NVIDIA A100-SXM4-80GB", "float64", 19.5), ("NVIDIA A100-PCIE-40GB", "tf32", 156),
+    ("NVIDIA A10", "float32", 31.2), ("NVIDIA L4", "bfloat16", 121),
+    ("NVIDIA L40S", "float32", 91.6), ("NVIDIA GeForce RTX 4090", "float16", 165.2),
+    ("Tesla V100-SXM2-16GB", "float16", 125), ("Tesla T4", "float32", 8.1),
+])
+def test_gpu_peaks_from_the_datasheet_table(name, dtype, tflops):
+    assert environment.gpu_peak_flops(name)[dtype]["flops"] == pytest.approx(tflops * 1e12)
+
+
+def test_unknown_gpu_and_missing_dtype():
+    assert environment.gpu_peak_flops("Radeon RX 7900") == {
+        "unknown": "no datasheet entry for GPU 'Radeon RX 7900'"}
+    assert "float64" not in environment.gpu_peak_flops("NVIDIA L4")  # not on its datasheet
+
+
+def test_peak_for_finds_the_gpu_and_its_math():
+    env = {"gpus": [], "peak_flops": {}}
+    environment.add_gpu(env, {"device": "cuda:0", "name": "NVIDIA H100 80GB HBM3"})
+    environment.add_gpu(env, {"device": "cuda:0", "name": "again, ignored"})
+    assert len(env["gpus"]) == 1
+    assert environment.peak_for(env, "cuda", "float32") == pytest.approx(67e12)
+    assert environment.peak_for(env, "cuda:0", "float32", math="tf32") == pytest.approx(494.5e12)
+    assert environment.peak_for(env, "cuda:0", "bfloat16", math="tf32") == pytest.approx(989.5e12)
+    assert environment.peak_for(env, "cuda:1", "float32") is None
+
+
+# -- tolerance and flush size -----------------------------------------------------------
+def test_tf32_widens_only_the_float32_accumulation_term():
+    k = 1024
+    assert workloads.dot_tolerance("float32", k) == 2.0**-24 + 2 * 32 * 2.0**-24
+    assert workloads.dot_tolerance("float32", k, "tf32") == 2.0**-24 + 2 * 32 * 2.0**-11
+    assert workloads.dot_tolerance("float64", k, "tf32") == workloads.dot_tolerance("float64", k)
+    token = workloads.FLOAT32_MATH.set("tf32")
+    try:
+        assert workloads.dot_tolerance("float32", k) == 2.0**-24 + 64 * 2.0**-11
+    finally:
+        workloads.FLOAT32_MATH.reset(token)
+
+
+def test_flush_is_twice_l2_or_tritons_fixed_buffer():
+    assert cuda.flush_bytes(50 * 2**20) == 100 * 2**20
+    assert cuda.flush_bytes(None) == cuda.flush_bytes(0) == 256 * 2**20
+    assert cuda.version_text(12090) == "12.9" and cuda.version_text(0) is None
+
+
+# -- the transfer workload on a fake device ---------------------------------------------
+class FakeGpu(NumpyBackend):
+    """NumPy arrays standing in for device and pinned memory, copies logged."""
+
+    name = "fakegpu"
+    devices = ("cuda",)
+
+    def __init__(self, device="cuda", free=None):
+        super().__init__(device)
+        self.free = free
+        self.copies = []
+
+    def host_empty(self, n, dtype, pinned):
+        return np.empty(n, dtype=dtype)
+
+    def device_empty(self, n, dtype):
+        return np.empty(n, dtype=dtype)
+
+    def copy(self, dst, src, non_blocking):
+        self.copies.append(non_blocking)
+        dst[...] = src
+
+    def memory_free(self):
+        return self.free
+
+
+@pytest.mark.parametrize("impl", ["h2d-pageable", "h2d-pinned", "d2h-pageable", "d2h-pinned"])
+def test_transfer_copies_exactly(impl):
+    wl, backend = workloads.get("transfer"), FakeGpu()
+    p = wl.resolve(size=1000)
+    host = wl.inputs(p)
+    arrays = {k: backend.asarray(v, "float32") for k, v in host.items()}
+    out = wl.kernel(impl, backend, arrays, p)()
+    widened = {"x": arrays["x"].astype(np.float64)}
+    check = wl.check(backend.to_numpy(out), widened, p, "float32")
+    assert check.ok and check.max_abs_err == 0.0
+    assert backend.copies[-1] is impl.endswith("pinned")  # async only from pinned memory
+    wrong = backend.to_numpy(out).copy()
+    wrong[7] += 1e-3
+    assert not wl.check(wrong, widened, p, "float32").ok
+
+
+def test_transfer_cost_and_support():
+    wl = workloads.get("transfer")
+    assert wl.flops({"n": 10}) == 0.0 and wl.bytes({"n": 10}, 4) == 40.0
+    assert wl.supports(FakeGpu()) == (True, "")
+    assert wl.supports(NumpyBackend()) == (
+        False, "transfer copies between host and GPU memory; numpy-cpu has no GPU")
+
+
+def test_planning_skips_transfer_on_cpu_and_records_cache_and_tf32():
+    planned = build(Selection(backends=("numpy",), workloads=("matmul", "transfer"),
+                              sizes=(64,), dtypes=("float32",)))
+    assert {s.workload for s in planned.plan.cases} == {"matmul"}
+    reasons = {spec.impl: why for spec, why in planned.plan.skipped}
+    assert set(reasons) == {"h2d-pageable", "h2d-pinned", "d2h-pageable", "d2h-pinned"}
+    assert reasons["h2d-pinned"].endswith("numpy-cpu has no GPU")
+    assert planned.settings["cache"] == "hot" and planned.settings["tf32"] == "off"
+    assert (planned.plan.cache, planned.plan.tf32) == ("hot", "off")
+
+
+# -- the worker, in this process --------------------------------------------------------
+@pytest.fixture
+def in_process_worker(monkeypatch):
+    def use(backend, options=None):
+        monkeypatch.setattr(worker, "_backend", backend)
+        monkeypatch.setattr(worker, "_options", dict(options or {}))
+        monkeypatch.setattr(worker, "_cases", {})
+        return backend
+    return use
+
+
+def spec(size=64, backend="numpy", device="cpu"):
+    return CaseSpec.make("matmul", {"m": size, "n": size, "k": size}, "float32", backend,
+                         device, "portable")
+
+
+def test_case_too_big_for_free_device_memory_is_refused_with_numbers(in_process_worker):
+    in_process_worker(FakeGpu(free=2**19))
+    reply = worker.prepare(spec(256, "fakegpu", "cuda"), FAST, True, 1)
+    # Inputs 2 × 256² float32 = 0.5 MiB, twice over for outputs and scratch.
+    assert reply == {"status": "skipped", "error": "needs about 1.0 MiB of device memory "
+                                                   "but 0.5 MiB is free on fakegpu-cuda"}
+    in_process_worker(FakeGpu(free=2**21))
+    assert worker.prepare(spec(256, "fakegpu", "cuda"), FAST, True, 1)["status"] == "ok"
+
+
+def test_transfer_declares_its_own_device_need():
+    wl = workloads.get("transfer")
+    p = {"n": 2**20}
+    assert worker.device_need(wl, p, {"x": np.zeros(1)}, "float32") == 2 * 2**22
+    matmul = workloads.get("matmul")
+    host = matmul.inputs(matmul.resolve(size=8))
+    assert worker.device_need(matmul, {}, host, "float16") == 2 * 128 * 2
+
+
+@pytest.mark.parametrize("message", [
+    "CUDA out of memory. Tried to allocate 2.00 GiB",
+    "Out of memory allocating 1,024 bytes (allocated so far: 0 bytes).",
+    "CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`",
+    "cudaErrorMemoryAllocation: out of memory",
+])
+def test_device_oom_messages_become_status_oom(in_process_worker, message):
+    in_process_worker(FakeGpu())
+    assert worker._error(RuntimeError(message))["status"] == "oom"
+    assert worker._error(RuntimeError("illegal memory access"))["status"] == "error"
+
+
+def test_event_timer_hook_reports_host_samples(in_process_worker, monkeypatch):
+    monkeypatch.setenv(worker.EVENT_TIMER_ENV, "numpy")
+    in_process_worker(NumpyBackend())
+    s = spec()
+    info = worker.prepare(s, FAST, True, 1)
+    assert info["status"] == "ok" and info["timer"] == "host-event"
+    assert info["extra"] == {"float32_math": "ieee"}
+    reply = worker.block(s.id, 0.01, 0.0, 100)
+    assert len(reply["host_samples"]) == len(reply["samples"]) >= 1
+    assert all(h >= d > 0 for h, d in zip(reply["host_samples"], reply["samples"],
+                                          strict=True))
+
+
+def test_cold_cache_times_one_call_per_sample(in_process_worker):
+    in_process_worker(FakeGpu(), {"cache": "cold"})
+    info = worker.prepare(spec(64, "fakegpu", "cuda"), FAST, True, 1)
+    assert info["inner_loops"] == 1 and info["extra"]["cache"] == "cold"
+
+
+@pytest.mark.slow
+def test_event_timed_results_keep_host_time_through_the_runner(monkeypatch):
+    monkeypatch.setenv(worker.EVENT_TIMER_ENV, "numpy")
+    result, = Runner(Plan(cases=(spec(),), config=FAST)).run()
+    assert result.status == "ok" and result.timer == "host-event"
+    assert len(result.extra["host_samples_s"]) == len(result.samples_s)
+    assert result.extra["host_stats"]["n"] == len(result.samples_s)
+    assert math.isfinite(result.extra["host_stats"]["median"])

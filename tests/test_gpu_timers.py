@@ -1,0 +1,129 @@
+"""The event timer driven by a simulated device and fake clocks: exact numbers, one wait."""
+
+import pytest
+
+from dlbench import measure
+from dlbench.clock import FakeClock, WorkClock
+from dlbench.timers import EventTimer, HostEvent
+
+LAUNCH = 2.0**-14  # host seconds to queue one kernel
+KERNEL = 2.0**-10  # device seconds one kernel runs
+
+
+class FakeDevice:
+    """A stream: launches cost host time, kernels run later on the device, in order;
+    an event's timestamp is when the stream reaches it."""
+
+    def __init__(self, kernel=KERNEL, launch=LAUNCH):
+        self.host = FakeClock()
+        self.kernel, self.launch = kernel, launch
+        self.busy_until = 0.0
+        self.log = []
+
+    def call(self):
+        self.log.append("call")
+        self.host.advance(self.launch)
+        self.busy_until = max(self.busy_until, self.host.now) + self.kernel
+
+    def sync(self):
+        self.log.append("sync")
+        self.host.now = max(self.host.now, self.busy_until)
+
+    def flush(self):
+        self.log.append("flush")
+        self.busy_until = max(self.busy_until, self.host.now) + 2.0**-8
+
+    def new_event(self):
+        return FakeDeviceEvent(self)
+
+
+class FakeDeviceEvent:
+    def __init__(self, device):
+        self.device = device
+        self.time = None
+        self.waits = 0
+
+    def record(self):
+        self.device.log.append("record")
+        self.time = max(self.device.busy_until, self.device.host.now)
+
+    def synchronize(self):
+        self.device.log.append("wait")
+        self.waits += 1
+        self.device.host.now = max(self.device.host.now, self.time)
+
+    def elapsed_s(self, end):
+        return end.time - self.time
+
+
+def timer_for(device, flush=None):
+    return EventTimer(device.new_event, clock=device.host, sync=device.sync, flush=flush)
+
+
+def test_device_time_is_between_the_events_and_host_time_is_kept():
+    device = FakeDevice()
+    timer = timer_for(device)
+    # The first kernel starts one launch after the start event, then 4 run back to back.
+    assert timer.time_batch(device.call, 4) == LAUNCH + 4 * KERNEL
+    # The host waited for the end event: its time covers the same span.
+    assert timer.last_host_s == LAUNCH + 4 * KERNEL
+    assert timer.name == "cuda-event"
+
+
+def test_launch_bound_batch_shows_as_host_time_over_device_busy_time():
+    device = FakeDevice(kernel=2.0**-16, launch=2.0**-12)
+    timer = timer_for(device)
+    elapsed = timer.time_batch(device.call, 8)
+    # The stream idles between launches: the events bracket launches, not kernels.
+    assert elapsed == 8 * 2.0**-12 + 2.0**-16
+    assert timer.last_host_s == elapsed
+
+
+def test_one_wait_per_sample_on_the_end_event_and_events_reused():
+    device = FakeDevice()
+    timer = timer_for(device)
+    for _ in range(3):
+        timer.time_batch(device.call, 5)
+    assert timer._end.waits == 3 and timer._start.waits == 0
+    assert device.log[:9] == ["sync", "record", "call", "call", "call", "call", "call",
+                              "record", "wait"]
+    assert device.log.count("wait") == 3
+
+
+def test_flush_runs_before_the_start_event_and_is_not_timed():
+    device = FakeDevice()
+    timer = timer_for(device, flush=device.flush)
+    assert timer.time_batch(device.call, 1) == LAUNCH + KERNEL
+    assert timer.last_host_s == LAUNCH + KERNEL  # the flush's 2^-8 s is in neither
+    assert device.log == ["flush", "sync", "record", "call", "record", "wait"]
+
+
+def test_sample_block_pairs_host_times_with_event_samples():
+    device = FakeDevice()
+    timer = timer_for(device)
+    host = []
+    samples = measure.sample_block(device.call, timer, inner_loops=4, block_time=0.02,
+                                   host_samples=host)
+    assert len(samples) == len(host) >= 1
+    assert samples[0] == (LAUNCH + 4 * KERNEL) / 4 and host[0] == samples[0]
+
+
+def test_host_events_read_the_injected_clock():
+    clock = WorkClock([2.0**-10])
+    timer = EventTimer(lambda: HostEvent(clock), clock=clock, name="host-event")
+    assert timer.time_batch(clock.work, 3) == 3 * 2.0**-10
+    assert timer.last_host_s == 3 * 2.0**-10
+
+
+def test_engine_calibrates_and_warms_up_with_an_event_timer():
+    clock = WorkClock([0.25, 2.0**-10])  # a slow first call (kernel compile), then fast
+    timer = EventTimer(lambda: HostEvent(clock), clock=clock)
+    warm = measure.warmup(clock.work, timer, duration=0.5)
+    assert warm.first_call_s == 0.25 and warm.calls == 257
+    assert measure.calibrate(clock.work, timer, sample_time=2.0**-7) == 8
+
+
+def test_host_timer_keeps_its_own_time_as_host_time():
+    clock = WorkClock([2.0**-10])
+    timer = measure.HostTimer(clock)
+    assert timer.time_batch(clock.work, 2) == timer.last_host_s == pytest.approx(2.0**-9)
