@@ -246,6 +246,11 @@ def parse(data: Any, source: str) -> RunDocument:
 
 
 def load(path: str | Path) -> RunDocument:
+    return parse(read_json(path), str(path))
+
+
+def read_json(path: str | Path) -> Any:
+    """A JSON file's content, or a ResultFileError saying why it cannot be had."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -257,4 +262,4 @@ def load(path: str | Path) -> RunDocument:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ResultFileError(f"{p}: not JSON ({exc.msg} at line {exc.lineno})") from None
-    return parse(data, str(p))
+    return data

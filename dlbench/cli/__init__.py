@@ -33,12 +33,13 @@ def _root(
     """dlbench: why GPUs made deep learning practical, measured on your own machine."""
 
 
-from dlbench.cli import env, listing, report, run  # noqa: E402  (commands register on import)
+from dlbench.cli import compare, env, listing, report, run  # noqa: E402  (commands register on import)
 
 app.command("run")(run.run)
 app.command("list")(listing.list_command)
 app.command("env")(env.env)
 app.command("report")(report.report)
+app.command("compare")(compare.compare)
 
 
 def main() -> None:

@@ -1,0 +1,95 @@
+"""`dlbench compare BASE NEW`: the regression gate; exit 1 on a real slowdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dlbench import compare as core
+from dlbench import results
+from dlbench.cli import console
+from dlbench.errors import UsageError
+from dlbench.report import compare as views
+
+FORMATS = ("table", "md", "json")
+SUFFIXES = {".md": "md", ".markdown": "md", ".json": "json"}
+
+EXAMPLES = """
+[bold]Examples[/bold]
+
+  dlbench compare base.json new.json                     [dim]# table; exit 1 on a regression[/dim]
+  dlbench compare base.json new.json --format md >> "$GITHUB_STEP_SUMMARY"
+  dlbench compare base.json new.json --threshold 10% --thresholds thresholds.toml
+  dlbench compare old-benchmarks.json new-benchmarks.json  [dim]# pytest-benchmark JSON[/dim]
+  dlbench compare base.json new.json -o compare.json --fail-on-inconclusive
+
+A thresholds file maps benchmark id patterns to thresholds; the last match wins:
+
+  "*" = "5%"
+  "matmul/*/float64/*" = "10%"
+"""
+
+
+def compare(
+    base: Annotated[Path, typer.Argument(
+        help="Baseline: a dlbench result file or pytest-benchmark JSON.", show_default=False)],
+    new: Annotated[Path, typer.Argument(help="The run to judge, same kinds.",
+                                        show_default=False)],
+    threshold: Annotated[str, typer.Option(
+        help="Smallest slowdown that counts as a regression: 5% or 0.05.")] = "5%",
+    thresholds: Annotated[Path | None, typer.Option(
+        help="TOML or JSON file of per-benchmark thresholds: id glob pattern = threshold.")]
+    = None,
+    alpha: Annotated[float, typer.Option(
+        help="Significance level of the Mann–Whitney U test; intervals are at 1 - alpha.")]
+    = core.DEFAULT_ALPHA,
+    fail_on_inconclusive: Annotated[bool, typer.Option(
+        "--fail-on-inconclusive", help="Also exit 1 when an inconclusive benchmark cannot rule "
+        "out a slowdown beyond its threshold (too few samples, too much noise).")] = False,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="table (terminal), md or json. Default: from the -o suffix, else "
+        "table.")] = None,
+    output: Annotated[str | None, typer.Option(
+        "-o", "--output", help="File to write (md or json), or '-' for stdout.")] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
+) -> None:
+    """Compare two runs benchmark by benchmark: the change with its interval, a significance
+    test, and a verdict. A regression is a slowdown beyond the threshold that is also
+    statistically significant.
+
+    Exit codes: 0 no regression · 1 regression · 2 bad input (missing or unreadable file,
+    unknown schema, no benchmark in common).
+    """
+    with console.user_errors():
+        to_file = output not in (None, "-")
+        fmt = fmt or (SUFFIXES.get(Path(output).suffix.lower()) if to_file else None) or "table"
+        if fmt not in FORMATS:
+            raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        if fmt == "table" and to_file:
+            raise UsageError("the table is for the terminal; to write a file choose --format "
+                             "md or json")
+        if to_file and Path(output).exists() and not force:
+            raise UsageError(f"{output} already exists; use --force to replace it")
+        default = core.parse_threshold(threshold, "--threshold")
+        overrides = core.load_thresholds(thresholds) if thresholds else ()
+        comparison = core.compare(core.read(base), core.read(new), threshold=default,
+                                  alpha=alpha, overrides=overrides)
+        if fmt == "table":
+            console.print_data(views.render_table(comparison))
+        else:
+            text = views.render_markdown(comparison) if fmt == "md" \
+                else views.render_json(comparison)
+            if to_file:
+                results.write_atomic(Path(output), text)
+            else:
+                console.write_text(text)
+            # The data went to a file or a pipe: the verdict still shows in the CI log.
+            console.message(f"compare: {views.headline(comparison)}"
+                            + (f" (wrote {output})" if to_file else ""))
+    if comparison.failed(fail_on_inconclusive):
+        raise typer.Exit(console.EXIT_REGRESSION)
+
+
+compare.__doc__ = (compare.__doc__ or "") + EXAMPLES

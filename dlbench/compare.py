@@ -1,0 +1,459 @@
+"""The regression gate's core: pair two runs' benchmarks, measure each change, give verdicts.
+
+A change is the ratio of medians NEW/BASE with a bootstrap interval at confidence
+1 - alpha, plus a two-sided Mann–Whitney U test on the raw samples. asv's rule (ratio
+beyond the threshold *and* a significant difference) calls a regression; "unchanged"
+needs the whole interval within the threshold, and what is neither is "inconclusive"
+(nvbench's AMBG), a state of its own that `--fail-on-inconclusive` can gate on. Rows
+are computed once here; every output format is a view of the same `Comparison`.
+
+Both dlbench result files and pytest-benchmark JSON (`--benchmark-json`, or saved runs)
+are read; without raw samples the interval comes from the summary statistics and the U
+test is skipped, which the row says.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import statistics
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from dlbench import results, stats
+from dlbench.errors import ResultFileError, UsageError
+
+# A 5% slowdown is below what most users would call a regression on a shared machine
+# yet above the few-percent run-to-run drift of a quiet one (TorchBench uses ±7%).
+DEFAULT_THRESHOLD = 0.05
+# Each benchmark is tested on its own, with no multiple-comparison correction: at 0.05 a
+# 20-benchmark suite would see a "significant" row in most A/A runs (1 - 0.95^20 = 64%);
+# 0.01 keeps that near 18% before the threshold filters it further. asv's 0.002 would
+# need more samples than a short CI run collects for the same power.
+DEFAULT_ALPHA = 0.01
+# Google Benchmark's UTEST_OPTIMAL_REPETITIONS: "Lowest reasonable number, More is
+# better." Below it the U test's normal approximation is not trusted here.
+UTEST_MIN_SAMPLES = 9
+# Below 6 samples not even [min, max] covers a median at 95% (stats.MIN_SAMPLES_FOR_CI95),
+# so no interval at all is attempted.
+MIN_SAMPLES = stats.MIN_SAMPLES_FOR_CI95
+# IQR of a normal distribution in standard deviations (2 × 0.6745), to read a spread
+# from the quartiles pytest-benchmark saves when it saves no raw data.
+IQR_PER_SIGMA = 1.349
+# Environment keys that change from run to run on the same machine, or only repeat
+# what another key says: listing them as differences would hide the ones that matter.
+VOLATILE_KEYS = frozenset({
+    "available_bytes", "memory_free_bytes", "temperature_c", "sm_clock_mhz", "filepath",
+    "flags", "peak_flops", "nvml_error", "source", "pci_bus_id", "hz_actual",
+    "hz_actual_friendly", "python_build", "cpuinfo_version", "cpuinfo_version_string",
+    "mhz_nominal",  # read from /proc/cpuinfo's "cpu MHz": the current clock, not a constant
+})
+# Helper libraries that do not touch the arithmetic being timed.
+UI_LIBRARIES = frozenset({"typer", "rich", "psutil", "click", "threadpoolctl"})
+# Text that stands for "no value" in an environment difference.
+ABSENT = "(absent)"
+
+
+class Verdict(StrEnum):
+    SLOWER = "slower"
+    INCONCLUSIVE = "inconclusive"
+    INVALID = "invalid"
+    MISSING = "missing"
+    NEW = "new"
+    FASTER = "faster"
+    UNCHANGED = "unchanged"
+
+
+# Rows are listed most urgent first: a CI reader sees a regression on the first line.
+SEVERITY = {verdict: i for i, verdict in enumerate(Verdict)}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One benchmark as one file observed it, whichever tool wrote the file."""
+
+    id: str
+    status: str  # "ok", or why there is no usable timing (dlbench: wrong, error, oom, skipped)
+    error: str | None = None
+    samples: tuple[float, ...] = ()
+    median: float | None = None
+    iqr: float | None = None
+    n: int = 0
+
+
+@dataclass(frozen=True)
+class Source:
+    """A result file reduced to what a comparison needs."""
+
+    path: str
+    kind: str  # "dlbench" or "pytest-benchmark"
+    timings: tuple[Timing, ...]
+    facts: tuple[tuple[str, str], ...]  # flattened environment and settings, in file order
+    machine: tuple[tuple[str, str], ...]  # what makes it the same machine: host, CPU, GPUs
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    verdict: Verdict
+    threshold: float
+    base_median: float | None = None
+    new_median: float | None = None
+    n_base: int = 0
+    n_new: int = 0
+    ratio: float | None = None  # median(NEW) / median(BASE): above 1 is slower
+    lo: float | None = None
+    hi: float | None = None
+    p: float | None = None  # None: the U test could not be run
+    reason: str = ""
+
+    @property
+    def regression(self) -> bool:
+        return self.verdict is Verdict.SLOWER
+
+    @property
+    def may_regress(self) -> bool:
+        """Inconclusive in a way that does not rule out a slowdown beyond the threshold."""
+        return self.verdict is Verdict.INCONCLUSIVE and (
+            self.hi is None or self.hi > 1.0 + self.threshold)
+
+
+@dataclass(frozen=True)
+class EnvDifference:
+    what: str
+    base: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    base: str
+    new: str
+    threshold: float
+    alpha: float
+    rows: tuple[Row, ...]
+    differences: tuple[EnvDifference, ...]
+    same_machine: bool
+    machines: tuple[str, str]  # one line each describing BASE's and NEW's machine
+    notes: tuple[str, ...] = ()
+
+    @property
+    def regressions(self) -> list[Row]:
+        return [r for r in self.rows if r.regression]
+
+    def counts(self) -> dict[str, int]:
+        out = {v.value: 0 for v in Verdict}
+        for row in self.rows:
+            out[row.verdict.value] += 1
+        return out
+
+    def failed(self, fail_on_inconclusive: bool = False) -> bool:
+        """Whether the gate fails: a regression, or (when asked) a possible one."""
+        return bool(self.regressions) or (
+            fail_on_inconclusive and any(r.may_regress for r in self.rows))
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+def read(path: str | Path) -> Source:
+    """A dlbench result file or pytest-benchmark JSON, told apart by content."""
+    p = Path(path)
+    data = results.read_json(p)
+    if isinstance(data, dict) and "schema" in data:
+        return from_document(results.parse(data, str(p)), str(p))
+    if isinstance(data, dict) and isinstance(data.get("benchmarks"), list):
+        return from_pytest_benchmark(data, str(p))
+    raise ResultFileError(f"{p}: neither a dlbench result file (\"schema\": "
+                          f"\"{results.SCHEMA}\") nor pytest-benchmark JSON (\"benchmarks\")")
+
+
+def from_document(doc: results.RunDocument, path: str) -> Source:
+    timings = []
+    for r in doc.results:
+        s = r.stats or {}
+        median = s.get("median")
+        if median is None and r.samples_s:
+            median = statistics.median(r.samples_s)
+        timings.append(Timing(id=r.spec.id, status=r.status, error=r.error,
+                              samples=tuple(r.samples_s), median=median, iqr=s.get("iqr"),
+                              n=len(r.samples_s) or int(s.get("n") or 0)))
+    env = doc.environment
+    facts = _flatten("", {k: v for k, v in env.items() if k != "libraries"})
+    libraries = {k: v for k, v in (env.get("libraries") or {}).items() if k not in UI_LIBRARIES}
+    facts = _flatten("libraries", libraries) + facts + _flatten("settings", doc.settings)
+    gpus = [str(g.get("name", "?")) for g in env.get("gpus") or [] if isinstance(g, Mapping)]
+    machine = (("host", str(env.get("host") or "unknown host")),
+               ("CPU", str((env.get("cpu") or {}).get("model") or "unknown CPU")),
+               ("GPUs", ", ".join(gpus) or "none"))
+    notes = (f"{path} is from an interrupted run: only its finished cases are compared",) \
+        if doc.interrupted else ()
+    return Source(path=path, kind="dlbench", timings=tuple(timings), facts=tuple(facts),
+                  machine=machine, notes=notes)
+
+
+def from_pytest_benchmark(data: Mapping[str, Any], path: str) -> Source:
+    """pytest-benchmark's JSON: per benchmark "fullname" and "stats", with the raw per-call
+    times in stats["data"] when written by --benchmark-json or --benchmark-save-data."""
+    timings = []
+    try:
+        for b in data["benchmarks"]:
+            ident = str(b.get("fullname") or b["name"])
+            s = b.get("stats")
+            if not isinstance(s, Mapping) or s.get("median") is None:
+                timings.append(Timing(id=ident, status="error", error="no timings recorded"))
+                continue
+            samples = tuple(float(x) for x in s.get("data") or ())
+            timings.append(Timing(id=ident, status="ok", samples=samples,
+                                  median=float(s["median"]), iqr=_float(s.get("iqr")),
+                                  n=len(samples) or int(s.get("rounds") or 0)))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ResultFileError(f"{path}: malformed pytest-benchmark entry ({exc!r})") from None
+    info = data.get("machine_info") or {}
+    commit = data.get("commit_info") or {}
+    facts = _flatten("", info) + _flatten("commit", {k: commit.get(k) for k in
+                                                     ("id", "branch", "dirty") if k in commit})
+    cpu = info.get("cpu") or {}
+    machine = (("host", str(info.get("node") or "unknown host")),
+               ("CPU", str(cpu.get("brand_raw") or info.get("processor") or "unknown CPU")))
+    notes = () if all(t.samples for t in timings if t.status == "ok") else (
+        f"{path} has no raw timings (saved without --benchmark-save-data): the U test is "
+        "unavailable, verdicts come from an interval estimated from its quartiles",)
+    return Source(path=path, kind="pytest-benchmark", timings=tuple(timings),
+                  facts=tuple(facts), machine=machine, notes=notes)
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
+    """(dotted key, text) pairs for every scalar in a nested record."""
+    if isinstance(value, Mapping):
+        out = []
+        for key, item in value.items():
+            if key not in VOLATILE_KEYS:
+                out += _flatten(f"{prefix}.{key}" if prefix else str(key), item)
+        return out
+    if isinstance(value, list | tuple):
+        if all(not isinstance(v, Mapping | list | tuple) for v in value):
+            return [(prefix, ", ".join(str(v) for v in value))] if value else []
+        out = []
+        for i, item in enumerate(value):
+            out += _flatten(f"{prefix}[{i}]", item)
+        return out
+    return [(prefix, "null" if value is None else str(value))]
+
+
+# -- thresholds ------------------------------------------------------------------------------
+
+def parse_threshold(value: Any, where: str) -> float:
+    """A threshold as "5%" or 0.05. A bare number of 1 or more is refused: "10" is far more
+    likely a mistyped 10% than a 1000% allowance that would never fail."""
+    percent = isinstance(value, str) and value.strip().endswith("%")
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(value.strip().rstrip("%")) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{where}: {value!r} is not a threshold; write 5% or 0.05") from None
+    if percent:
+        number /= 100.0
+    elif number >= 1.0:
+        raise UsageError(f"{where}: {value!r} would allow a {number:.0%} slowdown; write a "
+                         f"fraction (0.05) or a percentage (\"{value}%\")")
+    if not math.isfinite(number) or number < 0:
+        raise UsageError(f"{where}: {value!r} is not a threshold; it must be 0 or more")
+    return number
+
+
+def load_thresholds(path: str | Path) -> tuple[tuple[str, float], ...]:
+    """Per-benchmark thresholds from a TOML or JSON file mapping id glob patterns (fnmatch:
+    `*` also crosses `/`) to thresholds, e.g. `"matmul/*/float64/*" = "10%"`. When several
+    patterns match an id the last one in the file wins, so general patterns go first."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{p}: no such thresholds file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{p}: cannot read ({exc})") from None
+    suffix = p.suffix.lower()
+    if suffix not in (".toml", ".json"):
+        raise UsageError(f"{p}: a thresholds file must be .toml or .json")
+    try:
+        data = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{p}: not valid {suffix[1:].upper()} ({exc})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{p}: expected a mapping of benchmark id patterns to thresholds")
+    return tuple((str(k), parse_threshold(v, f"{p}: {k!r}")) for k, v in data.items())
+
+
+def threshold_for(ident: str, default: float, overrides: Sequence[tuple[str, float]]) -> float:
+    chosen = default
+    for pattern, threshold in overrides:
+        if fnmatch.fnmatchcase(ident, pattern):
+            chosen = threshold
+    return chosen
+
+
+# -- judging ---------------------------------------------------------------------------------
+
+def judge(ident: str, base: Timing | None, new: Timing | None, threshold: float = DEFAULT_THRESHOLD,
+          alpha: float = DEFAULT_ALPHA, resamples: int = stats.BOOTSTRAP_RESAMPLES) -> Row:
+    """The verdict on one benchmark. With r = median(NEW)/median(BASE), its interval
+    [lo, hi] at 1 - alpha, up = 1 + threshold and down = 1 / up:
+
+    * slower: the U test is significant (p < alpha) and r > up — asv's rule (factor and
+      significance); faster: significant and r < down;
+    * unchanged: the whole interval lies within [down, up], so no change that matters
+      is plausible, even if a smaller one is significant;
+    * inconclusive: anything else — r beyond a threshold without significance, or r
+      within but the interval reaching past a threshold (nvbench's "ambiguous": the
+      data cannot rule a regression in or out) — and too few samples for an interval.
+    Without the U test (fewer than UTEST_MIN_SAMPLES samples, or no raw samples) an
+    interval excluding 1 stands in for significance, and the row says so.
+    """
+    if base is None or new is None:
+        return Row(ident, Verdict.NEW if base is None else Verdict.MISSING, threshold,
+                   base_median=base.median if base else None,
+                   new_median=new.median if new else None,
+                   n_base=base.n if base else 0, n_new=new.n if new else 0,
+                   reason="only in NEW" if base is None else "only in BASE")
+    row = dict(id=ident, threshold=threshold, base_median=base.median,
+               new_median=new.median, n_base=base.n, n_new=new.n)
+    bad = [f"{side} {t.status}" + (f": {t.error}" if t.error else "")
+           for side, t in (("BASE", base), ("NEW", new)) if t.status != "ok"]
+    if bad or not base.median or not new.median:
+        return Row(**row, verdict=Verdict.INVALID,
+                   reason="; ".join(bad) or "no positive median to compare")
+    ratio = new.median / base.median
+    confidence = 1.0 - alpha
+    p = None
+    n_min = min(base.n, new.n)
+    if n_min < MIN_SAMPLES:
+        return Row(**row, verdict=Verdict.INCONCLUSIVE, ratio=ratio,
+                   reason=f"too few samples ({base.n} in BASE, {new.n} in NEW): need at "
+                          f"least {MIN_SAMPLES} per side")
+    if base.samples and new.samples:
+        ratio, lo, hi = stats.ratio_ci(new.samples, base.samples, confidence, resamples)
+        if n_min >= UTEST_MIN_SAMPLES:
+            _, p = stats.mann_whitney_u(new.samples, base.samples)
+            note = ""
+        else:
+            note = (f"U test skipped: it needs {UTEST_MIN_SAMPLES} samples per side; "
+                    "verdict from the interval only")
+    elif base.iqr is None or new.iqr is None:
+        return Row(**row, verdict=Verdict.INCONCLUSIVE, ratio=ratio,
+                   reason="neither raw samples nor a recorded spread: no interval")
+    else:
+        lo, hi = _summary_interval(base, new, confidence)
+        note = "no raw samples: U test unavailable, interval estimated from quartiles"
+    verdict, why = _verdict(ratio, lo, hi, p, threshold, alpha)
+    return Row(**row, verdict=verdict, ratio=ratio, lo=lo, hi=hi, p=p,
+               reason="; ".join(x for x in (why, note) if x))
+
+
+def _verdict(ratio: float, lo: float, hi: float, p: float | None, threshold: float,
+             alpha: float) -> tuple[Verdict, str]:
+    up, down = 1.0 + threshold, 1.0 / (1.0 + threshold)
+    # Without the U test, an interval at 1 - alpha that excludes 1 is the test.
+    significant = p < alpha if p is not None else (lo > 1.0 or hi < 1.0)
+    change = f"{ratio - 1.0:+.1%}"
+    if significant and ratio > up:
+        return Verdict.SLOWER, ""
+    if significant and ratio < down:
+        return Verdict.FASTER, ""
+    if down <= lo and hi <= up:
+        return Verdict.UNCHANGED, ""
+    if ratio > up or ratio < down:
+        shown = f"p = {p:.2g}" if p is not None else "its interval includes no change"
+        return Verdict.INCONCLUSIVE, f"{change} but not significant ({shown})"
+    side = "slowdown" if hi > up else "speedup"
+    return Verdict.INCONCLUSIVE, (f"{change}, but a {side} beyond the threshold is not ruled "
+                                  "out: more samples or a quieter machine needed")
+
+
+def _summary_interval(base: Timing, new: Timing, confidence: float) -> tuple[float, float]:
+    """An interval for the ratio of medians from summaries alone: the median's standard
+    error sqrt(pi/2)·sigma/sqrt(n) for normal data (Kendall & Stuart, *The Advanced Theory
+    of Statistics*, vol. 1, §10.10) with sigma read from the IQR, combined on a log scale."""
+    def rel_se(t: Timing) -> float:
+        sigma = (t.iqr or 0.0) / IQR_PER_SIGMA
+        return math.sqrt(math.pi / 2.0) * sigma / math.sqrt(t.n) / t.median
+
+    assert base.median and new.median
+    ratio = new.median / base.median
+    z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    spread = z * math.hypot(rel_se(base), rel_se(new))
+    return ratio * math.exp(-spread), ratio * math.exp(spread)
+
+
+# -- the whole comparison --------------------------------------------------------------------
+
+def compare(base: Source, new: Source, threshold: float = DEFAULT_THRESHOLD,
+            alpha: float = DEFAULT_ALPHA, overrides: Sequence[tuple[str, float]] = (),
+            resamples: int = stats.BOOTSTRAP_RESAMPLES) -> Comparison:
+    """Every benchmark of either file, judged; the environments' differences listed."""
+    if not 0.0 < alpha < 1.0:
+        raise UsageError(f"alpha must be between 0 and 1, got {alpha}")
+    base_map, notes = _by_id(base)
+    new_map, more = _by_id(new)
+    notes += more
+    common = [i for i in base_map if i in new_map]
+    if not common:
+        raise UsageError(f"{base.path} and {new.path} have no benchmark in common "
+                         f"({len(base_map)} and {len(new_map)} benchmarks): nothing to compare")
+    both_skipped = [i for i in common
+                    if base_map[i].status == "skipped" and new_map[i].status == "skipped"]
+    ids = [i for i in base_map if i not in both_skipped] + [i for i in new_map
+                                                            if i not in base_map]
+    rows = [judge(i, base_map.get(i), new_map.get(i),
+                  threshold_for(i, threshold, overrides), alpha, resamples) for i in ids]
+    if not any(r.verdict not in (Verdict.INVALID, Verdict.NEW, Verdict.MISSING) for r in rows):
+        raise UsageError(f"{base.path} and {new.path}: no benchmark has a valid timing on both "
+                         "sides (every common one failed or was skipped)")
+    rows.sort(key=lambda r: (SEVERITY[r.verdict], not r.may_regress))
+    if both_skipped:
+        notes.append(f"{len(both_skipped)} benchmark(s) skipped in both files are left out")
+    notes += [f"threshold pattern {pattern!r} matches no benchmark"
+              for pattern, _ in overrides
+              if not any(fnmatch.fnmatchcase(i, pattern) for i in ids)]
+    same = base.machine == new.machine
+    return Comparison(
+        base=base.path, new=new.path, threshold=threshold, alpha=alpha, rows=tuple(rows),
+        differences=tuple(differences(base.facts, new.facts)), same_machine=same,
+        machines=(_machine_line(base), _machine_line(new)),
+        notes=tuple([*base.notes, *new.notes, *notes]))
+
+
+def _by_id(source: Source) -> tuple[dict[str, Timing], list[str]]:
+    out: dict[str, Timing] = {}
+    duplicates = 0
+    for t in source.timings:
+        if t.id in out:
+            duplicates += 1
+            continue
+        out[t.id] = t
+    notes = [f"{source.path}: {duplicates} duplicate benchmark id(s); the first of each is "
+             "used"] if duplicates else []
+    return out, notes
+
+
+def _machine_line(source: Source) -> str:
+    return " · ".join(f"{what} {value}" for what, value in source.machine)
+
+
+def differences(base: Iterable[tuple[str, str]], new: Iterable[tuple[str, str]]
+                ) -> list[EnvDifference]:
+    """Keys whose values differ, in BASE's order then NEW's additions."""
+    a, b = dict(base), dict(new)
+    keys = list(a) + [k for k in b if k not in a]
+    return [EnvDifference(k, a.get(k, ABSENT), b.get(k, ABSENT)) for k in keys
+            if a.get(k) != b.get(k)]

@@ -1,0 +1,160 @@
+"""Views of a `compare.Comparison`: a rich table for the terminal, Markdown, and JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from dlbench.compare import Comparison, Row, Verdict
+from dlbench.report.markdown import escape
+from dlbench.report.rows import format_time
+
+SCHEMA = "dlbench.compare"
+SCHEMA_VERSION = 1
+STYLE = {Verdict.SLOWER: "bold red", Verdict.INCONCLUSIVE: "yellow", Verdict.INVALID: "red",
+         Verdict.MISSING: "cyan", Verdict.NEW: "cyan", Verdict.FASTER: "green",
+         Verdict.UNCHANGED: "dim"}
+LEGEND = ("slower/faster: a change beyond the threshold that is significant (p < alpha); "
+          "unchanged: the whole interval within the threshold, even if a smaller change is "
+          "significant; inconclusive: neither.")
+ACROSS_MACHINES = ("BASE and NEW were measured on different machines: the changes below "
+                   "compare the machines as much as the code.")
+
+
+def headline(c: Comparison) -> str:
+    """One line saying whether the gate found a regression, and what else it saw."""
+    counts = {k: v for k, v in c.counts().items() if v}
+    detail = ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
+    regressions = len(c.regressions)
+    if regressions:
+        head = f"{regressions} regression{'s' if regressions > 1 else ''}"
+    else:
+        possible = sum(r.may_regress for r in c.rows)
+        head = "no regression" + (f" ({possible} inconclusive may hide one)" if possible else "")
+    return (f"{head} · {detail} · threshold {c.threshold:.0%}, alpha {c.alpha:g}"
+            + ("" if c.same_machine else " · different machines"))
+
+
+def change(row: Row) -> str:
+    return "" if row.ratio is None else f"{row.ratio - 1.0:+.1%}"
+
+
+def interval(row: Row) -> str:
+    if row.lo is None or row.hi is None:
+        return ""
+    return f"[{row.lo - 1.0:+.1%}, {row.hi - 1.0:+.1%}]"
+
+
+def p_value(row: Row) -> str:
+    if row.p is None:
+        return "—"
+    return "<0.001" if row.p < 0.001 else f"{row.p:.3f}"
+
+
+def median(value: float | None, n: int) -> str:
+    return "—" if value is None else f"{format_time(value)} (n={n})"
+
+
+def note(row: Row, c: Comparison) -> str:
+    own = f"threshold {row.threshold:.0%}" if row.threshold != c.threshold else ""
+    return "; ".join(x for x in (row.reason, own) if x)
+
+
+def render_table(c: Comparison) -> Group:
+    """The terminal view; environment differences come first, where they cannot be missed.
+    Text, never str, for anything from a file: rich would read "[...]" as markup."""
+    parts: list[RenderableType] = [
+        Text(f"BASE {c.base}: {c.machines[0]}"), Text(f"NEW  {c.new}: {c.machines[1]}")]
+    if not c.same_machine:
+        parts.append(Text(f"⚠ {ACROSS_MACHINES}", style="bold red"))
+    if c.differences:
+        env = Table(title=Text("⚠ environment differences", style="yellow"), title_justify="left")
+        env.add_column("what")
+        env.add_column("BASE")
+        env.add_column("NEW")
+        for d in c.differences:
+            env.add_row(Text(d.what), Text(d.base), Text(d.new))
+        parts.append(env)
+    confidence = f"{1.0 - c.alpha:.0%}"
+    t = Table(title=Text("dlbench compare: NEW against BASE"), show_lines=True)
+    t.add_column("benchmark", overflow="fold")
+    t.add_column("BASE median", justify="right")
+    t.add_column("NEW median", justify="right")
+    t.add_column(f"change [{confidence} interval]", justify="right")
+    t.add_column("p", justify="right")
+    t.add_column("verdict")
+    for row in c.rows:
+        label = Text(row.id)
+        why = note(row, c)
+        if why:
+            label.append("\n" + why, style="dim")
+        t.add_row(label, Text(median(row.base_median, row.n_base)),
+                  Text(median(row.new_median, row.n_new)),
+                  Text("\n".join(x for x in (change(row), interval(row)) if x)),
+                  Text(p_value(row)), Text(row.verdict.value, style=STYLE[row.verdict]))
+    parts.append(t)
+    parts.append(Text(headline(c), style="bold red" if c.regressions else "bold"))
+    parts.append(Text(LEGEND, style="dim"))
+    parts += [Text(f"note: {n}", style="dim") for n in c.notes]
+    return Group(*parts)
+
+
+def render_markdown(c: Comparison) -> str:
+    """For a PR comment or $GITHUB_STEP_SUMMARY."""
+    out = ["## dlbench compare", "", f"**{escape(headline(c))}**", "",
+           f"- **BASE** `{escape(c.base)}`: {escape(c.machines[0])}",
+           f"- **NEW** `{escape(c.new)}`: {escape(c.machines[1])}", ""]
+    if not c.same_machine:
+        out += [f"> ⚠ **{ACROSS_MACHINES}**", ""]
+    if c.differences:
+        out += ["**⚠ Environment differences**", "", "| what | BASE | NEW |", "|---|---|---|"]
+        out += [f"| {escape(d.what)} | {escape(d.base)} | {escape(d.new)} |"
+                for d in c.differences]
+        out.append("")
+    confidence = f"{1.0 - c.alpha:.0%}"
+    out += [f"| benchmark | verdict | change | {confidence} interval | p | BASE median | "
+            "NEW median | note |", "|---|---|---:|---:|---:|---:|---:|---|"]
+    for row in c.rows:
+        verdict = f"**{row.verdict.value}**" if row.regression or row.may_regress \
+            else row.verdict.value
+        out.append("| " + " | ".join([
+            f"`{escape(row.id)}`", verdict, change(row), interval(row), p_value(row),
+            median(row.base_median, row.n_base), median(row.new_median, row.n_new),
+            escape(note(row, c))]) + " |")
+    out += ["", f"- {LEGEND}"]
+    out += [f"- note: {escape(n)}" for n in c.notes]
+    return "\n".join(out) + "\n"
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN/inf."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def render_json(c: Comparison) -> str:
+    """The rows and their numbers for other programs; ratios are NEW/BASE (above 1: slower)."""
+    doc = {
+        "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
+        "base": c.base, "new": c.new, "threshold": c.threshold, "alpha": c.alpha,
+        "confidence": 1.0 - c.alpha, "same_machine": c.same_machine,
+        "machines": {"base": c.machines[0], "new": c.machines[1]},
+        "environment_differences": [asdict(d) for d in c.differences],
+        "counts": c.counts(), "regressions": [r.id for r in c.regressions],
+        "possible_regressions": [r.id for r in c.rows if r.may_regress],
+        "rows": [{**asdict(r), "verdict": r.verdict.value, "regression": r.regression,
+                  "may_regress": r.may_regress} for r in c.rows],
+        "notes": list(c.notes),
+    }
+    return json.dumps(_clean(doc), indent=2, sort_keys=True, allow_nan=False) + "\n"
