@@ -177,6 +177,10 @@ def build(sel: Selection, available_memory: int | None = None) -> Planned:
         config = MeasureConfig(**settings)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    # Overrides can make two suite entries the same case (--size on two matmul entries):
+    # measure it once.
+    cases = list(dict.fromkeys(cases))
+    skipped = list(dict(skipped).items())
     plan = Plan(cases=tuple(cases), config=config, threads=sel.threads, verify=sel.verify,
                 skipped=tuple(skipped), tf32=sel.tf32, cache=sel.cache)
     recorded = {"suite": suite.name, **vars(config), "threads": sel.threads,

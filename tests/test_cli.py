@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from dlbench.cli import app
 
 runner = CliRunner()
-TINY = ["--size", "64", "--dtype", "float32", "--min-time", "0.05", "--max-time", "0.2"]
+TINY = ["--workload", "matmul", "--size", "64", "--dtype", "float32", "--min-time", "0.05", "--max-time", "0.2"]
 
 
 def invoke(*args, **kwargs):
@@ -173,7 +173,8 @@ def test_nothing_to_run_is_a_usage_error():
 def test_crashing_worker_gives_honest_exit_code_and_keeps_other_results(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "r.json"
-    result = invoke("run", "--backend", "numpy,torch", "--size", "64,96", "--dtype", "float32",
+    result = invoke("run", "--backend", "numpy,torch", "--workload", "matmul", "--size", "64,96",
+                    "--dtype", "float32",
                     "--min-time", "0.05", "--max-time", "0.2", "-o", str(out),
                     env={"COLUMNS": "200", "DLBENCH_TEST_KILL_WORKER": "torch"})
     assert result.exit_code == 3, result.output

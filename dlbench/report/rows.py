@@ -161,7 +161,10 @@ def cell_lines(cell: Cell | None, baseline: str | None, column: str) -> list[str
         return [f"{r.status}: {r.error or 'no reason recorded'}"]
     lines = [format_time(r.median) + (" ⚠" if r.warnings else "")]
     rate = []
-    if r.gflops is not None:
+    memory_bound = bool(r.flops is not None and r.bytes and r.flops / r.bytes < 1.0)
+    if memory_bound and r.gbytes_per_s is not None:
+        rate.append(f"{r.gbytes_per_s:.3g} GB/s")  # bandwidth is its figure of merit
+    elif r.gflops is not None:
         rate.append(format_flops(r.gflops * 1e9))
     if r.fraction_of_peak is not None:
         rate.append(f"{100 * r.fraction_of_peak:.0f}% of peak")

@@ -20,7 +20,9 @@ import numpy as np
 from dlbench.errors import UsageError
 from dlbench.registry import Registry
 
-_BUILTIN_MODULES = ("dlbench.workloads.matmul", "dlbench.workloads.transfer")
+_BUILTIN_MODULES = ("dlbench.workloads.matmul", "dlbench.workloads.conv2d",
+                    "dlbench.workloads.mlp", "dlbench.workloads.cnn",
+                    "dlbench.workloads.bandwidth", "dlbench.workloads.transfer")
 
 # Unit roundoff u = 2^-(mantissa bits + 1) of each dtype.
 UNIT_ROUNDOFF = {

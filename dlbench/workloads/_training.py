@@ -1,0 +1,50 @@
+"""What the training-step workloads share: labelled synthetic data and the step check."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from dlbench.workloads import ACCUMULATION_DTYPE, UNIT_ROUNDOFF, Check, dot_tolerance
+
+# A step chains three products (forward, output gradient, weight gradient) and an
+# exp/log; each can cost the error of one product, and low precision adds rounding of
+# every intermediate: a factor of a few over one product's tolerance covers honest
+# kernels while a wrong gradient (errors of order one) fails by orders of magnitude.
+STEP_TOLERANCE_FACTOR = 4.0
+# Extra slack for bfloat16/float16 steps, whose activations, softmax and updates are
+# each rounded to 8 (or 11) bits: measured errors stay within a few units of u_out.
+LOW_PRECISION_INTERMEDIATES = 4.0
+
+
+def labelled_data(batch: int, features: int, classes: int, seed: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Linearly separable classes: each class is a Gaussian blob around its own centre,
+    so a few dozen steps visibly lower the loss."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((classes, features)) * 1.5
+    labels = rng.integers(0, classes, batch)
+    x = centres[labels] + rng.standard_normal((batch, features))
+    return x, np.eye(classes)[labels]
+
+
+def check_step(output: Sequence[np.ndarray], new: Mapping[str, np.ndarray],
+               scale: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray],
+               names: Sequence[str], dtype: str, length: int) -> Check:
+    """Every updated array against the float64 step, errors relative to `scale`."""
+    tol = STEP_TOLERANCE_FACTOR * dot_tolerance(dtype, length)
+    if ACCUMULATION_DTYPE[dtype] != dtype:
+        tol += LOW_PRECISION_INTERMEDIATES * UNIT_ROUNDOFF[dtype]
+    if len(output) != len(names):
+        return Check(False, float("inf"), float("inf"), tol)
+    worst_abs = worst_rel = 0.0
+    tiny = np.finfo(np.float64).tiny
+    for got, name in zip(output, names, strict=True):
+        got = np.asarray(got, dtype=np.float64)
+        if got.shape != new[name].shape or not np.all(np.isfinite(got)):
+            return Check(False, float("inf"), float("inf"), tol)
+        diff = np.abs(got - new[name])
+        worst_abs = max(worst_abs, float(diff.max()))
+        worst_rel = max(worst_rel, float((diff / np.maximum(scale[name], tiny)).max()))
+    return Check(worst_rel <= tol, worst_abs, worst_rel, tol)

@@ -1,0 +1,58 @@
+"""bandwidth: z = a·x + y over long vectors — memory-bound, to set beside compute-bound GEMM."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from dlbench.workloads import (
+    DEFAULT_SEED,
+    UNIT_ROUNDOFF,
+    Check,
+    Kernel,
+    Param,
+    Workload,
+    register,
+    scaled_check,
+)
+
+# Chosen so a·x is not exactly representable: a wrong scale factor would show.
+ALPHA = 1.7
+
+
+@register
+class Bandwidth(Workload):
+    name = "bandwidth"
+    description = "z = a·x + y on long vectors (memory-bound; read in GB/s)"
+    params = (Param("elements", 1 << 24, "vector length (2^24 float32 = 64 MiB per vector)"),)
+    size_params = ("elements",)
+    flops_formula = "2·elements"
+
+    def flops(self, p: Mapping[str, int]) -> float:
+        return 2.0 * p["elements"]
+
+    def bytes(self, p: Mapping[str, int], itemsize: int) -> float:
+        # Reads x and y, writes z; a library that allocates z afresh may also pay for
+        # first-touch page faults, which is part of what a user of `a*x + y` gets.
+        return 3.0 * p["elements"] * itemsize
+
+    def memory_bytes(self, p: Mapping[str, int], itemsize: int) -> float:
+        return float(p["elements"] * (4 * itemsize + 6 * 8))
+
+    def inputs(self, p: Mapping[str, int], seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        return {"x": rng.standard_normal(p["elements"]), "y": rng.standard_normal(p["elements"])}
+
+    def portable(self, xp: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
+        x, y = arrays["x"], arrays["y"]
+        return lambda: ALPHA * x + y
+
+    def check(self, output: np.ndarray, inputs: Mapping[str, np.ndarray],
+              p: Mapping[str, int], dtype: str) -> Check:
+        x, y = inputs["x"], inputs["y"]
+        # Two roundings at most (the product, then the sum) in the output dtype, plus the
+        # rounding of a itself to that dtype.
+        u = UNIT_ROUNDOFF[dtype]
+        return scaled_check(output, ALPHA * x + y, ALPHA * np.abs(x) + np.abs(y), 4.0 * u)
