@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 from dlbench.cli import app
 
 runner = CliRunner()
-TINY = ["--workload", "matmul", "--size", "64", "--dtype", "float32", "--min-time", "0.05", "--max-time", "0.2"]
+TINY = ["--workload", "matmul", "--size", "64", "--dtype", "float32", "--min-time", "0.05",
+        "--max-time", "0.2"]
 
 
 def invoke(*args, **kwargs):

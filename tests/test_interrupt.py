@@ -13,7 +13,8 @@ pytestmark = pytest.mark.slow
 
 def test_sigint_saves_finished_results_and_exits_130(tmp_path):
     out = tmp_path / "r.json"
-    cmd = [sys.executable, "-m", "dlbench", "run", "--backend", "numpy", "--workload", "matmul", "--dtype", "float32",
+    cmd = [sys.executable, "-m", "dlbench", "run", "--backend", "numpy", "--workload", "matmul",
+           "--dtype", "float32",
            "--size", "48,64,80,96,112,128,144,160", "--min-time", "0.3", "--max-time", "0.5",
            "-o", str(out), "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
