@@ -15,6 +15,7 @@ from dlbench.errors import BackendUnavailable, UsageError
 from dlbench.measure import MeasureConfig
 from dlbench.results import CaseSpec
 from dlbench.runner import Plan
+from dlbench.workloads._endtoend import SUFFIX as END_TO_END
 
 INSTALL_HINT = {"torch": "pip install 'dlbench[torch]'", "cupy": "pip install 'dlbench[cupy]'"}
 
@@ -35,6 +36,7 @@ class Selection:
     verify: bool = True
     cache: str = "hot"
     tf32: str = "off"
+    include_transfer: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,12 @@ def build(sel: Selection, available_memory: int | None = None) -> Planned:
         if cpu:
             raise UsageError(f"--cache cold flushes a GPU's L2 cache and needs GPU backends "
                              f"only; {', '.join(cpu)} run on the CPU (add --device cuda)")
+    if sel.include_transfer and all(t.device == "cpu" for t in targets):
+        # CPU backends compute on the host arrays themselves: there is nothing to copy,
+        # and end-to-end figures would be the compute figures under another name.
+        raise UsageError("--include-transfer times host↔device copies around GPU kernels "
+                         "and needs a GPU backend; none is selected and available"
+                         + (f" ({'; '.join(notes)})" if notes else ""))
 
     entries = list(suite.entries)
     if sel.workloads is not None:
@@ -134,7 +142,8 @@ def build(sel: Selection, available_memory: int | None = None) -> Planned:
         for size in entry.sizes or (None,):
             params = wl.resolve(size=size, **entry.params)
             for dtype in entry.dtypes:
-                group = [CaseSpec.make(wl.name, params, dtype, t.name, t.device, impl)
+                group = [CaseSpec.make(wl.name, params, dtype, t.name, t.device,
+                                       case_impl(impl, t, wl, sel.include_transfer))
                          for t in targets for impl in wl.impls_for(t.name)]
                 need = wl.memory_bytes(params, workloads.itemsize(dtype)) * len(targets)
                 if need > memory:
@@ -185,8 +194,19 @@ def build(sel: Selection, available_memory: int | None = None) -> Planned:
                 skipped=tuple(skipped), tf32=sel.tf32, cache=sel.cache)
     recorded = {"suite": suite.name, **vars(config), "threads": sel.threads,
                 "verify": sel.verify, "seed": plan.seed, "cache": sel.cache, "tf32": sel.tf32,
+                "include_transfer": sel.include_transfer,
                 "backends": [t.label for t in targets]}
     return Planned(plan, tuple(targets), tuple(notes), recorded)
+
+
+def case_impl(impl: str, target: backends.Backend, wl: workloads.Workload,
+              include_transfer: bool) -> str:
+    """The impl a case is measured as: "+transfer" marks end-to-end timing, for kernels on
+    a GPU only (CPU columns stay the baseline the end-to-end figures are compared with;
+    the transfer workload is itself the copies)."""
+    if include_transfer and target.device != "cpu" and wl.name != "transfer":
+        return impl + END_TO_END
+    return impl
 
 
 def _fmt_params(params: dict[str, int]) -> str:

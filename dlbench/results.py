@@ -50,8 +50,10 @@ class CaseSpec:
 
     @property
     def column(self) -> str:
-        """The backend-device(-impl) label a table column uses."""
-        suffix = "" if self.impl == "portable" else f"-{self.impl}"
+        """The backend-device(-impl) label a table column uses; an end-to-end impl
+        ("native+transfer") keeps its "+transfer" mark."""
+        kernel, plus, mode = self.impl.partition("+")
+        suffix = ("" if kernel == "portable" else f"-{kernel}") + plus + mode
         return f"{self.backend}-{self.device}{suffix}"
 
     @property

@@ -63,3 +63,17 @@ def test_transfer_copies_exactly_in_every_direction(library):
     for r in results:
         assert r.status == "ok" and r.verify["max_abs_err"] == 0.0, (r.spec.id, r.error)
         assert r.gbytes_per_s > 0.1
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_end_to_end_includes_the_copies(library):
+    """Copy-in + compute + copy-out takes longer than the compute alone (the bus is
+    slower than the kernel for a 1024² matmul), and the result still verifies."""
+    compute = matmul(library, 1024)
+    end_to_end = CaseSpec.make(compute.workload, compute.param_dict, "float32", library,
+                               "cuda", "portable+transfer")
+    results = Runner(Plan(cases=(compute, end_to_end), config=FAST)).run()
+    for r in results:
+        assert r.status == "ok" and r.verify["ok"], (r.spec.id, r.error)
+    assert results[1].spec.column == f"{library}-cuda+transfer"
+    assert results[1].stats["median"] > results[0].stats["median"]

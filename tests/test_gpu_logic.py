@@ -9,10 +9,12 @@ import pytest
 from dlbench import environment, worker, workloads
 from dlbench.backends import cuda
 from dlbench.backends.numpy import NumpyBackend
+from dlbench.errors import UsageError
 from dlbench.measure import MeasureConfig
-from dlbench.planning import Selection, build
+from dlbench.planning import Selection, build, case_impl
 from dlbench.results import CaseSpec
 from dlbench.runner import Plan, Runner
+from dlbench.workloads._endtoend import split_impl, with_transfers
 
 FAST = MeasureConfig(min_time=0.02, max_time=0.1, min_samples=3, warmup_time=0.01,
                      sample_time=0.002, block_time=0.02, block_warmup_time=0.0)
@@ -203,3 +205,92 @@ def test_event_timed_results_keep_host_time_through_the_runner(monkeypatch):
     assert len(result.extra["host_samples_s"]) == len(result.samples_s)
     assert result.extra["host_stats"]["n"] == len(result.samples_s)
     assert math.isfinite(result.extra["host_stats"]["median"])
+
+
+# -- end-to-end timing (--include-transfer) on the fake device ------------------------
+def wrapped(name, backend, impl="portable", **params):
+    wl = workloads.get(name)
+    p = wl.resolve(**params)
+    host = wl.inputs(p)
+    arrays = {k: backend.asarray(v, "float32") for k, v in host.items()}
+    kernel = wl.kernel(impl, backend, arrays, p)
+    return wl, p, arrays, kernel, with_transfers(backend, kernel, arrays, "float32")
+
+
+def test_end_to_end_copies_every_input_in_and_the_output_out():
+    backend = FakeGpu()
+    wl, p, arrays, plain, end_to_end = wrapped("matmul", backend, size=48)
+    staged = len(backend.copies)
+    assert staged == len(arrays)  # each input's host copy, filled once
+    out = end_to_end()
+    assert len(backend.copies) - staged == len(arrays) + 1
+    assert not any(backend.copies)  # pageable and synchronous, as a user's arrays are
+    np.testing.assert_array_equal(out, plain())
+    widened = {k: v.astype(np.float64) for k, v in arrays.items()}
+    assert wl.check(out, widened, p, "float32").ok
+
+
+def test_end_to_end_restores_the_inputs_each_call():
+    """A training step updates its weights in place; copied in again, every end-to-end
+    call computes the same step, while the bare kernel's second call moves on."""
+    small = {"batch": 16, "features": 8, "hidden": 6, "classes": 3}
+    _, _, _, _, end_to_end = wrapped("mlp_train_step", FakeGpu(), **small)
+    first = [a.copy() for a in end_to_end()]
+    again = end_to_end()
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    _, _, _, bare, _ = wrapped("mlp_train_step", FakeGpu(), **small)
+    first = [a.copy() for a in bare()]
+    assert any(not np.array_equal(a, b) for a, b in zip(first, bare(), strict=True))
+
+
+def test_end_to_end_marks_gpu_cases_only():
+    matmul, transfer = workloads.get("matmul"), workloads.get("transfer")
+    assert case_impl("native", FakeGpu(), matmul, True) == "native+transfer"
+    assert case_impl("native", FakeGpu(), matmul, False) == "native"
+    assert case_impl("portable", NumpyBackend(), matmul, True) == "portable"
+    assert case_impl("h2d-pinned", FakeGpu(), transfer, True) == "h2d-pinned"
+    assert split_impl("native+transfer") == ("native", True)
+    assert split_impl("portable") == ("portable", False)
+    spec = CaseSpec.make("matmul", {"m": 8}, "float32", "cupy", "cuda", "portable+transfer")
+    assert spec.column == "cupy-cuda+transfer"
+    spec = CaseSpec.make("matmul", {"m": 8}, "float32", "torch", "cuda", "native+transfer")
+    assert spec.column == "torch-cuda-native+transfer"
+
+
+def test_end_to_end_case_through_the_worker(in_process_worker):
+    in_process_worker(FakeGpu())
+    s = CaseSpec.make("matmul", {"m": 64, "n": 64, "k": 64}, "float32", "fakegpu", "cuda",
+                      "portable+transfer")
+    info = worker.prepare(s, FAST, True, 1)
+    assert info["status"] == "ok" and info["verify"]["ok"]
+    assert worker.block(s.id, 0.01, 0.0, 100)["samples"]
+
+
+def test_include_transfer_needs_a_gpu_backend():
+    with pytest.raises(UsageError, match="--include-transfer times host↔device copies"):
+        build(Selection(backends=("numpy",), include_transfer=True))
+
+
+@pytest.mark.parametrize("name", ["mlp_train_step", "cnn_train_step"])
+def test_end_to_end_native_torch_step_with_torch_copies(name):
+    """torch's own copy hook (run here on CPU tensors): writing into weights that
+    require grad must not trip autograd, and the step still verifies."""
+    pytest.importorskip("torch")
+    from dlbench import backends
+
+    backend = backends.get("torch")
+    backends.import_library(backend)
+    small = {"mlp_train_step": {"batch": 16, "features": 8, "hidden": 6, "classes": 3},
+             "cnn_train_step": {"batch": 4, "channels": 2, "hw": 6, "filters": 3,
+                                "classes": 3}}[name]
+    wl = workloads.get(name)
+    p = wl.resolve(**small)
+    arrays = {k: backend.asarray(v, "float32") for k, v in wl.inputs(p).items()}
+    widened = {k: backend.to_numpy(v).astype(np.float64) for k, v in arrays.items()}
+    end_to_end = with_transfers(backend, wl.kernel("native", backend, arrays, p), arrays,
+                                "float32")
+    first = tuple(backend.to_numpy(a) for a in end_to_end())
+    assert wl.check(first, widened, p, "float32").ok
+    for a, b in zip(first, end_to_end(), strict=True):
+        np.testing.assert_array_equal(a, backend.to_numpy(b))

@@ -2,6 +2,7 @@
 
 import os
 import signal
+from dataclasses import replace
 
 import pytest
 
@@ -73,7 +74,10 @@ def test_killed_worker_costs_only_its_own_case():
             os.kill(event.pid, signal.SIGKILL)
             killed.append(event.pid)
 
-    plan = Plan(cases=tuple(specs(64) + specs(96)), config=FAST)
+    # min_time spans several blocks, so the first case still needs the killed worker
+    # (with FAST's min_time one block could finish it, and the kill would hit case 2).
+    config = replace(FAST, min_time=0.3, max_time=0.6)
+    plan = Plan(cases=tuple(specs(64) + specs(96)), config=config)
     results = Runner(plan, on_event=on_event).run()
     by_id = {(r.spec.backend, r.spec.param_dict["m"]): r for r in results}
     assert killed

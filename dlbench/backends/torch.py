@@ -160,7 +160,11 @@ class TorchBackend(Backend):
         return torch.empty(n, dtype=getattr(torch, dtype), device=self.device)
 
     def copy(self, dst: Any, src: Any, non_blocking: bool) -> None:
-        dst.copy_(src, non_blocking=non_blocking)
+        # A copy is data movement, not a step autograd should see: a native training
+        # step's weights are leaves that require grad, and in-place writes to them
+        # outside no_grad are refused.
+        with self._torch.no_grad():
+            dst.copy_(src, non_blocking=non_blocking)
 
     def _gpu_record(self) -> dict[str, Any]:
         torch = self._torch

@@ -32,6 +32,7 @@ EXAMPLES = """
   dlbench run --suite ci --threads 2 -o results/ci.json --quiet
   dlbench run --workload matmul --format json | jq '.results[].gflops'
   dlbench run --device cuda --dtype float16,bfloat16 --tf32 on --cache cold
+  dlbench run --backend numpy,cupy --include-transfer  [dim]# speedup with the bus[/dim]
   dlbench run --backend torch,cupy --workload transfer --size 16777216
 """
 
@@ -71,6 +72,11 @@ def run(
     tf32: Annotated[str, typer.Option(
         help="GPU float32 math: off (strict FP32, default) or on (TF32 tensor cores), set "
              "alike for torch and CuPy and recorded in every result.")] = "off",
+    include_transfer: Annotated[bool, typer.Option(
+        "--include-transfer",
+        help="Time GPU kernels end to end: copy inputs in from host memory, compute, copy "
+             "the output back (columns marked +transfer); CPU columns are unchanged.")]
+    = False,
     no_verify: Annotated[bool, typer.Option(
         "--no-verify", help="Skip checking outputs against the float64 reference.")] = False,
     output: Annotated[Path | None, typer.Option(
@@ -93,7 +99,7 @@ def run(
             suite=suite, backends=split(backend), devices=split(device),
             workloads=split(workload), dtypes=split(dtype), sizes=positive_ints(size, "--size"),
             threads=threads, min_time=min_time, max_time=max_time, verify=not no_verify,
-            cache=cache, tf32=tf32)
+            cache=cache, tf32=tf32, include_transfer=include_transfer)
         planned = build(selection)
         columns = {spec.column for spec in planned.plan.cases}
         if baseline != DEFAULT_BASELINE and baseline not in columns:
