@@ -234,3 +234,11 @@ def test_transfer_alone_on_a_cpu_has_nothing_to_run():
                                               "--backend", "numpy"]))
     assert line == ("error: nothing to run: transfer copies between host and GPU memory; "
                     "numpy-cpu has no GPU")
+
+
+@needs_no_gpu
+def test_nvml_without_a_driver_says_why():
+    """nvidia-ml-py comes with the cupy extra; without a driver its record is the reason."""
+    pytest.importorskip("pynvml")
+    record = cuda.nvml_record(None, 0)
+    assert set(record) == {"nvml_error"} and record["nvml_error"]
