@@ -35,6 +35,7 @@ def test_summarize_exact_values_and_tukey_outlier():
     assert s.mean == 22.0 and s.min == 1.0 and s.max == 100.0
     assert s.stdev == pytest.approx(math.sqrt(sum((x - 22) ** 2 for x in [1, 2, 3, 4, 100]) / 4))
     assert s.outliers == 1  # 100 is beyond q3 + 1.5·IQR = 7
+    assert s.far_outliers == 1  # and far more than 5% from the median
     assert s.n == 5
 
 
@@ -47,6 +48,11 @@ def test_quality_warnings():
     assert stats.quality_warnings(few) == [stats.QualityWarning.FEW_SAMPLES]
     spiky = stats.summarize([1.0] * 16 + [5.0, 6.0, 7.0, 9.0])
     assert stats.QualityWarning.OUTLIERS in stats.quality_warnings(spiky)
+    # A tight distribution whose tail sits just past the fences (3% out) is not
+    # disturbed: counted as Tukey outliers, not warned about.
+    wobbly = stats.summarize([1.0 + 0.001 * (i % 10) for i in range(40)] + [1.03] * 6)
+    assert wobbly.outliers == 6 and wobbly.far_outliers == 0
+    assert stats.quality_warnings(wobbly) == []
     assert "Tukey" in stats.explain("outliers")
 
 
