@@ -169,6 +169,8 @@ def build(sel: Selection, available_memory: int | None = None) -> Planned:
         raise UsageError("nothing to run: " + "; ".join(reasons[:3]))
 
     settings = {**suite.settings}
+    suite_threads = settings.pop("threads", None)
+    threads = sel.threads if sel.threads is not None else suite_threads
     if sel.min_time is not None:
         settings["min_time"] = sel.min_time
     if sel.max_time is not None:
@@ -190,9 +192,9 @@ def build(sel: Selection, available_memory: int | None = None) -> Planned:
     # measure it once.
     cases = list(dict.fromkeys(cases))
     skipped = list(dict(skipped).items())
-    plan = Plan(cases=tuple(cases), config=config, threads=sel.threads, verify=sel.verify,
+    plan = Plan(cases=tuple(cases), config=config, threads=threads, verify=sel.verify,
                 skipped=tuple(skipped), tf32=sel.tf32, cache=sel.cache)
-    recorded = {"suite": suite.name, **vars(config), "threads": sel.threads,
+    recorded = {"suite": suite.name, **vars(config), "threads": threads,
                 "verify": sel.verify, "seed": plan.seed, "cache": sel.cache, "tf32": sel.tf32,
                 "include_transfer": sel.include_transfer,
                 "backends": [t.label for t in targets]}

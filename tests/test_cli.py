@@ -152,6 +152,20 @@ def test_max_time_alone_lowers_the_suites_min_time():
     assert (planned.plan.config.min_time, planned.plan.config.max_time) == (5.0, 5.0)
 
 
+def test_suite_threads_setting_gives_way_to_the_command_line(tmp_path):
+    from dlbench.planning import Selection, build
+
+    planned = build(Selection(suite="ci", backends=("numpy",)))
+    assert planned.plan.threads == 1 and planned.settings["threads"] == 1
+    planned = build(Selection(suite="ci", threads=2, backends=("numpy",)))
+    assert planned.plan.threads == 2 and planned.settings["threads"] == 2
+    assert build(Selection(suite="quick", backends=("numpy",))).plan.threads is None
+    suite = tmp_path / "bad.toml"
+    suite.write_text('[settings]\nthreads = 0\n[[benchmark]]\nworkload = "matmul"\n')
+    assert_one_line_error(invoke("run", "--suite", str(suite)), "bad.toml", "settings.threads",
+                          "positive number")
+
+
 @pytest.mark.slow
 def test_default_run_leaves_out_a_missing_library_and_says_so(tmp_path, monkeypatch):
     import importlib.util

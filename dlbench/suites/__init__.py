@@ -1,7 +1,7 @@
 """Named suites as TOML data: which workloads, sizes and dtypes a run measures.
 
 A suite file has an optional `description`, optional `[settings]` (measurement
-defaults the command line can override) and one `[[benchmark]]` table per workload:
+defaults the command line can override, and `threads`) and one `[[benchmark]]` table per workload:
 `workload`, `sizes` (the workload's primary size), `dtypes`, and optional `params`
 (other parameters held fixed).
 """
@@ -17,7 +17,10 @@ from typing import Any
 from dlbench import workloads
 from dlbench.errors import UsageError
 
-SETTINGS = {"min_time": float, "max_time": float, "target_ci": float, "min_samples": int}
+# threads: BLAS/OpenMP threads per backend, as --threads (which overrides it); the rest
+# are MeasureConfig fields.
+SETTINGS = {"min_time": float, "max_time": float, "target_ci": float, "min_samples": int,
+            "threads": int}
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
