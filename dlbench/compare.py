@@ -7,6 +7,12 @@ needs the whole interval within the threshold, and what is neither is "inconclus
 (nvbench's AMBG), a state of its own that `--fail-on-inconclusive` can gate on. Rows
 are computed once here; every output format is a view of the same `Comparison`.
 
+The median of all benchmarks' ratios is the change the whole suite shares (a machine
+that runs a few percent slower today, or a change that slows everything). It is always
+reported; with `relative=True` each benchmark is judged against it, and the shift is
+judged as a row of its own, so drift of a shared machine below the threshold no longer
+pushes single benchmarks over it while a suite-wide slowdown still fails the gate.
+
 Both dlbench result files and pytest-benchmark JSON (`--benchmark-json`, or saved runs)
 are read; without raw samples the interval comes from the summary statistics and the U
 test is skipped, which the row says.
@@ -20,7 +26,7 @@ import math
 import statistics
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -45,6 +51,10 @@ MIN_SAMPLES = stats.MIN_SAMPLES_FOR_CI95
 # IQR of a normal distribution in standard deviations (2 × 0.6745), to read a spread
 # from the quartiles pytest-benchmark saves when it saves no raw data.
 IQR_PER_SIGMA = 1.349
+# The suite-wide shift needs enough benchmarks that a few real changes cannot move their
+# median: with 5, two may change on their own.
+MIN_ROWS_FOR_SHIFT = 5
+SHIFT_ID = "(whole suite)"
 # Environment keys that change from run to run on the same machine, or only repeat
 # what another key says: listing them as differences would hide the ones that matter.
 VOLATILE_KEYS = frozenset({
@@ -125,6 +135,16 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Shift:
+    """The change the whole suite shares: the median over benchmarks of NEW/BASE."""
+
+    ratio: float
+    lo: float
+    hi: float
+    rows: int
+
+
+@dataclass(frozen=True)
 class EnvDifference:
     what: str
     base: str
@@ -142,6 +162,8 @@ class Comparison:
     same_machine: bool
     machines: tuple[str, str]  # one line each describing BASE's and NEW's machine
     notes: tuple[str, ...] = ()
+    shift: Shift | None = None  # None: too few benchmarks with raw samples to tell
+    relative: bool = False  # rows judged against the shift, which has a row of its own
 
     @property
     def regressions(self) -> list[Row]:
@@ -306,8 +328,10 @@ def threshold_for(ident: str, default: float, overrides: Sequence[tuple[str, flo
 # -- judging ---------------------------------------------------------------------------------
 
 def judge(ident: str, base: Timing | None, new: Timing | None, threshold: float = DEFAULT_THRESHOLD,
-          alpha: float = DEFAULT_ALPHA, resamples: int = stats.BOOTSTRAP_RESAMPLES) -> Row:
-    """The verdict on one benchmark. With r = median(NEW)/median(BASE), its interval
+          alpha: float = DEFAULT_ALPHA, resamples: int = stats.BOOTSTRAP_RESAMPLES,
+          shift: float = 1.0) -> Row:
+    """The verdict on one benchmark. With r = median(NEW)/median(BASE) (divided by the
+    suite-wide `shift` in relative mode: NEW's times are scaled by 1/shift first), its interval
     [lo, hi] at 1 - alpha, up = 1 + threshold and down = 1 / up:
 
     * slower: the U test is significant (p < alpha) and r > up — asv's rule (factor and
@@ -333,6 +357,10 @@ def judge(ident: str, base: Timing | None, new: Timing | None, threshold: float 
     if bad or not base.median or not new.median:
         return Row(**row, verdict=Verdict.INVALID,
                    reason="; ".join(bad) or "no positive median to compare")
+    if shift != 1.0:
+        new = replace(new, samples=tuple(x / shift for x in new.samples),
+                      median=new.median / shift,
+                      iqr=None if new.iqr is None else new.iqr / shift)
     ratio = new.median / base.median
     confidence = 1.0 - alpha
     p = None
@@ -399,8 +427,9 @@ def _summary_interval(base: Timing, new: Timing, confidence: float) -> tuple[flo
 
 def compare(base: Source, new: Source, threshold: float = DEFAULT_THRESHOLD,
             alpha: float = DEFAULT_ALPHA, overrides: Sequence[tuple[str, float]] = (),
-            resamples: int = stats.BOOTSTRAP_RESAMPLES) -> Comparison:
-    """Every benchmark of either file, judged; the environments' differences listed."""
+            resamples: int = stats.BOOTSTRAP_RESAMPLES, relative: bool = False) -> Comparison:
+    """Every benchmark of either file, judged (against the suite-wide shift when
+    `relative`); the environments' differences listed."""
     if not 0.0 < alpha < 1.0:
         raise UsageError(f"alpha must be between 0 and 1, got {alpha}")
     base_map, notes = _by_id(base)
@@ -414,11 +443,23 @@ def compare(base: Source, new: Source, threshold: float = DEFAULT_THRESHOLD,
                     if base_map[i].status == "skipped" and new_map[i].status == "skipped"]
     ids = [i for i in base_map if i not in both_skipped] + [i for i in new_map
                                                             if i not in base_map]
+    shift = suite_shift([(base_map[i], new_map[i]) for i in common], alpha, resamples)
+    if relative and shift is None:
+        raise UsageError(f"--relative needs at least {MIN_ROWS_FOR_SHIFT} benchmarks with "
+                         "valid raw samples on both sides to estimate the suite-wide shift")
     rows = [judge(i, base_map.get(i), new_map.get(i),
-                  threshold_for(i, threshold, overrides), alpha, resamples) for i in ids]
+                  threshold_for(i, threshold, overrides), alpha, resamples,
+                  shift.ratio if relative and shift else 1.0) for i in ids]
     if not any(r.verdict not in (Verdict.INVALID, Verdict.NEW, Verdict.MISSING) for r in rows):
         raise UsageError(f"{base.path} and {new.path}: no benchmark has a valid timing on both "
                          "sides (every common one failed or was skipped)")
+    if relative and shift:
+        rows.append(shift_row(shift, threshold, alpha))
+    elif shift and (shift.lo > 1.0 or shift.hi < 1.0) and abs(shift.ratio - 1.0) >= threshold / 2:
+        notes.append(f"the whole suite moved {shift.ratio - 1.0:+.1%} [{shift.lo - 1.0:+.1%}, "
+                     f"{shift.hi - 1.0:+.1%}] (median over {shift.rows} benchmarks): the "
+                     "machine's speed may have differed between the runs; --relative judges "
+                     "each benchmark against that shift")
     rows.sort(key=lambda r: (SEVERITY[r.verdict], not r.may_regress))
     if both_skipped:
         notes.append(f"{len(both_skipped)} benchmark(s) skipped in both files are left out")
@@ -430,7 +471,31 @@ def compare(base: Source, new: Source, threshold: float = DEFAULT_THRESHOLD,
         base=base.path, new=new.path, threshold=threshold, alpha=alpha, rows=tuple(rows),
         differences=tuple(differences(base.facts, new.facts)), same_machine=same,
         machines=(_machine_line(base), _machine_line(new)),
-        notes=tuple([*base.notes, *new.notes, *notes]))
+        notes=tuple([*base.notes, *new.notes, *notes]), shift=shift, relative=relative)
+
+
+def suite_shift(pairs: Sequence[tuple[Timing, Timing]], alpha: float = DEFAULT_ALPHA,
+                resamples: int = stats.BOOTSTRAP_RESAMPLES) -> Shift | None:
+    """The median over benchmarks of NEW/BASE with its interval at 1 - alpha, from the
+    (BASE, NEW) pairs valid on both sides with raw samples; None with too few of them."""
+    usable = [(n.samples, b.samples) for b, n in pairs
+              if b.status == n.status == "ok" and len(b.samples) >= MIN_SAMPLES
+              and len(n.samples) >= MIN_SAMPLES]
+    if len(usable) < MIN_ROWS_FOR_SHIFT:
+        return None
+    ratio, lo, hi = stats.median_ratio_ci(usable, 1.0 - alpha, resamples)
+    return Shift(ratio, lo, hi, len(usable))
+
+
+def shift_row(shift: Shift, threshold: float, alpha: float) -> Row:
+    """The suite-wide shift judged as a benchmark: a suite-wide slowdown is a regression."""
+    verdict, why = _verdict(shift.ratio, shift.lo, shift.hi, None, threshold, alpha)
+    reason = (f"median over {shift.rows} benchmarks of NEW/BASE, the change they all share "
+              "(machine speed, or a change that slows everything); the other rows are "
+              "judged against it")
+    return Row(SHIFT_ID, verdict, threshold, n_base=shift.rows, n_new=shift.rows,
+               ratio=shift.ratio, lo=shift.lo, hi=shift.hi,
+               reason="; ".join(x for x in (reason, why) if x))
 
 
 def _by_id(source: Source) -> tuple[dict[str, Timing], list[str]]:

@@ -17,9 +17,10 @@ Sources:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
@@ -205,22 +206,42 @@ def geomean_ratio_ci(
     independently (as ratio_ci does) and takes the geometric mean across rows per
     resample. Returns (geomean, lo, hi).
     """
+    return _across_rows_ci(pairs, np.mean, confidence, resamples, seed)
+
+
+def median_ratio_ci(
+    pairs: Sequence[tuple[Sequence[float], Sequence[float]]],
+    confidence: float = CONFIDENCE,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Median over rows of median(numerator)/median(denominator), with an interval: the
+    change most rows share, which a few rows that changed on their own do not move (the
+    geometric mean would follow them). Bootstrap as geomean_ratio_ci."""
+    return _across_rows_ci(pairs, np.median, confidence, resamples, seed)
+
+
+def _across_rows_ci(pairs: Sequence[tuple[Sequence[float], Sequence[float]]],
+                    combine: Callable[..., Any], confidence: float, resamples: int, seed: int
+                    ) -> tuple[float, float, float]:
+    """`combine` (mean or median, over axis 0) of the rows' log ratios of medians, and its
+    percentile-bootstrap interval."""
     if not pairs:
-        raise ValueError("geomean_ratio_ci needs at least one pair")
+        raise ValueError("a ratio across rows needs at least one pair")
     rng = np.random.default_rng(seed)
     points = np.empty(len(pairs))
-    log_ratios = np.zeros(resamples)
+    log_ratios = np.empty((len(pairs), resamples))
     for i, (numerator, denominator) in enumerate(pairs):
         num = np.asarray(numerator, dtype=np.float64)
         den = np.asarray(denominator, dtype=np.float64)
         if num.size == 0 or den.size == 0:
-            raise ValueError("geomean_ratio_ci needs samples on both sides of every pair")
+            raise ValueError("a ratio across rows needs samples on both sides of every pair")
         points[i] = np.log(np.median(num) / np.median(den))
-        log_ratios += np.log(_bootstrap_medians(num, rng, resamples)
-                             / _bootstrap_medians(den, rng, resamples))
+        log_ratios[i] = np.log(_bootstrap_medians(num, rng, resamples)
+                               / _bootstrap_medians(den, rng, resamples))
     alpha = 1.0 - confidence
-    lo, hi = np.quantile(np.exp(log_ratios / len(pairs)), [alpha / 2, 1 - alpha / 2])
-    return float(np.exp(points.mean())), float(lo), float(hi)
+    lo, hi = np.quantile(np.exp(combine(log_ratios, axis=0)), [alpha / 2, 1 - alpha / 2])
+    return float(np.exp(combine(points))), float(lo), float(hi)
 
 
 def mann_whitney_u(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:

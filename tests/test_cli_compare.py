@@ -182,3 +182,22 @@ def test_bad_options_exit_2_with_one_line(tmp_path, runs):
                           "table is for the terminal")
     assert_one_line_error(invoke(runs["base"], runs["same"], "--thresholds",
                                  tmp_path / "none.toml"), "no such thresholds file")
+
+
+def test_relative_through_the_command_line(tmp_path):
+    from tests.test_compare import suite_pair
+
+    base, new = suite_pair([1.03 * x for x in (1.03, 0.97, 1.02, 0.98, 1.0, 1.03, 0.99, 1.01)])
+    paths = {}
+    for name, src in (("base", base), ("new", new)):
+        paths[name] = tmp_path / f"{name}.json"
+        results.dump(document(*(result(t.samples, int(t.id.split("=")[1].split(",")[0]))
+                                for t in src.timings)), paths[name])
+    assert invoke(paths["base"], paths["new"]).exit_code == 1
+    res = invoke(paths["base"], paths["new"], "--relative", "--format", "json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["relative"] is True and doc["shift"]["rows"] == 8
+    assert "(whole suite)" in [r["id"] for r in doc["rows"]]
+    few = write(tmp_path, "few.json", result(noisy(1e-3, seed=1)))
+    assert_one_line_error(invoke(few, few, "--relative"), "--relative needs at least 5")

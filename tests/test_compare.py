@@ -427,3 +427,61 @@ def test_gate_false_alarms_and_power_under_realistic_noise():
     assert Counter(r.verdict for r in aa)[Verdict.FASTER] <= 0.01 * len(aa)
     # ...and a slowdown is never called a speedup.
     assert not any(r.verdict is Verdict.FASTER for r in ab)
+
+
+# -- the suite-wide shift and relative mode ----------------------------------------------------
+
+def suite_pair(scales, base_scales=None, n=40, spread=0.01, seed=0):
+    """BASE and NEW documents of len(scales) matmul sizes; NEW's medians are scaled."""
+    base_scales = base_scales or [1.0] * len(scales)
+    sizes = [64 * (i + 1) for i in range(len(scales))]
+    base = [result(noisy(1e-3 * (i + 1) * b, n, spread, seed + i), size)
+            for i, (size, b) in enumerate(zip(sizes, base_scales, strict=True))]
+    new = [result(noisy(1e-3 * (i + 1) * s, n, spread, seed + 100 + i), size)
+           for i, (size, s) in enumerate(zip(sizes, scales, strict=True))]
+    return source(*base), source(*new, path="new.json")
+
+
+def test_machine_drift_below_the_threshold_fails_absolute_but_not_relative():
+    """The A/A failure seen on a shared VM: every benchmark 3.5% slower (the machine),
+    each also up to ±3% on its own, so some cross 5% absolutely."""
+    own = [1.03, 0.97, 1.02, 0.98, 1.0, 1.03, 0.99, 1.01]
+    base, new = suite_pair([1.03 * x for x in own])
+    absolute = compare.compare(base, new)
+    assert absolute.failed() and absolute.shift.ratio == pytest.approx(1.035, abs=0.01)
+    assert any("the whole suite moved +3" in n for n in absolute.notes)
+    relative = compare.compare(base, new, relative=True)
+    assert not relative.failed()
+    whole = next(r for r in relative.rows if r.id == compare.SHIFT_ID)
+    assert whole.verdict is Verdict.UNCHANGED and whole.ratio == pytest.approx(1.035, abs=0.01)
+    # NEW's medians are shown as measured; the change is the one against the shift.
+    row = next(r for r in relative.rows if r.id.startswith("matmul/m=64,"))
+    assert row.new_median == pytest.approx(1e-3 * 1.03 * 1.03, rel=0.01)
+    assert row.ratio == pytest.approx(1.03 * 1.03 / whole.ratio, abs=0.002)
+
+
+def test_relative_mode_still_catches_one_regression_and_a_suite_wide_one():
+    base, new = suite_pair([1.04, 1.04, 1.15 * 1.04, 1.04, 1.04, 1.04])
+    c = compare.compare(base, new, relative=True)
+    assert [r.id for r in c.regressions] == ["matmul/m=192,n=192,k=192/float32/numpy-cpu/portable"]
+    base, new = suite_pair([1.2] * 6)
+    c = compare.compare(base, new, relative=True)
+    assert [r.id for r in c.regressions] == [compare.SHIFT_ID] and c.failed()
+
+
+def test_relative_mode_needs_enough_benchmarks():
+    base, new = suite_pair([1.0] * 4)
+    assert compare.compare(base, new).shift is None
+    with pytest.raises(UsageError, match="--relative needs at least 5 benchmarks"):
+        compare.compare(base, new, relative=True)
+
+
+def test_median_ratio_ignores_a_few_rows_that_moved_on_their_own():
+    rng = np.random.default_rng(3)
+    pairs = [(rng.lognormal(np.log(1.02), 0.01, 30), rng.lognormal(0.0, 0.01, 30))
+             for _ in range(7)]
+    pairs += [(rng.lognormal(np.log(2.0), 0.01, 30), rng.lognormal(0.0, 0.01, 30))
+              for _ in range(2)]
+    ratio, lo, hi = stats.median_ratio_ci(pairs)
+    assert lo < ratio < hi and ratio == pytest.approx(1.02, abs=0.01)
+    assert stats.geomean_ratio_ci(pairs)[0] > 1.15  # the mean follows the two outliers

@@ -24,6 +24,7 @@ EXAMPLES = """
   dlbench compare base.json new.json --threshold 10% --thresholds thresholds.toml
   dlbench compare old-benchmarks.json new-benchmarks.json  [dim]# pytest-benchmark JSON[/dim]
   dlbench compare base.json new.json -o compare.json --fail-on-inconclusive
+  dlbench compare base.json new.json --relative          [dim]# a shared CI runner[/dim]
 
 A thresholds file maps benchmark id patterns to thresholds; the last match wins:
 
@@ -48,6 +49,10 @@ def compare(
     fail_on_inconclusive: Annotated[bool, typer.Option(
         "--fail-on-inconclusive", help="Also exit 1 when an inconclusive benchmark cannot rule "
         "out a slowdown beyond its threshold (too few samples, too much noise).")] = False,
+    relative: Annotated[bool, typer.Option(
+        "--relative", help="Judge each benchmark against the change the whole suite shares "
+        "(median of all ratios: a shared machine's drift); that shift is judged as a row of "
+        "its own. Needs at least 5 benchmarks.")] = False,
     fmt: Annotated[str | None, typer.Option(
         "--format", help="table (terminal), md or json. Default: from the -o suffix, else "
         "table.")] = None,
@@ -75,7 +80,7 @@ def compare(
         default = core.parse_threshold(threshold, "--threshold")
         overrides = core.load_thresholds(thresholds) if thresholds else ()
         comparison = core.compare(core.read(base), core.read(new), threshold=default,
-                                  alpha=alpha, overrides=overrides)
+                                  alpha=alpha, overrides=overrides, relative=relative)
         if fmt == "table":
             console.print_data(views.render_table(comparison))
         else:

@@ -23,6 +23,8 @@ STYLE = {Verdict.SLOWER: "bold red", Verdict.INCONCLUSIVE: "yellow", Verdict.INV
 LEGEND = ("slower/faster: a change beyond the threshold that is significant (p < alpha); "
           "unchanged: the whole interval within the threshold, even if a smaller change is "
           "significant; inconclusive: neither.")
+RELATIVE = ("relative: each change is NEW/BASE divided by the whole suite's shift (the row "
+            "'(whole suite)'), which is judged by the same rules.")
 ACROSS_MACHINES = ("BASE and NEW were measured on different machines: the changes below "
                    "compare the machines as much as the code.")
 
@@ -38,6 +40,7 @@ def headline(c: Comparison) -> str:
         possible = sum(r.may_regress for r in c.rows)
         head = "no regression" + (f" ({possible} inconclusive may hide one)" if possible else "")
     return (f"{head} · {detail} · threshold {c.threshold:.0%}, alpha {c.alpha:g}"
+            + (" · relative to the whole suite" if c.relative else "")
             + ("" if c.same_machine else " · different machines"))
 
 
@@ -101,6 +104,8 @@ def render_table(c: Comparison) -> Group:
     parts.append(t)
     parts.append(Text(headline(c), style="bold red" if c.regressions else "bold"))
     parts.append(Text(LEGEND, style="dim"))
+    if c.relative:
+        parts.append(Text(RELATIVE, style="dim"))
     parts += [Text(f"note: {n}", style="dim") for n in c.notes]
     return Group(*parts)
 
@@ -127,7 +132,7 @@ def render_markdown(c: Comparison) -> str:
             f"`{escape(row.id)}`", verdict, change(row), interval(row), p_value(row),
             median(row.base_median, row.n_base), median(row.new_median, row.n_new),
             escape(note(row, c))]) + " |")
-    out += ["", f"- {LEGEND}"]
+    out += ["", f"- {LEGEND}"] + ([f"- {RELATIVE}"] if c.relative else [])
     out += [f"- note: {escape(n)}" for n in c.notes]
     return "\n".join(out) + "\n"
 
@@ -156,5 +161,6 @@ def render_json(c: Comparison) -> str:
         "rows": [{**asdict(r), "verdict": r.verdict.value, "regression": r.regression,
                   "may_regress": r.may_regress} for r in c.rows],
         "notes": list(c.notes),
+        "relative": c.relative, "shift": asdict(c.shift) if c.shift else None,
     }
     return json.dumps(_clean(doc), indent=2, sort_keys=True, allow_nan=False) + "\n"
