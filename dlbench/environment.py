@@ -156,6 +156,35 @@ def collect_env_vars(env: dict[str, str] | None = None) -> dict[str, str]:
     return {k: env[k] for k in ENV_VARS if k in env}
 
 
+# OpenBLAS kernels that use no AVX-512 (OpenBLAS's TargetList.txt), lower-cased.
+OPENBLAS_PRE_AVX512 = frozenset({"prescott", "core2", "penryn", "dunnington", "nehalem",
+                                 "sandybridge", "haswell", "zen", "atom", "barcelona",
+                                 "bulldozer", "piledriver", "steamroller", "excavator"})
+
+
+def blas_notes(record: dict[str, Any]) -> list[str]:
+    """What a reader of the speedup table should know about NumPy's BLAS kernel: one
+    chosen by OPENBLAS_CORETYPE rather than by the CPU, and one that leaves AVX-512 the
+    CPU has unused. Reported, never changed (the user set it for a reason)."""
+    forced = record.get("env_vars", {}).get("OPENBLAS_CORETYPE")
+    has_avx512 = "avx512f" in record.get("cpu", {}).get("flags", [])
+    notes = []
+    for lib in record.get("blas", []):
+        if lib.get("internal_api") != "openblas":
+            continue
+        kernel = str(lib.get("architecture") or "?")
+        if forced:
+            note = f"OPENBLAS_CORETYPE={forced} is set: NumPy's OpenBLAS runs its {kernel} kernel"
+        elif has_avx512 and kernel.lower() in OPENBLAS_PRE_AVX512:
+            note = f"NumPy's OpenBLAS runs its {kernel} kernel"
+        else:
+            continue
+        if has_avx512 and kernel.lower() in OPENBLAS_PRE_AVX512:
+            note += ", which uses no AVX-512 although this CPU has it"
+        notes.append(note)
+    return notes
+
+
 def collect_host() -> dict[str, Any]:
     return {"host": socket.gethostname(), "os": platform.platform(),
             "python": platform.python_version(),

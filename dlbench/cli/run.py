@@ -113,6 +113,8 @@ def run(
     for note in planned.notes:
         console.message(f"note: {note}", style="yellow")
     env_record = environment.collect()
+    for note in environment.blas_notes(env_record):
+        console.message(f"note: {note}", style="yellow")
     doc = results.RunDocument(
         dlbench_version=__version__, created=now.isoformat(timespec="seconds"),
         command=("dlbench", *sys.argv[1:]), environment=env_record,
