@@ -173,13 +173,12 @@ def blas_notes(record: dict[str, Any]) -> list[str]:
         if lib.get("internal_api") != "openblas":
             continue
         kernel = str(lib.get("architecture") or "?")
-        if forced:
-            note = f"OPENBLAS_CORETYPE={forced} is set: NumPy's OpenBLAS runs its {kernel} kernel"
-        elif has_avx512 and kernel.lower() in OPENBLAS_PRE_AVX512:
-            note = f"NumPy's OpenBLAS runs its {kernel} kernel"
-        else:
+        avx512_unused = has_avx512 and kernel.lower() in OPENBLAS_PRE_AVX512
+        if not (forced or avx512_unused):
             continue
-        if has_avx512 and kernel.lower() in OPENBLAS_PRE_AVX512:
+        note = (f"OPENBLAS_CORETYPE={forced} is set: " if forced else "") + \
+            f"NumPy's OpenBLAS runs its {kernel} kernel"
+        if avx512_unused:
             note += ", which uses no AVX-512 although this CPU has it"
         notes.append(note)
     return notes
