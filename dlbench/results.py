@@ -182,21 +182,21 @@ class RunDocument:
         )
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON has no NaN/inf: store them as null rather than emit invalid JSON."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
 def dumps(doc: RunDocument) -> str:
     """Deterministic JSON: keys in construction order (params keep the workload's order,
     which ids depend on), indented, trailing newline."""
-    return json.dumps(_clean(doc.to_dict()), indent=2, allow_nan=False) + "\n"
+    return json.dumps(json_safe(doc.to_dict()), indent=2, allow_nan=False) + "\n"
 
 
 def write_atomic(path: Path, text: str | bytes, overwrite: bool = True) -> None:

@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dlbench.cli import app
+from tests.helpers import assert_one_line_error
 
 runner = CliRunner()
 TINY = ["--workload", "matmul", "--size", "64", "--dtype", "float32", "--min-time", "0.05",
@@ -14,15 +15,6 @@ TINY = ["--workload", "matmul", "--size", "64", "--dtype", "float32", "--min-tim
 
 def invoke(*args, **kwargs):
     return runner.invoke(app, list(args), **kwargs)
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
-    assert "Traceback" not in result.output
 
 
 def test_help_lists_commands_and_examples():

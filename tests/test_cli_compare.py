@@ -7,7 +7,17 @@ from typer.testing import CliRunner
 
 from dlbench import results
 from dlbench.cli import app
-from tests.test_compare import ENV, PYTEST_BENCHMARK, SETTINGS, document, noisy, result, scaled_copy
+from tests.helpers import (
+    ENV,
+    PYTEST_BENCHMARK,
+    SETTINGS,
+    assert_one_line_error,
+    document,
+    noisy,
+    result,
+    scaled_copy,
+    suite_pair,
+)
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "200"}
@@ -15,15 +25,6 @@ WIDE = {"COLUMNS": "200"}
 
 def invoke(*args):
     return runner.invoke(app, ["compare", *map(str, args)], env=WIDE)
-
-
-def assert_one_line_error(res, *fragments):
-    assert res.exit_code == 2, res.output
-    lines = [line for line in res.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
-    assert "Traceback" not in res.output
 
 
 def write(tmp_path, name, *rs, **kwargs):
@@ -185,8 +186,6 @@ def test_bad_options_exit_2_with_one_line(tmp_path, runs):
 
 
 def test_relative_through_the_command_line(tmp_path):
-    from tests.test_compare import suite_pair
-
     base, new = suite_pair([1.03 * x for x in (1.03, 0.97, 1.02, 0.98, 1.0, 1.03, 0.99, 1.01)])
     paths = {}
     for name, src in (("base", base), ("new", new)):

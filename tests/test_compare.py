@@ -3,7 +3,6 @@
 import json
 import math
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,51 +10,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dlbench import compare, results, stats
-from dlbench.compare import Timing, Verdict
+from dlbench.compare import Timing, Verdict, judging
 from dlbench.errors import ResultFileError, UsageError
-from dlbench.results import CaseSpec, Result, RunDocument
-
-DATA = Path(__file__).parent / "data"
-PYTEST_BENCHMARK = DATA / "pytest-benchmark.json"
-ENV = {
-    "host": "ci-runner", "os": "Linux", "python": "3.11.7",
-    "cpu": {"model": "Intel(R) Xeon(R) Processor", "usable_cores": 2},
-    "memory": {"total_bytes": 25_000_000_000, "available_bytes": 24_000_000_000},
-    "blas": [{"internal_api": "openblas", "version": "0.3.31", "architecture": "SkylakeX",
-              "num_threads": 2, "filepath": "/x/libopenblas.so"}],
-    "gpus": [], "libraries": {"numpy": "2.4.6", "torch": "2.13.0+cpu", "rich": "15.0.0"},
-    "backends": {"torch-cpu": {"threads": 2, "math": {"float32_matmul_precision": "highest"}}},
-}
-SETTINGS = {"suite": "ci", "threads": None, "tf32": "off"}
-
-
-def noisy(median_s, n=30, spread=0.01, seed=0):
-    """Timing samples around `median_s`: lognormal, as run times on a quiet machine are."""
-    return tuple((median_s * np.random.default_rng(seed).lognormal(0.0, spread, n)).tolist())
-
-
-def result(samples, size=256, dtype="float32", backend="numpy", status="ok", error=None):
-    spec = CaseSpec.make("matmul", {"m": size, "n": size, "k": size}, dtype, backend, "cpu",
-                         "portable")
-    summary = stats.summarize(samples).to_dict() if samples else None
-    return Result(spec=spec, status=status, error=error, samples_s=tuple(samples),
-                  stats=summary)
-
-
-def document(*rs, environment=None, settings=None):
-    return RunDocument(dlbench_version="0.1.0", created="2026-11-25T00:00:00+00:00",
-                       command=("dlbench", "run"), environment=environment or ENV,
-                       settings=settings or SETTINGS, results=tuple(rs))
-
-
-def source(*rs, path="base.json", **kwargs):
-    return compare.from_document(document(*rs, **kwargs), path)
-
-
-def timing(samples):
-    return Timing("x", "ok", samples=tuple(samples), median=float(np.median(samples)),
-                  n=len(samples))
-
+from tests.helpers import (
+    ENV,
+    PYTEST_BENCHMARK,
+    SETTINGS,
+    document,
+    noisy,
+    result,
+    scaled_copy,
+    source,
+    suite_pair,
+    timing,
+)
 
 ID = "matmul/m=256,n=256,k=256/float32/numpy-cpu/portable"
 
@@ -161,7 +129,7 @@ def test_noisy_data_is_inconclusive_and_gates_only_when_asked():
     (1.20, 0.99, 1.40, None, Verdict.INCONCLUSIVE, True),
 ])
 def test_verdict_rule(ratio, lo, hi, p, verdict, may_regress):
-    got, _ = compare._verdict(ratio, lo, hi, p, threshold=0.05, alpha=0.01)
+    got, _ = judging._verdict(ratio, lo, hi, p, threshold=0.05, alpha=0.01)
     assert got is verdict
     row = compare.Row(ID, got, 0.05, ratio=ratio, lo=lo, hi=hi, p=p)
     assert row.may_regress is may_regress and row.regression is (verdict is Verdict.SLOWER)
@@ -344,22 +312,7 @@ def test_read_pytest_benchmark_with_raw_data():
                           "test_tiny.py::test_matmul[32]", "test_tiny.py::test_sort_pedantic"}
     assert by_id["test_tiny.py::test_sum"].n == 12
     assert by_id["test_tiny.py::test_sort_pedantic"].n == 5  # rounds=5 in benchmark.pedantic
-    assert dict(src.machine) == {"host": "vm", "CPU": "Intel(R) Xeon(R) Processor"}
-
-
-def scaled_copy(tmp_path, factor, keep_data=True, name="new.json"):
-    """The fixture with every timing multiplied by `factor`, as a slower build would give."""
-    data = json.loads(PYTEST_BENCHMARK.read_text())
-    for b in data["benchmarks"]:
-        s = b["stats"]
-        for key in ("min", "max", "mean", "stddev", "median", "iqr", "q1", "q3"):
-            s[key] *= factor
-        s["data"] = [x * factor for x in s["data"]]
-        if not keep_data:
-            del s["data"]
-    path = tmp_path / name
-    path.write_text(json.dumps(data))
-    return path
+    assert dict(src.machine.facts) == {"host": "vm", "CPU": "Intel(R) Xeon(R) Processor"}
 
 
 def test_pytest_benchmark_comparison(tmp_path):
@@ -430,17 +383,6 @@ def test_gate_false_alarms_and_power_under_realistic_noise():
 
 
 # -- the suite-wide shift and relative mode ----------------------------------------------------
-
-def suite_pair(scales, base_scales=None, n=40, spread=0.01, seed=0):
-    """BASE and NEW documents of len(scales) matmul sizes; NEW's medians are scaled."""
-    base_scales = base_scales or [1.0] * len(scales)
-    sizes = [64 * (i + 1) for i in range(len(scales))]
-    base = [result(noisy(1e-3 * (i + 1) * b, n, spread, seed + i), size)
-            for i, (size, b) in enumerate(zip(sizes, base_scales, strict=True))]
-    new = [result(noisy(1e-3 * (i + 1) * s, n, spread, seed + 100 + i), size)
-           for i, (size, s) in enumerate(zip(sizes, scales, strict=True))]
-    return source(*base), source(*new, path="new.json")
-
 
 def test_machine_drift_below_the_threshold_fails_absolute_but_not_relative():
     """The A/A failure seen on a shared VM: every benchmark 3.5% slower (the machine),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dlbench.report import html
-from tests.report_fixtures import GPU_BOX, INJECTION, LAPTOP, build
+from tests.helpers import GPU_BOX, INJECTION, LAPTOP, build
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -9,22 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from dlbench.cli import app
-from tests.report_fixtures import GPU_BOX, LAPTOP
+from tests.helpers import GPU_BOX, LAPTOP, assert_one_line_error
 
 runner = CliRunner()
 
 
 def invoke(*args, **kwargs):
     return runner.invoke(app, [str(a) for a in args], **kwargs)
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
-    assert "Traceback" not in result.output
 
 
 def test_default_is_the_table_in_the_terminal():

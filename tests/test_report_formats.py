@@ -11,7 +11,7 @@ from rich.console import Console
 from dlbench.report import csv as csv_report
 from dlbench.report import html, markdown, terminal
 from dlbench.report import json as json_report
-from tests.report_fixtures import GPU_BOX, INJECTION, LAPTOP, XSS, build, check_snapshot
+from tests.helpers import GPU_BOX, INJECTION, LAPTOP, XSS, build, check_snapshot
 
 
 def terminal_text(renderable, width=160):

@@ -9,7 +9,7 @@ from dlbench.report import epoch, machines, model
 from dlbench.report.roofline import roofline
 from dlbench.report.rows import speedup_table
 from dlbench.results import CaseSpec, Result, RunDocument
-from tests.report_fixtures import GPU_BOX, LAPTOP, build
+from tests.helpers import GPU_BOX, LAPTOP, build
 
 
 def result(workload, params, backend, device, median, dtype="float32", n=8):

@@ -54,6 +54,14 @@ def test_dumps_is_deterministic_and_strict_json():
     assert json.loads(results.dumps(doc))["results"][0]["gflops"] is None
 
 
+def test_json_safe_turns_nan_and_inf_into_null_at_any_depth():
+    inf = float("inf")
+    value = {"a": float("nan"), "b": [1.5, -inf, (inf, "x")], "c": {"d": None, "e": 2}}
+    assert results.json_safe(value) == {"a": None, "b": [1.5, None, [None, "x"]],
+                                        "c": {"d": None, "e": 2}}
+    assert results.json_safe(3) == 3 and results.json_safe(inf) is None
+
+
 def test_fixture_v1_loads():
     doc = results.load("tests/data/result-v1.json")
     assert doc.results and all(r.status in results.STATUSES for r in doc.results)

@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 
 from dlbench import compare as core
-from dlbench import results
 from dlbench.cli import console
-from dlbench.errors import UsageError
+from dlbench.cli import output as destinations
 from dlbench.report import compare as views
 
 FORMATS = ("table", "md", "json")
@@ -68,15 +67,9 @@ def compare(
     unknown schema, no benchmark in common).
     """
     with console.user_errors():
-        to_file = output not in (None, "-")
-        fmt = fmt or (SUFFIXES.get(Path(output).suffix.lower()) if to_file else None) or "table"
-        if fmt not in FORMATS:
-            raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-        if fmt == "table" and to_file:
-            raise UsageError("the table is for the terminal; to write a file choose --format "
-                             "md or json")
-        if to_file and Path(output).exists() and not force:
-            raise UsageError(f"{output} already exists; use --force to replace it")
+        fmt = destinations.choose_format(fmt, output, FORMATS, SUFFIXES)
+        target = destinations.destination(output)
+        destinations.refuse_existing([output], force)
         default = core.parse_threshold(threshold, "--threshold")
         overrides = core.load_thresholds(thresholds) if thresholds else ()
         comparison = core.compare(core.read(base), core.read(new), threshold=default,
@@ -84,15 +77,11 @@ def compare(
         if fmt == "table":
             console.print_data(views.render_table(comparison))
         else:
-            text = views.render_markdown(comparison) if fmt == "md" \
-                else views.render_json(comparison)
-            if to_file:
-                results.write_atomic(Path(output), text)
-            else:
-                console.write_text(text)
+            destinations.write(target, views.render_markdown(comparison) if fmt == "md"
+                               else views.render_json(comparison))
             # The data went to a file or a pipe: the verdict still shows in the CI log.
             console.message(f"compare: {views.headline(comparison)}"
-                            + (f" (wrote {output})" if to_file else ""))
+                            + (f" (wrote {output})" if target else ""))
     if comparison.failed(fail_on_inconclusive):
         raise typer.Exit(console.EXIT_REGRESSION)
 

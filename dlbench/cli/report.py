@@ -9,6 +9,7 @@ import typer
 
 from dlbench import results
 from dlbench.cli import console
+from dlbench.cli import output as destinations
 from dlbench.errors import UsageError
 from dlbench.report import csv as csv_report
 from dlbench.report import html, markdown, model, plots, terminal
@@ -51,13 +52,8 @@ def report(
     pip install 'dlbench\\[report]'.
     """
     with console.user_errors():
-        fmt = fmt or (SUFFIXES.get(Path(output).suffix.lower()) if output else None) or "table"
-        if fmt not in FORMATS:
-            raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-        if fmt == "table" and output not in (None, "-"):
-            raise UsageError("the table is for the terminal; to write a file choose --format "
-                             "md, csv, html, json or png")
-        if fmt == "png" and output in (None, "-"):
+        fmt = destinations.choose_format(fmt, output, FORMATS, SUFFIXES)
+        if fmt == "png" and destinations.destination(output) is None:
             raise UsageError("--format png writes image files, not stdout: give -o PATH.png")
         if fmt in ("png", "html"):
             plots.require(fmt)
@@ -66,27 +62,21 @@ def report(
         if baseline != DEFAULT_BASELINE and not any(v.table.baseline for v in rep.machines):
             raise UsageError(f"--baseline {baseline} is not a column of any result file")
         targets = _targets(fmt, output)
-        taken = [str(p) for p in targets if p is not None and p.exists()]
-        if taken and not force:
-            verb = "exists" if len(taken) == 1 else "exist"
-            raise UsageError(f"{', '.join(taken)} already {verb}; use --force to replace it")
+        destinations.refuse_existing(targets, force)
         if fmt == "table":
             console.print_data(terminal.render_report(rep))
             return
-        rendered = _render(fmt, rep)
-        for target, data in zip(targets, rendered, strict=True):
-            if target is None:
-                console.write_text(data if isinstance(data, str) else data.decode())
-            else:
-                results.write_atomic(target, data)
+        for target, data in zip(targets, _render(fmt, rep), strict=True):
+            destinations.write(target, data)
+            if target is not None:
                 console.message(f"wrote {target}")
 
 
 def _targets(fmt: str, output: str | None) -> list[Path | None]:
     """Where each rendered piece goes (None: stdout)."""
-    if fmt == "table" or output in (None, "-"):
+    path = destinations.destination(output)
+    if fmt == "table" or path is None:
         return [None]
-    path = Path(output)
     if fmt == "png":
         stem = path.with_suffix("") if path.suffix.lower() == ".png" else path
         return [stem.with_name(f"{stem.name}-{chart}.png") for chart in plots.CHARTS]

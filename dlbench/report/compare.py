@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict
-from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from dlbench.compare import Comparison, Row, Verdict
+from dlbench.report.cells import format_time
 from dlbench.report.markdown import escape
-from dlbench.report.rows import format_time
+from dlbench.results import json_safe
 
 SCHEMA = "dlbench.compare"
 SCHEMA_VERSION = 1
@@ -137,17 +136,6 @@ def render_markdown(c: Comparison) -> str:
     return "\n".join(out) + "\n"
 
 
-def _clean(value: Any) -> Any:
-    """JSON has no NaN/inf."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
 def render_json(c: Comparison) -> str:
     """The rows and their numbers for other programs; ratios are NEW/BASE (above 1: slower)."""
     doc = {
@@ -163,4 +151,4 @@ def render_json(c: Comparison) -> str:
         "notes": list(c.notes),
         "relative": c.relative, "shift": asdict(c.shift) if c.shift else None,
     }
-    return json.dumps(_clean(doc), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    return json.dumps(json_safe(doc), indent=2, sort_keys=True, allow_nan=False) + "\n"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dlbench.report.rows import SpeedupTable, format_speedup
+from dlbench.report.cells import Row, format_speedup
 from dlbench.report.sweeps import find_sweeps
 
 
@@ -33,15 +34,17 @@ class Crossover:
         return text
 
 
-def find_crossovers(table: SpeedupTable) -> tuple[Crossover, ...]:
-    """A win is a speedup whose whole interval lies above 1. Sweeps with fewer than two
-    sizes with speedups for a column have no crossover to speak of."""
-    if table.baseline is None:
+def find_crossovers(baseline: str | None, columns: Sequence[str], rows: Sequence[Row]
+                    ) -> tuple[Crossover, ...]:
+    """The crossovers of a table's columns against its baseline (None: no speedups, so no
+    crossovers). A win is a speedup whose whole interval lies above 1. Sweeps with fewer
+    than two sizes with speedups for a column have no crossover to speak of."""
+    if baseline is None:
         return ()
     found = []
-    for sweep in find_sweeps(table.rows):
-        for column in table.columns:
-            if column == table.baseline:
+    for sweep in find_sweeps(rows):
+        for column in columns:
+            if column == baseline:
                 continue
             measured = [(p.label, cell.speedup) for p in sweep.points
                         if (cell := p.row.cells.get(column)) is not None and cell.speedup]
@@ -50,7 +53,7 @@ def find_crossovers(table: SpeedupTable) -> tuple[Crossover, ...]:
             wins = [speedup[1] > 1.0 for _, speedup in measured]
             first = wins.index(True) if True in wins else None
             found.append(Crossover(
-                sweep=sweep.title, column=column, baseline=table.baseline,
+                sweep=sweep.title, column=column, baseline=baseline,
                 size=measured[first][0] if first is not None else None,
                 speedup=measured[first][1] if first is not None else None,
                 smallest=measured[0][0], largest=measured[-1][0],

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dlbench.report.rows import compact_params, format_time
+from dlbench.report.cells import compact_params, format_time
 from dlbench.results import Result
 
 SUFFIX = "_train_step"

@@ -4,13 +4,13 @@ for other programs; the raw samples stay in the result files it names."""
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict
 from typing import Any
 
 from dlbench.report import epoch
 from dlbench.report.model import Report
 from dlbench.report.rows import SpeedupTable
+from dlbench.results import json_safe
 
 SCHEMA = "dlbench.report"
 SCHEMA_VERSION = 1
@@ -42,17 +42,6 @@ def _table(table: SpeedupTable, machine: str | None) -> dict[str, Any]:
     }
 
 
-def _clean(value: Any) -> Any:
-    """JSON has no NaN/inf."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
 def render(report: Report) -> str:
     doc = {
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION, "baseline": report.baseline,
@@ -72,4 +61,4 @@ def render(report: Report) -> str:
         } if report.epochs else None,
         "notes": list(report.notes),
     }
-    return json.dumps(_clean(doc), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    return json.dumps(json_safe(doc), indent=2, sort_keys=True, allow_nan=False) + "\n"

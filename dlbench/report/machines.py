@@ -1,16 +1,16 @@
-"""Machines: tell result files apart by a fingerprint of the environment they were run in."""
+"""Machines: tell result files apart by a fingerprint of the environment they were run in.
+
+What a machine is, and its fingerprint, are defined once in `dlbench.machine`, which
+`compare` uses too; this module groups a report's files by them and describes each.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# Versions that change what a benchmark measures; dlbench's own version does not change the
-# machine, and the helpers (typer, rich, psutil) do not change its speed.
-KEY_LIBRARIES = ("numpy", "torch", "cupy", "cupy-cuda12x", "cupy-cuda13x")
+from dlbench.machine import fingerprint, hardware, key_libraries
 
 
 @dataclass(frozen=True)
@@ -24,38 +24,20 @@ class Machine:
     environment: Mapping[str, Any]
 
 
-def identity(environment: Mapping[str, Any]) -> dict[str, Any]:
-    """What makes two environments the same machine: host, CPU and GPU models, and the
-    versions of the libraries that do the arithmetic."""
-    libraries = environment.get("libraries") or {}
-    return {
-        "host": str(environment.get("host") or "unknown host"),
-        "cpu": str((environment.get("cpu") or {}).get("model") or "unknown CPU"),
-        "gpus": [str(g.get("name", "?")) for g in environment.get("gpus") or []
-                 if isinstance(g, Mapping)],
-        "libraries": {k: str(libraries[k]) for k in KEY_LIBRARIES if k in libraries},
-    }
-
-
-def fingerprint(environment: Mapping[str, Any]) -> str:
-    canonical = json.dumps(identity(environment), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
-
-
 def machines(environments: Sequence[Mapping[str, Any]]) -> list[Machine]:
     """One Machine per distinct fingerprint, in order of first appearance. A host that shows
     up with two fingerprints (say, before and after a torch upgrade) gets them in its label."""
     first: dict[str, Mapping[str, Any]] = {}
     for env in environments:
         first.setdefault(fingerprint(env), env)
-    hosts = [identity(env)["host"] for env in first.values()]
+    hosts = [hardware(env).host for env in first.values()]
     out = []
     for fp, env in first.items():
-        ident = identity(env)
-        label = ident["host"] if hosts.count(ident["host"]) == 1 else f"{ident['host']} ({fp[:8]})"
-        out.append(Machine(label=label, fingerprint=fp, host=ident["host"], cpu=ident["cpu"],
-                           gpus=tuple(ident["gpus"]),
-                           libraries=tuple(ident["libraries"].items()), environment=env))
+        hw = hardware(env)
+        label = hw.host if hosts.count(hw.host) == 1 else f"{hw.host} ({fp[:8]})"
+        out.append(Machine(label=label, fingerprint=fp, host=hw.host, cpu=hw.cpu,
+                           gpus=hw.gpus or (),
+                           libraries=tuple(key_libraries(env).items()), environment=env))
     return out
 
 

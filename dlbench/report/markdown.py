@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from dlbench import stats
+from dlbench.report.cells import format_time
 from dlbench.report.epoch import CAVEAT, FORMULA, format_duration
 from dlbench.report.machines import summary
 from dlbench.report.model import Report
-from dlbench.report.rows import (
-    SpeedupTable,
-    cell_lines,
-    format_geomean,
-    format_time,
-    table_notes,
-)
+from dlbench.report.rows import SpeedupTable, cell_lines, format_geomean, table_notes
 
 # The environment lines short enough for a PR comment.
 SUMMARY = ("CPU", "GPUs", "BLAS (NumPy)", "libraries", "CPU peak")

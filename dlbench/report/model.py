@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from dlbench.report import epoch
+from dlbench.report.cells import Cell
 from dlbench.report.machines import Machine, fingerprint, machines
-from dlbench.report.rows import DEFAULT_BASELINE, Cell, SpeedupTable, labelled_table
+from dlbench.report.rows import DEFAULT_BASELINE, SpeedupTable, labelled_table
 from dlbench.results import CaseSpec, Result, RunDocument
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dlbench import environment
+from dlbench.report.cells import compact_params
 from dlbench.report.model import MachineView
-from dlbench.report.rows import compact_params
 
 BANDWIDTH_WORKLOAD = "bandwidth"
 

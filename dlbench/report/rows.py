@@ -10,38 +10,24 @@ can share one table ("host: torch-cpu"); `speedup_table` labels them by backend.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
 
 from dlbench import stats
+from dlbench.report.cells import (
+    Cell,
+    Row,
+    compact_params,
+    format_flops,
+    format_speedup,
+    format_time,
+)
+from dlbench.report.crossover import Crossover, find_crossovers
 from dlbench.results import Result
-
-if TYPE_CHECKING:
-    from dlbench.report.crossover import Crossover
 
 DEFAULT_BASELINE = "numpy-cpu"
 GEOMEAN_NOTE = ("geometric mean = the row speedups averaged on a log scale, over the rows where "
                 "both the column and the baseline ran ok; every row counts the "
                 "same whatever its size; interval: bootstrap resampling every row's samples")
-
-
-@dataclass(frozen=True)
-class Cell:
-    result: Result
-    speedup: tuple[float, float, float] | None = None  # (point, lo, hi)
-
-    @property
-    def significant(self) -> bool:
-        return self.speedup is not None and not (self.speedup[1] <= 1.0 <= self.speedup[2])
-
-
-@dataclass(frozen=True)
-class Row:
-    workload: str
-    params: str
-    dtype: str
-    cells: dict[str, Cell] = field(default_factory=dict)
-    spec_params: tuple[tuple[str, Any], ...] = ()  # the raw params, for sweeps
 
 
 @dataclass(frozen=True)
@@ -77,9 +63,6 @@ def labelled_table(labelled: Sequence[tuple[str, Result]],
                    baseline: str | None = DEFAULT_BASELINE) -> SpeedupTable:
     """The table of (column label, result) pairs; a later result replaces an earlier one
     of the same row and column."""
-    # Imported here: crossover builds on this module's types and helpers.
-    from dlbench.report.crossover import find_crossovers
-
     columns: list[str] = []
     rows: dict[str, Row] = {}
     codes: list[str] = []
@@ -106,8 +89,8 @@ def labelled_table(labelled: Sequence[tuple[str, Result]],
                     row.cells[column] = Cell(cell.result, stats.ratio_ci(
                         base.result.samples_s, cell.result.samples_s))
         geomeans = _geomeans(baseline, columns, rows.values())
-    table = SpeedupTable(baseline, tuple(columns), tuple(rows.values()), tuple(codes), geomeans)
-    return replace(table, crossovers=find_crossovers(table))
+    return SpeedupTable(baseline, tuple(columns), tuple(rows.values()), tuple(codes), geomeans,
+                        find_crossovers(baseline, tuple(columns), tuple(rows.values())))
 
 
 def _geomeans(baseline: str, columns: Sequence[str], rows: Sequence[Row]) -> dict[str, GeoMean]:
@@ -119,33 +102,6 @@ def _geomeans(baseline: str, columns: Sequence[str], rows: Sequence[Row]) -> dic
         if len(pairs) >= 2:  # the mean of one row is that row's cell
             out[column] = GeoMean(*stats.geomean_ratio_ci(pairs), rows=len(pairs))
     return out
-
-
-def compact_params(params: Sequence[tuple[str, object]]) -> str:
-    """'m=n=k=1024' rather than 'm=1024,n=1024,k=1024': equal values share one '='."""
-    by_value: dict[object, list[str]] = {}
-    for key, value in params:
-        by_value.setdefault(value, []).append(key)
-    return ",".join("=".join(keys) + f"={value}" for value, keys in by_value.items())
-
-
-def format_time(seconds: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
-
-
-def format_flops(flops_per_s: float) -> str:
-    for unit, scale in (("TFLOP/s", 1e12), ("GFLOP/s", 1e9), ("MFLOP/s", 1e6)):
-        if flops_per_s >= scale:
-            return f"{flops_per_s / scale:.3g} {unit}"
-    return f"{flops_per_s:.3g} FLOP/s"
-
-
-def format_speedup(speedup: tuple[float, float, float]) -> str:
-    point, lo, hi = speedup
-    return f"{point:.2f}× [{lo:.2f}, {hi:.2f}]"
 
 
 def cell_lines(cell: Cell | None, baseline: str | None, column: str) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from dlbench import workloads
 from dlbench.errors import DlbenchError
-from dlbench.report.rows import Row, compact_params
+from dlbench.report.cells import Row, compact_params
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The regression gate's core: pair two runs' benchmarks, measure each change, give verdicts.
+"""Judging: pair two runs' benchmarks, measure each change, give verdicts.
 
 A change is the ratio of medians NEW/BASE with a bootstrap interval at confidence
 1 - alpha, plus a two-sided Mann–Whitney U test on the raw samples. asv's rule (ratio
@@ -12,31 +12,22 @@ that runs a few percent slower today, or a change that slows everything). It is 
 reported; with `relative=True` each benchmark is judged against it, and the shift is
 judged as a row of its own, so drift of a shared machine below the threshold no longer
 pushes single benchmarks over it while a suite-wide slowdown still fails the gate.
-
-Both dlbench result files and pytest-benchmark JSON (`--benchmark-json`, or saved runs)
-are read; without raw samples the interval comes from the summary statistics and the U
-test is skipped, which the row says.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import json
 import math
 import statistics
-import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from pathlib import Path
-from typing import Any
 
-from dlbench import results, stats
-from dlbench.errors import ResultFileError, UsageError
+from dlbench import stats
+from dlbench.compare.environments import EnvDifference, differences
+from dlbench.compare.reading import Source, Timing
+from dlbench.compare.thresholds import DEFAULT_THRESHOLD, threshold_for, unmatched
+from dlbench.errors import UsageError
 
-# A 5% slowdown is below what most users would call a regression on a shared machine
-# yet above the few-percent run-to-run drift of a quiet one (TorchBench uses ±7%).
-DEFAULT_THRESHOLD = 0.05
 # Each benchmark is tested on its own, with no multiple-comparison correction: at 0.05 a
 # 20-benchmark suite would see a "significant" row in most A/A runs (1 - 0.95^20 = 64%);
 # 0.01 keeps that near 18% before the threshold filters it further. asv's 0.002 would
@@ -55,18 +46,6 @@ IQR_PER_SIGMA = 1.349
 # median: with 5, two may change on their own.
 MIN_ROWS_FOR_SHIFT = 5
 SHIFT_ID = "(whole suite)"
-# Environment keys that change from run to run on the same machine, or only repeat
-# what another key says: listing them as differences would hide the ones that matter.
-VOLATILE_KEYS = frozenset({
-    "available_bytes", "memory_free_bytes", "temperature_c", "sm_clock_mhz", "filepath",
-    "flags", "peak_flops", "nvml_error", "source", "pci_bus_id", "hz_actual",
-    "hz_actual_friendly", "python_build", "cpuinfo_version", "cpuinfo_version_string",
-    "mhz_nominal",  # read from /proc/cpuinfo's "cpu MHz": the current clock, not a constant
-})
-# Helper libraries that do not touch the arithmetic being timed.
-UI_LIBRARIES = frozenset({"typer", "rich", "psutil", "click", "threadpoolctl"})
-# Text that stands for "no value" in an environment difference.
-ABSENT = "(absent)"
 
 
 class Verdict(StrEnum):
@@ -81,31 +60,6 @@ class Verdict(StrEnum):
 
 # Rows are listed most urgent first: a CI reader sees a regression on the first line.
 SEVERITY = {verdict: i for i, verdict in enumerate(Verdict)}
-
-
-@dataclass(frozen=True)
-class Timing:
-    """One benchmark as one file observed it, whichever tool wrote the file."""
-
-    id: str
-    status: str  # "ok", or why there is no usable timing (dlbench: wrong, error, oom, skipped)
-    error: str | None = None
-    samples: tuple[float, ...] = ()
-    median: float | None = None
-    iqr: float | None = None
-    n: int = 0
-
-
-@dataclass(frozen=True)
-class Source:
-    """A result file reduced to what a comparison needs."""
-
-    path: str
-    kind: str  # "dlbench" or "pytest-benchmark"
-    timings: tuple[Timing, ...]
-    facts: tuple[tuple[str, str], ...]  # flattened environment and settings, in file order
-    machine: tuple[tuple[str, str], ...]  # what makes it the same machine: host, CPU, GPUs
-    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -145,13 +99,6 @@ class Shift:
 
 
 @dataclass(frozen=True)
-class EnvDifference:
-    what: str
-    base: str
-    new: str
-
-
-@dataclass(frozen=True)
 class Comparison:
     base: str
     new: str
@@ -181,151 +128,7 @@ class Comparison:
             fail_on_inconclusive and any(r.may_regress for r in self.rows))
 
 
-# -- reading ---------------------------------------------------------------------------------
-
-def read(path: str | Path) -> Source:
-    """A dlbench result file or pytest-benchmark JSON, told apart by content."""
-    p = Path(path)
-    data = results.read_json(p)
-    if isinstance(data, dict) and "schema" in data:
-        return from_document(results.parse(data, str(p)), str(p))
-    if isinstance(data, dict) and isinstance(data.get("benchmarks"), list):
-        return from_pytest_benchmark(data, str(p))
-    raise ResultFileError(f"{p}: neither a dlbench result file (\"schema\": "
-                          f"\"{results.SCHEMA}\") nor pytest-benchmark JSON (\"benchmarks\")")
-
-
-def from_document(doc: results.RunDocument, path: str) -> Source:
-    timings = []
-    for r in doc.results:
-        s = r.stats or {}
-        median = s.get("median")
-        if median is None and r.samples_s:
-            median = statistics.median(r.samples_s)
-        timings.append(Timing(id=r.spec.id, status=r.status, error=r.error,
-                              samples=tuple(r.samples_s), median=median, iqr=s.get("iqr"),
-                              n=len(r.samples_s) or int(s.get("n") or 0)))
-    env = doc.environment
-    facts = _flatten("", {k: v for k, v in env.items() if k != "libraries"})
-    libraries = {k: v for k, v in (env.get("libraries") or {}).items() if k not in UI_LIBRARIES}
-    facts = _flatten("libraries", libraries) + facts + _flatten("settings", doc.settings)
-    gpus = [str(g.get("name", "?")) for g in env.get("gpus") or [] if isinstance(g, Mapping)]
-    machine = (("host", str(env.get("host") or "unknown host")),
-               ("CPU", str((env.get("cpu") or {}).get("model") or "unknown CPU")),
-               ("GPUs", ", ".join(gpus) or "none"))
-    notes = (f"{path} is from an interrupted run: only its finished cases are compared",) \
-        if doc.interrupted else ()
-    return Source(path=path, kind="dlbench", timings=tuple(timings), facts=tuple(facts),
-                  machine=machine, notes=notes)
-
-
-def from_pytest_benchmark(data: Mapping[str, Any], path: str) -> Source:
-    """pytest-benchmark's JSON: per benchmark "fullname" and "stats", with the raw per-call
-    times in stats["data"] when written by --benchmark-json or --benchmark-save-data."""
-    timings = []
-    try:
-        for b in data["benchmarks"]:
-            ident = str(b.get("fullname") or b["name"])
-            s = b.get("stats")
-            if not isinstance(s, Mapping) or s.get("median") is None:
-                timings.append(Timing(id=ident, status="error", error="no timings recorded"))
-                continue
-            samples = tuple(float(x) for x in s.get("data") or ())
-            timings.append(Timing(id=ident, status="ok", samples=samples,
-                                  median=float(s["median"]), iqr=_float(s.get("iqr")),
-                                  n=len(samples) or int(s.get("rounds") or 0)))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ResultFileError(f"{path}: malformed pytest-benchmark entry ({exc!r})") from None
-    info = data.get("machine_info") or {}
-    commit = data.get("commit_info") or {}
-    facts = _flatten("", info) + _flatten("commit", {k: commit.get(k) for k in
-                                                     ("id", "branch", "dirty") if k in commit})
-    cpu = info.get("cpu") or {}
-    machine = (("host", str(info.get("node") or "unknown host")),
-               ("CPU", str(cpu.get("brand_raw") or info.get("processor") or "unknown CPU")))
-    notes = () if all(t.samples for t in timings if t.status == "ok") else (
-        f"{path} has no raw timings (saved without --benchmark-save-data): the U test is "
-        "unavailable, verdicts come from an interval estimated from its quartiles",)
-    return Source(path=path, kind="pytest-benchmark", timings=tuple(timings),
-                  facts=tuple(facts), machine=machine, notes=notes)
-
-
-def _float(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
-
-
-def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
-    """(dotted key, text) pairs for every scalar in a nested record."""
-    if isinstance(value, Mapping):
-        out = []
-        for key, item in value.items():
-            if key not in VOLATILE_KEYS:
-                out += _flatten(f"{prefix}.{key}" if prefix else str(key), item)
-        return out
-    if isinstance(value, list | tuple):
-        if all(not isinstance(v, Mapping | list | tuple) for v in value):
-            return [(prefix, ", ".join(str(v) for v in value))] if value else []
-        out = []
-        for i, item in enumerate(value):
-            out += _flatten(f"{prefix}[{i}]", item)
-        return out
-    return [(prefix, "null" if value is None else str(value))]
-
-
-# -- thresholds ------------------------------------------------------------------------------
-
-def parse_threshold(value: Any, where: str) -> float:
-    """A threshold as "5%" or 0.05. A bare number of 1 or more is refused: "10" is far more
-    likely a mistyped 10% than a 1000% allowance that would never fail."""
-    percent = isinstance(value, str) and value.strip().endswith("%")
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        number = float(value.strip().rstrip("%")) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{where}: {value!r} is not a threshold; write 5% or 0.05") from None
-    if percent:
-        number /= 100.0
-    elif number >= 1.0:
-        raise UsageError(f"{where}: {value!r} would allow a {number:.0%} slowdown; write a "
-                         f"fraction (0.05) or a percentage (\"{value}%\")")
-    if not math.isfinite(number) or number < 0:
-        raise UsageError(f"{where}: {value!r} is not a threshold; it must be 0 or more")
-    return number
-
-
-def load_thresholds(path: str | Path) -> tuple[tuple[str, float], ...]:
-    """Per-benchmark thresholds from a TOML or JSON file mapping id glob patterns (fnmatch:
-    `*` also crosses `/`) to thresholds, e.g. `"matmul/*/float64/*" = "10%"`. When several
-    patterns match an id the last one in the file wins, so general patterns go first."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{p}: no such thresholds file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{p}: cannot read ({exc})") from None
-    suffix = p.suffix.lower()
-    if suffix not in (".toml", ".json"):
-        raise UsageError(f"{p}: a thresholds file must be .toml or .json")
-    try:
-        data = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{p}: not valid {suffix[1:].upper()} ({exc})") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{p}: expected a mapping of benchmark id patterns to thresholds")
-    return tuple((str(k), parse_threshold(v, f"{p}: {k!r}")) for k, v in data.items())
-
-
-def threshold_for(ident: str, default: float, overrides: Sequence[tuple[str, float]]) -> float:
-    chosen = default
-    for pattern, threshold in overrides:
-        if fnmatch.fnmatchcase(ident, pattern):
-            chosen = threshold
-    return chosen
-
-
-# -- judging ---------------------------------------------------------------------------------
+# -- one benchmark ---------------------------------------------------------------------------
 
 def judge(ident: str, base: Timing | None, new: Timing | None, threshold: float = DEFAULT_THRESHOLD,
           alpha: float = DEFAULT_ALPHA, resamples: int = stats.BOOTSTRAP_RESAMPLES,
@@ -464,13 +267,12 @@ def compare(base: Source, new: Source, threshold: float = DEFAULT_THRESHOLD,
     if both_skipped:
         notes.append(f"{len(both_skipped)} benchmark(s) skipped in both files are left out")
     notes += [f"threshold pattern {pattern!r} matches no benchmark"
-              for pattern, _ in overrides
-              if not any(fnmatch.fnmatchcase(i, pattern) for i in ids)]
-    same = base.machine == new.machine
+              for pattern in unmatched(overrides, ids)]
     return Comparison(
         base=base.path, new=new.path, threshold=threshold, alpha=alpha, rows=tuple(rows),
-        differences=tuple(differences(base.facts, new.facts)), same_machine=same,
-        machines=(_machine_line(base), _machine_line(new)),
+        differences=tuple(differences(base.facts, new.facts)),
+        same_machine=base.machine == new.machine,
+        machines=(base.machine.line(), new.machine.line()),
         notes=tuple([*base.notes, *new.notes, *notes]), shift=shift, relative=relative)
 
 
@@ -509,16 +311,3 @@ def _by_id(source: Source) -> tuple[dict[str, Timing], list[str]]:
     notes = [f"{source.path}: {duplicates} duplicate benchmark id(s); the first of each is "
              "used"] if duplicates else []
     return out, notes
-
-
-def _machine_line(source: Source) -> str:
-    return " · ".join(f"{what} {value}" for what, value in source.machine)
-
-
-def differences(base: Iterable[tuple[str, str]], new: Iterable[tuple[str, str]]
-                ) -> list[EnvDifference]:
-    """Keys whose values differ, in BASE's order then NEW's additions."""
-    a, b = dict(base), dict(new)
-    keys = list(a) + [k for k in b if k not in a]
-    return [EnvDifference(k, a.get(k, ABSENT), b.get(k, ABSENT)) for k in keys
-            if a.get(k) != b.get(k)]

@@ -1,0 +1,59 @@
+"""Cells and rows of the speedup table, and how their numbers are written.
+
+The report package's bottom layer: sweeps, crossovers, the table itself (`rows`) and the
+views all build on these types and formats, and this module imports none of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dlbench.results import Result
+
+
+@dataclass(frozen=True)
+class Cell:
+    result: Result
+    speedup: tuple[float, float, float] | None = None  # (point, lo, hi)
+
+    @property
+    def significant(self) -> bool:
+        return self.speedup is not None and not (self.speedup[1] <= 1.0 <= self.speedup[2])
+
+
+@dataclass(frozen=True)
+class Row:
+    workload: str
+    params: str
+    dtype: str
+    cells: dict[str, Cell] = field(default_factory=dict)
+    spec_params: tuple[tuple[str, Any], ...] = ()  # the raw params, for sweeps
+
+
+def compact_params(params: Sequence[tuple[str, object]]) -> str:
+    """'m=n=k=1024' rather than 'm=1024,n=1024,k=1024': equal values share one '='."""
+    by_value: dict[object, list[str]] = {}
+    for key, value in params:
+        by_value.setdefault(value, []).append(key)
+    return ",".join("=".join(keys) + f"={value}" for value, keys in by_value.items())
+
+
+def format_time(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def format_flops(flops_per_s: float) -> str:
+    for unit, scale in (("TFLOP/s", 1e12), ("GFLOP/s", 1e9), ("MFLOP/s", 1e6)):
+        if flops_per_s >= scale:
+            return f"{flops_per_s / scale:.3g} {unit}"
+    return f"{flops_per_s:.3g} FLOP/s"
+
+
+def format_speedup(speedup: tuple[float, float, float]) -> str:
+    point, lo, hi = speedup
+    return f"{point:.2f}× [{lo:.2f}, {hi:.2f}]"

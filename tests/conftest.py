@@ -1,0 +1,34 @@
+"""pytest fixtures and hooks shared by every test file; nothing else.
+
+Plain helpers (builders of results and runs, the one-line-error assertion, the committed
+data files) live in tests/helpers.py and are imported by name.
+"""
+
+import pytest
+
+from dlbench.backends import cuda
+
+GPU_LIBRARIES = ("torch", "cupy")
+
+
+@pytest.fixture(scope="session")
+def cuda_probes():
+    """What each GPU library says about CUDA here, asked once per session and only when a
+    test needs it (the probe starts child processes that import torch and CuPy)."""
+    return {library: cuda.probe(library) for library in GPU_LIBRARIES}
+
+
+@pytest.fixture(params=GPU_LIBRARIES)
+def gpu_library(request, cuda_probes):
+    """Each GPU library in turn, skipped with its probe's own reason where it has no GPU."""
+    probe = cuda_probes[request.param]
+    if not probe.ok:
+        pytest.skip(f"no usable GPU for {request.param}: {probe.reason}")
+    return request.param
+
+
+@pytest.fixture
+def no_gpu(cuda_probes):
+    """For the tests of what a machine without a GPU says: skipped where one is usable."""
+    if any(probe.ok for probe in cuda_probes.values()):
+        pytest.skip("a CUDA GPU is usable here")

@@ -1,0 +1,128 @@
+"""What several test files share: plain functions and constants, imported by name.
+
+The convention: a test file imports helpers from here (`from tests.helpers import ...`),
+never from another test_*.py file; tests/conftest.py holds pytest fixtures and hooks only.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from dlbench import compare, results, stats
+from dlbench.report import model
+from dlbench.results import CaseSpec, Result, RunDocument
+
+DATA = Path(__file__).parent / "data"
+PYTEST_BENCHMARK = DATA / "pytest-benchmark.json"
+LAPTOP = DATA / "report-laptop.json"
+GPU_BOX = DATA / "report-gpu-box.json"
+INJECTION = DATA / "report-injection.json"
+SNAPSHOTS = DATA / "snapshots"
+XSS = "<script>alert(1)</script>"
+
+ENV = {
+    "host": "ci-runner", "os": "Linux", "python": "3.11.7",
+    "cpu": {"model": "Intel(R) Xeon(R) Processor", "usable_cores": 2},
+    "memory": {"total_bytes": 25_000_000_000, "available_bytes": 24_000_000_000},
+    "blas": [{"internal_api": "openblas", "version": "0.3.31", "architecture": "SkylakeX",
+              "num_threads": 2, "filepath": "/x/libopenblas.so"}],
+    "gpus": [], "libraries": {"numpy": "2.4.6", "torch": "2.13.0+cpu", "rich": "15.0.0"},
+    "backends": {"torch-cpu": {"threads": 2, "math": {"float32_matmul_precision": "highest"}}},
+}
+SETTINGS = {"suite": "ci", "threads": None, "tf32": "off"}
+
+
+# -- the command line --------------------------------------------------------------------------
+
+def assert_one_line_error(result, *fragments):
+    """A CliRunner result of a usage error: exit 2, one line on stderr that starts with
+    "error: " and holds every fragment, and no traceback. Returns that line."""
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+# -- results and runs --------------------------------------------------------------------------
+
+def noisy(median_s, n=30, spread=0.01, seed=0):
+    """Timing samples around `median_s`: lognormal, as run times on a quiet machine are."""
+    return tuple((median_s * np.random.default_rng(seed).lognormal(0.0, spread, n)).tolist())
+
+
+def result(samples, size=256, dtype="float32", backend="numpy", status="ok", error=None):
+    """A numpy-cpu portable matmul result of `size` with these samples and their summary."""
+    spec = CaseSpec.make("matmul", {"m": size, "n": size, "k": size}, dtype, backend, "cpu",
+                         "portable")
+    summary = stats.summarize(samples).to_dict() if samples else None
+    return Result(spec=spec, status=status, error=error, samples_s=tuple(samples),
+                  stats=summary)
+
+
+def document(*rs, environment=None, settings=None):
+    """A run of these results, on ENV with SETTINGS unless told otherwise."""
+    return RunDocument(dlbench_version="0.1.0", created="2026-11-25T00:00:00+00:00",
+                       command=("dlbench", "run"), environment=environment or ENV,
+                       settings=settings or SETTINGS, results=tuple(rs))
+
+
+# -- comparisons -------------------------------------------------------------------------------
+
+def source(*rs, path="base.json", **kwargs):
+    """A comparison's input: the document of these results, as read from `path`."""
+    return compare.from_document(document(*rs, **kwargs), path)
+
+
+def timing(samples):
+    return compare.Timing("x", "ok", samples=tuple(samples),
+                          median=float(np.median(samples)), n=len(samples))
+
+
+def scaled_copy(tmp_path, factor, keep_data=True, name="new.json"):
+    """The pytest-benchmark fixture with every timing multiplied by `factor`, as a slower
+    build would give."""
+    data = json.loads(PYTEST_BENCHMARK.read_text())
+    for b in data["benchmarks"]:
+        s = b["stats"]
+        for key in ("min", "max", "mean", "stddev", "median", "iqr", "q1", "q3"):
+            s[key] *= factor
+        s["data"] = [x * factor for x in s["data"]]
+        if not keep_data:
+            del s["data"]
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+def suite_pair(scales, base_scales=None, n=40, spread=0.01, seed=0):
+    """BASE and NEW sources of len(scales) matmul sizes; NEW's medians are scaled."""
+    base_scales = base_scales or [1.0] * len(scales)
+    sizes = [64 * (i + 1) for i in range(len(scales))]
+    base = [result(noisy(1e-3 * (i + 1) * b, n, spread, seed + i), size)
+            for i, (size, b) in enumerate(zip(sizes, base_scales, strict=True))]
+    new = [result(noisy(1e-3 * (i + 1) * s, n, spread, seed + 100 + i), size)
+           for i, (size, s) in enumerate(zip(sizes, scales, strict=True))]
+    return source(*base), source(*new, path="new.json")
+
+
+# -- reports -----------------------------------------------------------------------------------
+
+def build(*paths: Path, baseline: str = "numpy-cpu") -> model.Report:
+    """The report of committed result files."""
+    # Names, not full paths: snapshots must not depend on where the checkout lives.
+    return model.build([(p.name, results.load(p)) for p in paths], baseline)
+
+
+def check_snapshot(name: str, text: str) -> None:
+    """Compare with tests/data/snapshots/NAME; DLBENCH_UPDATE_SNAPSHOTS=1 rewrites it."""
+    path = SNAPSHOTS / name
+    if os.environ.get("DLBENCH_UPDATE_SNAPSHOTS") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no snapshot {path}: run with DLBENCH_UPDATE_SNAPSHOTS=1 once"
+    assert text == path.read_text(encoding="utf-8")
