@@ -1,5 +1,10 @@
 """The harness's own cost, and agreement of dlbench's medians with independent timers.
 
+Both are measured through the path `dlbench run` takes: a `worker.Worker` (the object a
+spawned worker process hosts) prepares the case and samples it block by block with
+its `measure.Sampler`, exactly as the runner asks it to over the pipe; here the calls
+come straight from the test instead of over the pipe.
+
 Targets (DESIGN.md): under 1 µs of harness per call; medians within ±3% of `timeit`
 (NumPy) and `torch.utils.benchmark.Timer` (PyTorch) on a 1024³ float32 matmul with 2
 threads. The two timers alternate in rounds inside one process, so the machine's slow
@@ -14,14 +19,17 @@ import timeit
 import numpy as np
 import pytest
 
-from dlbench import backends, workloads
-from dlbench.measure import HostTimer, MeasureConfig, measure
+from dlbench.backends import DeviceOptions
+from dlbench.measure import MeasureConfig, Sampler
+from dlbench.results import CaseSpec
+from dlbench.timers import HostTimer
+from dlbench.worker import Failure, Worker
 
 THREADS = 2
 ROUNDS = 7
-NOOP_LOOPS = 200_000
 # Engine settings for the agreement rounds: about a second of samples per round.
 ROUND_CONFIG = MeasureConfig(min_time=1.0, max_time=2.0, warmup_time=0.2)
+NOOP_CONFIG = MeasureConfig(min_time=0.5, max_time=1.0, warmup_time=0.05, sample_time=0.01)
 
 
 def _noop() -> None:
@@ -29,25 +37,43 @@ def _noop() -> None:
 
 
 def test_harness_overhead_per_call(benchmark):
-    """Seconds the engine's batch loop adds per call, timing a no-op callable."""
-    timer = HostTimer()
-    per_call = benchmark(lambda: timer.time_batch(_noop, NOOP_LOOPS) / NOOP_LOOPS)
-    floor = min(timeit.repeat(_noop, number=NOOP_LOOPS, repeat=5)) / NOOP_LOOPS
-    benchmark.extra_info.update(harness_ns_per_call=per_call * 1e9,
+    """The engine's sample of a no-op callable is the harness's cost per call."""
+    def per_call() -> float:
+        return Sampler(_noop, HostTimer(), NOOP_CONFIG).run().summary.median
+
+    overhead = benchmark.pedantic(per_call, rounds=5, iterations=1)
+    floor = min(timeit.repeat(_noop, number=200_000, repeat=5)) / 200_000
+    benchmark.extra_info.update(harness_ns_per_call=overhead * 1e9,
                                 timeit_ns_per_call=floor * 1e9)
-    print(f"\nharness: {per_call * 1e9:.1f} ns per call (timeit's own loop: "
+    print(f"\nharness: {overhead * 1e9:.1f} ns per call (timeit's own loop: "
           f"{floor * 1e9:.1f} ns)")
-    assert per_call < 1e-6
+    assert overhead < 1e-6
 
 
-def _matmul_kernel(backend_name: str):
-    wl = workloads.get("matmul")
-    backend = backends.get(backend_name)
-    backends.import_library(backend)
-    backend.set_threads(THREADS)
-    p = wl.resolve(size=1024)
-    arrays = {k: backend.asarray(v, "float32") for k, v in wl.inputs(p).items()}
-    return wl.kernel("portable", backend, arrays, p)
+class WorkerPath:
+    """A matmul 1024³ float32 case prepared by a Worker, sampled as the runner samples it."""
+
+    def __init__(self, backend_name: str) -> None:
+        self.worker = Worker.start(backend_name, "cpu", THREADS, DeviceOptions())
+        self.spec = CaseSpec.make("matmul", {"m": 1024, "n": 1024, "k": 1024}, "float32",
+                                  backend_name, "cpu", "portable")
+
+    def median(self) -> float:
+        prepared = self.worker.prepare(self.spec, ROUND_CONFIG, True, 1)
+        assert not isinstance(prepared, Failure), prepared
+        samples: list[float] = []
+        while True:
+            reply = self.worker.block(self.spec.id)
+            assert not isinstance(reply, Failure), reply
+            samples += reply.samples
+            if reply.stop is not None:
+                break
+        return statistics.median(samples)
+
+    def kernel(self):
+        """The very callable the worker times (prepared once more for the reference)."""
+        self.worker.prepare(self.spec, ROUND_CONFIG, False, 1)
+        return self.worker.cases[self.spec.id].fn
 
 
 def _rounds(dlbench_median, reference_median) -> dict[str, float]:
@@ -66,34 +92,32 @@ def _report(benchmark, name: str, figures: dict[str, float]) -> None:
 
 
 def test_agreement_with_timeit_numpy(benchmark):
-    kernel = _matmul_kernel("numpy")
-
-    def ours() -> float:
-        return statistics.median(measure(kernel, ROUND_CONFIG).samples_s)
+    path = WorkerPath("numpy")
+    kernel = path.kernel()
 
     def reference() -> float:
         number, _ = timeit.Timer(kernel).autorange()
         return statistics.median(timeit.repeat(kernel, number=number, repeat=15)) / number
 
-    figures = benchmark.pedantic(lambda: _rounds(ours, reference), rounds=1, iterations=1)
+    figures = benchmark.pedantic(lambda: _rounds(path.median, reference), rounds=1,
+                                 iterations=1)
     _report(benchmark, "numpy vs timeit", figures)
     assert abs(figures["ratio_median"] - 1) < 0.03
 
 
 def test_agreement_with_torch_timer(benchmark):
     torch_benchmark = pytest.importorskip("torch.utils.benchmark")
-    kernel = _matmul_kernel("torch")
+    path = WorkerPath("torch")
+    kernel = path.kernel()
     # Timer defaults to num_threads=1: without this it reports torch 2× slow.
     timer = torch_benchmark.Timer(stmt="kernel()", globals={"kernel": kernel},
                                   num_threads=THREADS)
 
-    def ours() -> float:
-        return statistics.median(measure(kernel, ROUND_CONFIG).samples_s)
-
     def reference() -> float:
         return timer.blocked_autorange(min_run_time=1.0).median
 
-    figures = benchmark.pedantic(lambda: _rounds(ours, reference), rounds=1, iterations=1)
+    figures = benchmark.pedantic(lambda: _rounds(path.median, reference), rounds=1,
+                                 iterations=1)
     _report(benchmark, "torch vs torch.utils.benchmark.Timer", figures)
     assert abs(figures["ratio_median"] - 1) < 0.03
     assert np.isfinite(figures["ratio_max"])

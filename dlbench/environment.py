@@ -18,11 +18,12 @@ from typing import Any
 import psutil
 
 from dlbench import __version__
+from dlbench.machine import CUPY_DISTRIBUTIONS
 
 # ISA features that decide which BLAS kernels can run.
 BLAS_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni",
               "amx_tile", "amx_bf16", "amx_int8")
-LIBRARIES = ("numpy", "torch", "cupy-cuda12x", "cupy-cuda13x", "cupy", "array-api-compat",
+LIBRARIES = ("numpy", "torch", *CUPY_DISTRIBUTIONS, "array-api-compat",
              "threadpoolctl", "psutil", "typer", "rich")
 # Set by the user when the OS hides the clock (virtual machines): the all-core clock
 # under load, in GHz.

@@ -1,4 +1,5 @@
-"""The measurement engine: warm-up, calibration, sampling and the stopping rule.
+"""The measurement engine: one `Sampler` owns warm-up, calibration, blocks of samples
+and the stopping rule, for one case on one backend.
 
 Why it measures this way:
 
@@ -7,33 +8,35 @@ Why it measures this way:
   The batch is calibrated so one sample lasts about `sample_time` — thousands of times
   the clock's resolution (~60 ns for a perf_counter_ns pair) and the per-call harness
   cost — as torch.utils.benchmark's `blocked_autorange` and pytest-benchmark do.
-* **Warm-up by time, at least one call.** The first call pays for lazy library
+* **First call apart, then warm-up by time.** The first call pays for lazy library
   initialisation, page faults of fresh buffers and (on GPUs) handle creation and
-  autotuning; its latency is kept separately and never mixed into the samples.
+  autotuning; its latency is kept separately (and its output is what verification
+  checks), never mixed into the samples. Warm-up calls follow for `warmup_time`.
 * **Median with a distribution-free interval, and a noise-based stop.** Sampling goes
-  on until at least `min_samples` samples and `min_time` seconds of sampling exist
+  on until at least `min_samples` samples and `min_time` seconds of samples exist
   *and* the 95% interval of the median is narrower than `target_ci` of the median,
   or until `max_time` / `max_samples` is reached (torch's `adaptive_autorange` and
-  nvbench's `stdrel` criterion follow the same idea with other statistics).
-* **Blocks for interleaving.** The runner asks each backend's worker for blocks of
-  samples in turn (A B A B …); each block starts with a discarded warm-up so that
-  the previous worker's spinning BLAS threads have gone idle before timing starts.
-  `measure()` below is the same engine in one process, one block after another.
+  nvbench's `stdrel` criterion follow the same idea with other statistics). Time
+  counts as the timed batches' own duration, so the rule sees the same seconds
+  whether blocks run back to back in this process or interleaved across workers.
+* **Blocks for interleaving.** Samples come in blocks of about `block_time`; the
+  runner asks each backend's worker for one block in turn (A B A B …). Each block
+  starts with a discarded warm-up so that the previous worker's spinning BLAS threads
+  have gone idle before timing starts.
 
-The clock and the sync function are injected: tests drive all of this with fake
-clocks and assert exact numbers.
+The worker drives a Sampler block by block over a pipe; `measure()` drives the same
+Sampler in this process. The timer (and through it the clock and the device sync) is
+injected: tests drive all of this with fake clocks and assert exact numbers.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from itertools import repeat
-from typing import Protocol
+from dataclasses import dataclass
 
 from dlbench import stats
-from dlbench.clock import Clock, perf_clock
+from dlbench.timers import HostTimer, Timer
 
 # Calibration never times fewer than this many seconds' worth when growing the batch
 # from a single call: below it, the clock and the loop dominate the estimate.
@@ -41,10 +44,7 @@ CALIBRATION_FLOOR_S = 1e-4
 # A batch grows by at most this factor per calibration step, so one slow outlier in
 # the estimate cannot make a sample last minutes.
 CALIBRATION_MAX_GROWTH = 100
-
-
-def _no_sync() -> None:
-    return None
+MAX_INNER_LOOPS = 10**9
 
 
 @dataclass(frozen=True)
@@ -78,60 +78,8 @@ class MeasureConfig:
             raise ValueError("sample_time and block_time must be positive")
 
 
-class Timer(Protocol):
-    """What the engine needs of a timer: HostTimer here, EventTimer in timers.py."""
-
-    clock: Clock
-    last_host_s: float
-
-    def time_batch(self, fn: Callable[[], object], loops: int) -> float: ...
-
-
-class HostTimer:
-    """Times a batch of calls with a host clock, synchronising the device before each read."""
-
-    name = "host"
-
-    def __init__(self, clock: Clock = perf_clock, sync: Callable[[], None] = _no_sync) -> None:
-        self.clock = clock
-        self.sync = sync
-        # The host time of the last batch: the sample itself here; an EventTimer
-        # (timers.py) returns device time and keeps this beside it.
-        self.last_host_s = 0.0
-
-    def time_batch(self, fn: Callable[[], object], loops: int) -> float:
-        """Seconds for `loops` back-to-back calls of fn."""
-        sync, clock = self.sync, self.clock
-        sync()
-        start = clock()
-        for _ in repeat(None, loops):
-            fn()
-        sync()
-        self.last_host_s = elapsed = clock() - start
-        return elapsed
-
-
-@dataclass(frozen=True)
-class Warmup:
-    first_call_s: float
-    calls: int
-    elapsed_s: float
-
-
-def warmup(fn: Callable[[], object], timer: Timer, duration: float) -> Warmup:
-    """Call fn once (recording its latency), then keep calling until `duration` has passed."""
-    clock = timer.clock
-    start = clock()
-    first = timer.time_batch(fn, 1)
-    calls = 1
-    while clock() - start < duration:
-        timer.time_batch(fn, 1)
-        calls += 1
-    return Warmup(first_call_s=first, calls=calls, elapsed_s=clock() - start)
-
-
 def calibrate(fn: Callable[[], object], timer: Timer, sample_time: float,
-              max_loops: int = 10**9) -> int:
+              max_loops: int = MAX_INNER_LOOPS) -> int:
     """Calls per sample so that one sample lasts about `sample_time` seconds.
 
     Starts from one call and grows the batch (at most ×100 a step) until a batch
@@ -153,63 +101,40 @@ def calibrate(fn: Callable[[], object], timer: Timer, sample_time: float,
     return max(1, min(max_loops, int(round(sample_time / per_call))))
 
 
-def sample_block(fn: Callable[[], object], timer: Timer, inner_loops: int,
-                 block_time: float, warmup_time: float = 0.0,
-                 max_samples: int | None = None,
-                 host_samples: list[float] | None = None) -> list[float]:
-    """One block: a discarded warm-up, then samples (seconds per call) for `block_time`.
-
-    At least one sample is always taken, so a kernel longer than the block still
-    yields data. With `host_samples`, the host time of each sample's batch (seconds
-    per call) is appended there, paired with the returned samples.
-    """
-    clock = timer.clock
-    if warmup_time > 0:
-        start = clock()
-        while clock() - start < warmup_time:
-            timer.time_batch(fn, 1)
-    samples: list[float] = []
-    start = clock()
-    while True:
-        samples.append(timer.time_batch(fn, inner_loops) / inner_loops)
-        if host_samples is not None:
-            host_samples.append(timer.last_host_s / inner_loops)
-        if clock() - start >= block_time:
-            break
-        if max_samples is not None and len(samples) >= max_samples:
-            break
-    return samples
-
-
-@dataclass
-class StopState:
-    """What the stopping rule has seen of one case on one backend so far."""
-
-    samples: list[float] = field(default_factory=list)
-    sampling_time: float = 0.0
-
-
-def stop_reason(state: StopState, config: MeasureConfig) -> str | None:
+def stop_reason(samples: list[float], sampling_time: float, config: MeasureConfig
+                ) -> str | None:
     """Why sampling should stop now, or None to go on.
 
     "converged": enough samples and time, and the median's 95% interval is narrower
     than `target_ci` of the median. "max_time" / "max_samples": a budget ran out.
     """
-    n = len(state.samples)
+    n = len(samples)
     if n >= config.max_samples:
         return "max_samples"
-    if state.sampling_time >= config.max_time and n >= 1:
+    if sampling_time >= config.max_time and n >= 1:
         return "max_time"
-    if n >= config.min_samples and state.sampling_time >= config.min_time:
-        summary = stats.summarize(state.samples)
+    if n >= config.min_samples and sampling_time >= config.min_time:
+        summary = stats.summarize(samples)
         if summary.ci_coverage >= stats.CONFIDENCE and summary.ci_rel_width <= config.target_ci:
             return "converged"
     return None
 
 
 @dataclass(frozen=True)
+class Block:
+    """One block's samples (seconds per call); `host_samples` pairs each with the host
+    time of the same batch when the timer measured device time; `stop` is the stopping
+    rule's answer after this block (None: sample on)."""
+
+    samples: tuple[float, ...]
+    host_samples: tuple[float, ...]
+    stop: str | None
+
+
+@dataclass(frozen=True)
 class Measurement:
-    samples_s: list[float]
+    samples_s: tuple[float, ...]
+    host_samples_s: tuple[float, ...]
     inner_loops: int
     first_call_s: float
     stop: str
@@ -219,22 +144,95 @@ class Measurement:
         return stats.summarize(self.samples_s)
 
 
-def measure(fn: Callable[[], object], config: MeasureConfig = MeasureConfig(),
-            clock: Clock = perf_clock, sync: Callable[[], None] = _no_sync,
-            timer: Timer | None = None) -> Measurement:
-    """Measure fn alone, in this process: warm-up, calibrate, sample blocks until stop."""
-    timer = timer or HostTimer(clock, sync)
-    warm = warmup(fn, timer, config.warmup_time)
-    loops = calibrate(fn, timer, config.sample_time)
-    state = StopState()
-    while (reason := stop_reason(state, config)) is None:
+class Sampler:
+    """Measures one kernel: first call, warm-up, calibration, then blocks until stop."""
+
+    def __init__(self, fn: Callable[[], object], timer: Timer, config: MeasureConfig) -> None:
+        self.fn = fn
+        self.timer = timer
+        self.config = config
+        self.first_call_s: float | None = None
+        self.inner_loops = 0
+        self.samples: list[float] = []
+        self.host_samples: list[float] = []
+        self.sampling_time = 0.0
+        self.stop: str | None = None
+
+    def first_call(self) -> object:
+        """Call fn once and keep its latency; its output is returned for verification."""
+        timer, clock = self.timer, self.timer.clock
+        timer.sync()
+        start = clock()
+        output = self.fn()
+        timer.sync()
+        self.first_call_s = clock() - start
+        return output
+
+    def prepare(self) -> int:
+        """Warm up for `warmup_time` (after the first call) and calibrate the batch;
+        returns the calls per sample."""
+        if self.first_call_s is None:
+            self.first_call()
+        self._spin(self.config.warmup_time)
+        self.inner_loops = (1 if self.timer.one_call_per_sample
+                            else calibrate(self.fn, self.timer, self.config.sample_time))
+        return self.inner_loops
+
+    def block(self) -> Block:
+        """A discarded warm-up of `block_warmup_time`, then samples for `block_time`
+        (at least one, so a kernel longer than the block still yields data)."""
+        if not self.inner_loops:
+            raise RuntimeError("prepare() must run before block()")
+        config, timer, loops = self.config, self.timer, self.inner_loops
+        self._spin(config.block_warmup_time)
+        samples: list[float] = []
+        host: list[float] = []
+        room = config.max_samples - len(self.samples)
+        timed = 0.0
         start = timer.clock()
-        remaining = config.max_samples - len(state.samples)
-        state.samples += sample_block(fn, timer, loops, config.block_time,
-                                      max_samples=remaining)
-        state.sampling_time += timer.clock() - start
-    return Measurement(samples_s=state.samples, inner_loops=loops,
-                       first_call_s=warm.first_call_s, stop=reason)
+        while True:
+            elapsed = timer.time_batch(self.fn, loops)
+            timed += elapsed
+            samples.append(elapsed / loops)
+            if timer.separate_host_time:
+                host.append(timer.last_host_s / loops)
+            # The block's length is wall time (it sets the interleaving's pace); the
+            # stopping rule counts only the timed batches.
+            if timer.clock() - start >= config.block_time or len(samples) >= room:
+                break
+        self.samples += samples
+        self.host_samples += host
+        self.sampling_time += timed
+        self.stop = stop_reason(self.samples, self.sampling_time, config)
+        return Block(tuple(samples), tuple(host), self.stop)
+
+    def run(self) -> Measurement:
+        """Everything in this process, block after block, until the stopping rule says."""
+        if not self.inner_loops:
+            self.prepare()
+        while self.stop is None:
+            self.block()
+        return self.measurement()
+
+    def measurement(self) -> Measurement:
+        assert self.first_call_s is not None and self.stop is not None
+        return Measurement(tuple(self.samples), tuple(self.host_samples), self.inner_loops,
+                           self.first_call_s, self.stop)
+
+    def _spin(self, duration: float) -> None:
+        """Single timed calls, discarded, until `duration` of the clock has passed."""
+        if duration <= 0:
+            return
+        clock = self.timer.clock
+        start = clock()
+        while clock() - start < duration:
+            self.timer.time_batch(self.fn, 1)
+
+
+def measure(fn: Callable[[], object], config: MeasureConfig = MeasureConfig(),
+            timer: Timer | None = None) -> Measurement:
+    """Measure fn alone, in this process, through the same Sampler the workers use."""
+    return Sampler(fn, timer or HostTimer(), config).run()
 
 
 def quality_warnings(summary: stats.Summary, stop: str) -> list[str]:

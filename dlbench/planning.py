@@ -1,21 +1,25 @@
-"""Turns a suite plus the user's selections into the runner's Plan.
+"""Turns a suite plus the user's selections into the runner's Plan, in small steps.
 
-Refusals happen here, before any worker starts: unknown names, explicitly requested
-backends that cannot run, and sizes whose memory need exceeds what the machine has.
+`build` is the pipeline: check the names the user typed, select the backends that
+can run, check the GPU options against them, expand the suite into cases, refuse what
+cannot run (too big for memory, unsupported on a backend), reconcile the timing
+settings, and drop duplicate cases. Every refusal happens here, before any worker
+starts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import psutil
 
 from dlbench import backends, suites, workloads
+from dlbench.backends import Backend, DeviceOptions
 from dlbench.errors import BackendUnavailable, UsageError
 from dlbench.measure import MeasureConfig
 from dlbench.results import CaseSpec
-from dlbench.runner import Plan
-from dlbench.workloads._endtoend import SUFFIX as END_TO_END
 
 INSTALL_HINT = {"torch": "pip install 'dlbench[torch]'", "cupy": "pip install 'dlbench[cupy]'"}
 
@@ -40,52 +44,89 @@ class Selection:
 
 
 @dataclass(frozen=True)
-class Planned:
-    plan: Plan
-    targets: tuple[backends.Backend, ...]
-    notes: tuple[str, ...]  # said once to the user: backends left out and why
-    settings: dict
+class Plan:
+    """Everything the runner needs: the cases, how to measure them, and what is known
+    up front not to run (with the reason)."""
+
+    cases: tuple[CaseSpec, ...]
+    config: MeasureConfig = MeasureConfig()
+    threads: int | None = None
+    verify: bool = True
+    seed: int = workloads.DEFAULT_SEED
+    skipped: tuple[tuple[CaseSpec, str], ...] = ()
+    options: DeviceOptions = DeviceOptions()
+    suite: str = ""
+    include_transfer: bool = False
+    backends: tuple[str, ...] = ()  # labels of the backends selected to run
+    notes: tuple[str, ...] = ()  # said once to the user: backends left out and why
+
+    @property
+    def total(self) -> int:
+        """Cases measured or skipped: the run's length in results."""
+        return len(self.cases) + len(self.skipped)
+
+    def settings(self) -> dict[str, Any]:
+        """The result file's "settings": what a reader needs to repeat the run."""
+        return {"suite": self.suite, **vars(self.config), "threads": self.threads,
+                "verify": self.verify, "seed": self.seed,
+                "cache": "cold" if self.options.cold_cache else "hot",
+                "tf32": "on" if self.options.tf32 else "off",
+                "include_transfer": self.include_transfer, "backends": list(self.backends)}
 
 
-def select_targets(sel: Selection) -> tuple[list[backends.Backend], list[str]]:
+def build(sel: Selection, available_memory: int | None = None) -> Plan:
+    suite = suites.load(sel.suite)
+    check_names(sel)
+    targets, notes = select_targets(sel)
+    check_device_options(sel, targets, notes)
+    memory = psutil.virtual_memory().available if available_memory is None else available_memory
+    cases, skipped = expand(entries(suite, sel), targets, sel, memory)
+    if not cases:
+        reasons = sorted({reason for _, reason in skipped})
+        raise UsageError("nothing to run: " + "; ".join(reasons[:3]))
+    config, threads = reconcile(suite.settings, sel)
+    # Overrides can make two suite entries the same case (--size on two matmul entries):
+    # measure it once.
+    return Plan(cases=tuple(dict.fromkeys(cases)), config=config, threads=threads,
+                verify=sel.verify, skipped=tuple(dict(skipped).items()),
+                options=DeviceOptions(tf32=sel.tf32 == "on", cold_cache=sel.cache == "cold"),
+                suite=suite.name, include_transfer=sel.include_transfer,
+                backends=tuple(t.label for t in targets), notes=tuple(notes))
+
+
+def check_names(sel: Selection) -> None:
+    """Unknown dtypes, workloads and option values are refused before anything else."""
+    for dtype in sel.dtypes or ():
+        if dtype not in suites.DTYPES:
+            raise UsageError(f"unknown dtype {dtype!r} (known: {', '.join(suites.DTYPES)})")
+    for name in sel.workloads or ():
+        workloads.get(name)  # raises on an unknown name
+    if sel.cache not in ("hot", "cold"):
+        raise UsageError(f"--cache must be hot or cold, got {sel.cache!r}")
+    if sel.tf32 not in ("on", "off"):
+        raise UsageError(f"--tf32 must be on or off, got {sel.tf32!r}")
+    for name in sel.backends or ():
+        backends.backend_class(name)  # raises on an unknown name
+    known = {d for name in backends.names() for d in backends.backend_class(name).devices}
+    for device in sel.devices or ():
+        if device.split(":")[0] not in known | {"cuda"}:
+            raise UsageError(f"unknown device {device!r} (known: cpu, cuda, cuda:N)")
+
+
+def select_targets(sel: Selection) -> tuple[list[Backend], list[str]]:
     """Backends to run, and notes on those left out."""
-    if sel.backends is not None:
-        for name in sel.backends:
-            backends.backend_class(name)  # raises on an unknown name
-    if sel.devices is not None:
-        known = {d for name in backends.names() for d in backends.backend_class(name).devices}
-        for device in sel.devices:
-            if device.split(":")[0] not in known | {"cuda"}:
-                raise UsageError(f"unknown device {device!r} (known: cpu, cuda, cuda:N)")
-    chosen, notes = [], []
+    chosen: list[Backend] = []
+    notes: list[str] = []
     for name in sel.backends or backends.names():
         cls = backends.backend_class(name)
-        devices = [d for d in (sel.devices or cls.devices)
-                   if d.split(":")[0] in cls.devices]
-        if not devices:
-            if sel.backends is not None:
-                raise BackendUnavailable(f"backend {name} has no device "
-                                         f"{', '.join(sel.devices or ())} "
-                                         f"(it offers: {', '.join(cls.devices)})")
-            continue
-        left_out: list[tuple[backends.Backend, str]] = []
-        for device in devices:
-            target = cls(device)
-            ok, reason = target.available()
-            if ok:
-                chosen.append(target)
-            else:
-                left_out.append((target, reason))
-        # A backend named with --backend must run: on every device named with --device,
-        # or else on at least one of its devices; the others (torch's cuda on a CPU
-        # machine) are left out with a note, as in a default run.
-        refused = [(t, r) for t, r in left_out if sel.backends is not None
-                   and (sel.devices is not None or len(left_out) == len(devices))]
-        if refused:
-            target, reason = refused[0]
-            hint = INSTALL_HINT.get(name) if "not installed" in reason else None
-            raise BackendUnavailable(f"backend {target.label} is unavailable: {reason}"
-                                     + (f" ({hint})" if hint else ""))
+        devices = [d for d in (sel.devices or cls.devices) if d.split(":")[0] in cls.devices]
+        if not devices and sel.backends is not None:
+            raise BackendUnavailable(f"backend {name} has no device "
+                                     f"{', '.join(sel.devices or ())} "
+                                     f"(it offers: {', '.join(cls.devices)})")
+        ready, left_out = _availability(cls(d) for d in devices)
+        _refuse_named(sel, name, left_out, len(devices))
+        chosen += ready
         notes += [f"{t.label} left out: {r}" for t, r in left_out]
     if not chosen:
         raise BackendUnavailable("no selected backend is available here"
@@ -93,20 +134,34 @@ def select_targets(sel: Selection) -> tuple[list[backends.Backend], list[str]]:
     return chosen, notes
 
 
-def build(sel: Selection, available_memory: int | None = None) -> Planned:
-    suite = suites.load(sel.suite)
-    if sel.dtypes is not None:
-        for dtype in sel.dtypes:
-            if dtype not in suites.DTYPES:
-                raise UsageError(f"unknown dtype {dtype!r} (known: {', '.join(suites.DTYPES)})")
-    if sel.workloads is not None:
-        for name in sel.workloads:
-            workloads.get(name)  # raises on an unknown name
-    if sel.cache not in ("hot", "cold"):
-        raise UsageError(f"--cache must be hot or cold, got {sel.cache!r}")
-    if sel.tf32 not in ("on", "off"):
-        raise UsageError(f"--tf32 must be on or off, got {sel.tf32!r}")
-    targets, notes = select_targets(sel)
+def _availability(targets: Iterable[Backend]) -> tuple[list[Backend], list[tuple[Backend, str]]]:
+    ready, left_out = [], []
+    for target in targets:
+        ok, reason = target.available()
+        if ok:
+            ready.append(target)
+        else:
+            left_out.append((target, reason))
+    return ready, left_out
+
+
+def _refuse_named(sel: Selection, name: str, left_out: Sequence[tuple[Backend, str]],
+                  devices: int) -> None:
+    """A backend named with --backend must run: on every device named with --device, or
+    else on at least one of its devices; the others (torch's cuda on a CPU machine) are
+    left out with a note, as in a default run."""
+    if sel.backends is None or not left_out:
+        return
+    if sel.devices is None and len(left_out) < devices:
+        return
+    target, reason = left_out[0]
+    hint = INSTALL_HINT.get(name) if "not installed" in reason else None
+    raise BackendUnavailable(f"backend {target.label} is unavailable: {reason}"
+                             + (f" ({hint})" if hint else ""))
+
+
+def check_device_options(sel: Selection, targets: Sequence[Backend], notes: Sequence[str]
+                         ) -> None:
     if sel.cache == "cold":
         # Cold means "the GPU's L2 flushed before every sample, outside the timed window".
         # A CPU has no such clean cut: a flush from Python leaves dirty lines whose
@@ -123,18 +178,26 @@ def build(sel: Selection, available_memory: int | None = None) -> Planned:
                          "and needs a GPU backend; none is selected and available"
                          + (f" ({'; '.join(notes)})" if notes else ""))
 
-    entries = list(suite.entries)
-    if sel.workloads is not None:
-        in_suite = {e.workload for e in entries}
-        entries = [e for e in entries if e.workload in sel.workloads]
-        entries += [suites.Entry(name, (), ("float32",)) for name in sel.workloads
-                    if name not in in_suite]
-    if sel.sizes is not None:
-        entries = [replace(e, sizes=sel.sizes) for e in entries]
-    if sel.dtypes is not None:
-        entries = [replace(e, dtypes=sel.dtypes) for e in entries]
 
-    memory = psutil.virtual_memory().available if available_memory is None else available_memory
+def entries(suite: suites.Suite, sel: Selection) -> list[suites.Entry]:
+    """The suite's entries with the command line's workloads, sizes and dtypes applied."""
+    out = list(suite.entries)
+    if sel.workloads is not None:
+        in_suite = {e.workload for e in out}
+        out = [e for e in out if e.workload in sel.workloads]
+        out += [suites.Entry(name, (), ("float32",)) for name in sel.workloads
+                if name not in in_suite]
+    if sel.sizes is not None:
+        out = [replace(e, sizes=sel.sizes) for e in out]
+    if sel.dtypes is not None:
+        out = [replace(e, dtypes=sel.dtypes) for e in out]
+    return out
+
+
+def expand(entries: Sequence[suites.Entry], targets: Sequence[Backend], sel: Selection,
+           memory: float) -> tuple[list[CaseSpec], list[tuple[CaseSpec, str]]]:
+    """Every (entry, size, dtype) on every target and impl: the cases to measure, and
+    those refused with the reason."""
     cases: list[CaseSpec] = []
     skipped: list[tuple[CaseSpec, str]] = []
     for entry in entries:
@@ -142,33 +205,53 @@ def build(sel: Selection, available_memory: int | None = None) -> Planned:
         for size in entry.sizes or (None,):
             params = wl.resolve(size=size, **entry.params)
             for dtype in entry.dtypes:
-                group = [CaseSpec.make(wl.name, params, dtype, t.name, t.device,
-                                       case_impl(impl, t, wl, sel.include_transfer))
-                         for t in targets for impl in wl.impls_for(t.name)]
-                need = wl.memory_bytes(params, workloads.itemsize(dtype)) * len(targets)
-                if need > memory:
-                    message = (f"{wl.name} {_fmt_params(params)} {dtype} needs about "
-                               f"{need / 2**30:.1f} GiB ({len(targets)} backends at once) but "
-                               f"{memory / 2**30:.1f} GiB is available")
-                    if sel.sizes is not None:
-                        raise UsageError(message)
-                    skipped += [(spec, message) for spec in group]
-                    continue
-                for spec, target in zip(group, [t for t in targets
-                                                for _ in wl.impls_for(t.name)], strict=True):
-                    supported, why = wl.supports(target)
-                    if not supported:
-                        skipped.append((spec, why))
-                    elif dtype not in target.dtypes:
-                        skipped.append((spec, f"{target.name} has no {dtype}"))
+                row = [(case_spec(wl, params, dtype, t, impl, sel.include_transfer), t)
+                       for t in targets for impl in wl.impls_for(t.name)]
+                too_big = memory_refusal(wl, params, dtype, len(targets), memory)
+                if too_big and sel.sizes is not None:
+                    raise UsageError(too_big)  # a size the user typed: refuse outright
+                for spec, target in row:
+                    reason = too_big or unsupported(wl, target, dtype)
+                    if reason:
+                        skipped.append((spec, reason))
                     else:
                         cases.append(spec)
+    return cases, skipped
 
-    if not cases:
-        reasons = sorted({reason for _, reason in skipped})
-        raise UsageError("nothing to run: " + "; ".join(reasons[:3]))
 
-    settings = {**suite.settings}
+def case_spec(wl: workloads.Workload, params: dict[str, int], dtype: str, target: Backend,
+              impl: str, include_transfer: bool) -> CaseSpec:
+    """End-to-end timing (--include-transfer) applies to kernels on a GPU only: CPU
+    columns stay the baseline the end-to-end figures are compared with, and the transfer
+    workload is itself the copies."""
+    end_to_end = include_transfer and target.device != "cpu" and wl.name != "transfer"
+    return CaseSpec.make(wl.name, params, dtype, target.name, target.device, impl, end_to_end)
+
+
+def memory_refusal(wl: workloads.Workload, params: dict[str, int], dtype: str, backends: int,
+                   memory: float) -> str | None:
+    """Why a case cannot fit in host memory with every backend's worker holding it."""
+    need = wl.memory_bytes(params, workloads.itemsize(dtype)) * backends
+    if need <= memory:
+        return None
+    return (f"{wl.name} {_fmt_params(params)} {dtype} needs about {need / 2**30:.1f} GiB "
+            f"({backends} backends at once) but {memory / 2**30:.1f} GiB is available")
+
+
+def unsupported(wl: workloads.Workload, target: Backend, dtype: str) -> str | None:
+    supported, why = wl.supports(target)
+    if not supported:
+        return why
+    if dtype not in target.dtypes:
+        return f"{target.name} has no {dtype}"
+    return None
+
+
+def reconcile(suite_settings: dict[str, Any], sel: Selection
+              ) -> tuple[MeasureConfig, int | None]:
+    """The suite's timing settings with the command line's on top; only a clash between
+    two values the user typed is an error, a suite's default gives way."""
+    settings = dict(suite_settings)
     suite_threads = settings.pop("threads", None)
     threads = sel.threads if sel.threads is not None else suite_threads
     if sel.min_time is not None:
@@ -176,8 +259,6 @@ def build(sel: Selection, available_memory: int | None = None) -> Planned:
     if sel.max_time is not None:
         settings["max_time"] = sel.max_time
     if settings.get("min_time", 0) > settings.get("max_time", float("inf")):
-        # Only a clash between two values the user typed is an error; a suite's default
-        # gives way to the one given on the command line.
         if sel.min_time is not None and sel.max_time is not None:
             raise UsageError(f"--min-time {sel.min_time} exceeds --max-time {sel.max_time}")
         if sel.max_time is not None:
@@ -185,30 +266,9 @@ def build(sel: Selection, available_memory: int | None = None) -> Planned:
         else:
             settings["max_time"] = settings["min_time"]
     try:
-        config = MeasureConfig(**settings)
+        return MeasureConfig(**settings), threads
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    # Overrides can make two suite entries the same case (--size on two matmul entries):
-    # measure it once.
-    cases = list(dict.fromkeys(cases))
-    skipped = list(dict(skipped).items())
-    plan = Plan(cases=tuple(cases), config=config, threads=threads, verify=sel.verify,
-                skipped=tuple(skipped), tf32=sel.tf32, cache=sel.cache)
-    recorded = {"suite": suite.name, **vars(config), "threads": threads,
-                "verify": sel.verify, "seed": plan.seed, "cache": sel.cache, "tf32": sel.tf32,
-                "include_transfer": sel.include_transfer,
-                "backends": [t.label for t in targets]}
-    return Planned(plan, tuple(targets), tuple(notes), recorded)
-
-
-def case_impl(impl: str, target: backends.Backend, wl: workloads.Workload,
-              include_transfer: bool) -> str:
-    """The impl a case is measured as: "+transfer" marks end-to-end timing, for kernels on
-    a GPU only (CPU columns stay the baseline the end-to-end figures are compared with;
-    the transfer workload is itself the copies)."""
-    if include_transfer and target.device != "cpu" and wl.name != "transfer":
-        return impl + END_TO_END
-    return impl
 
 
 def _fmt_params(params: dict[str, int]) -> str:

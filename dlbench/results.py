@@ -14,11 +14,12 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dlbench.errors import ResultFileError
+from dlbench import stats
+from dlbench.errors import DlbenchError, ResultFileError
 
 SCHEMA = "dlbench.result"
 SCHEMA_VERSION = 1
@@ -26,11 +27,18 @@ SCHEMA_VERSION = 1
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
 STATUSES = ("ok", "wrong", "oom", "error", "skipped")
+# How ids, columns and files mark a GPU kernel timed with its host↔device copies.
+END_TO_END_MARK = "+transfer"
 
 
 @dataclass(frozen=True)
 class CaseSpec:
-    """What is measured: hashable, so it keys dictionaries and pairs runs."""
+    """What is measured: hashable, so it keys dictionaries and pairs runs.
+
+    `impl` names the kernel (portable, native, a transfer direction); `end_to_end` marks
+    a GPU kernel timed with its host↔device copies (--include-transfer). Ids, columns and
+    the file's "impl" field show end-to-end cases with a "+transfer" mark.
+    """
 
     workload: str
     params: tuple[tuple[str, Any], ...]
@@ -38,23 +46,33 @@ class CaseSpec:
     backend: str
     device: str
     impl: str
+    end_to_end: bool = False
 
     @classmethod
     def make(cls, workload: str, params: Mapping[str, Any], dtype: str, backend: str,
-             device: str, impl: str) -> CaseSpec:
-        return cls(workload, tuple(params.items()), dtype, backend, device, impl)
+             device: str, impl: str, end_to_end: bool = False) -> CaseSpec:
+        return cls(workload, tuple(params.items()), dtype, backend, device, impl, end_to_end)
 
     @property
     def param_dict(self) -> dict[str, Any]:
         return dict(self.params)
 
     @property
+    def impl_label(self) -> str:
+        """The impl as ids and files show it: "native", or "native+transfer"."""
+        return self.impl + (END_TO_END_MARK if self.end_to_end else "")
+
+    @property
+    def label(self) -> str:
+        """The backend and its device: the worker that measures this case."""
+        return f"{self.backend}-{self.device}"
+
+    @property
     def column(self) -> str:
-        """The backend-device(-impl) label a table column uses; an end-to-end impl
-        ("native+transfer") keeps its "+transfer" mark."""
-        kernel, plus, mode = self.impl.partition("+")
-        suffix = ("" if kernel == "portable" else f"-{kernel}") + plus + mode
-        return f"{self.backend}-{self.device}{suffix}"
+        """The backend-device(-impl) label a table column uses, "+transfer" marked."""
+        suffix = "" if self.impl == "portable" else f"-{self.impl}"
+        mark = END_TO_END_MARK if self.end_to_end else ""
+        return f"{self.label}{suffix}{mark}"
 
     @property
     def row_key(self) -> str:
@@ -63,7 +81,32 @@ class CaseSpec:
 
     @property
     def id(self) -> str:
-        return f"{self.row_key}/{self.backend}-{self.device}/{self.impl}"
+        return f"{self.row_key}/{self.label}/{self.impl_label}"
+
+
+@dataclass(frozen=True)
+class Numerics:
+    """How a backend computed a case: float32 products as "ieee" or "tf32" (tensor
+    cores), the library's math flags in force, and the GPU L2 state ("hot"/"cold";
+    None on a CPU)."""
+
+    float32_math: str = "ieee"
+    math: Mapping[str, Any] = field(default_factory=dict)
+    cache: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"float32_math": self.float32_math}
+        if self.math:
+            d["math"] = dict(self.math)
+        if self.cache is not None:
+            d["cache"] = self.cache
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Numerics | None:
+        if "float32_math" not in d:
+            return None
+        return cls(str(d["float32_math"]), dict(d.get("math") or {}), d.get("cache"))
 
 
 @dataclass(frozen=True)
@@ -86,7 +129,11 @@ class Result:
     warnings: tuple[str, ...] = ()
     first_call_s: float | None = None
     stop: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    numerics: Numerics | None = None
+    # Event-timed samples: the synchronised host time of the same batches, paired with
+    # samples_s (cupyx.profiler.benchmark reports both).
+    host_samples_s: tuple[float, ...] = ()
+    peak_device_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -96,30 +143,41 @@ class Result:
     def median(self) -> float | None:
         return self.stats["median"] if self.stats else None
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        spec = d.pop("spec")
-        d = {
-            "id": self.spec.id,
-            "workload": spec["workload"],
-            "params": self.spec.param_dict,
-            "dtype": spec["dtype"],
-            "backend": spec["backend"],
-            "device": spec["device"],
-            "impl": spec["impl"],
-            **d,
-        }
-        d["samples_s"] = list(self.samples_s)
-        d["warnings"] = list(self.warnings)
-        d["stats"] = dict(self.stats) if self.stats else None
-        d["verify"] = dict(self.verify) if self.verify else None
-        d["extra"] = dict(self.extra)
+    def extra(self) -> dict[str, Any]:
+        """The file's "extra" object: how the case was computed, and device-side figures."""
+        d = self.numerics.to_dict() if self.numerics else {}
+        if self.host_samples_s:
+            d["host_samples_s"] = list(self.host_samples_s)
+            d["host_stats"] = stats.summarize(self.host_samples_s).to_dict()
+        if self.peak_device_bytes is not None:
+            d["peak_device_bytes"] = self.peak_device_bytes
         return d
+
+    def to_dict(self) -> dict[str, Any]:
+        spec = self.spec
+        return {
+            "id": spec.id, "workload": spec.workload, "params": spec.param_dict,
+            "dtype": spec.dtype, "backend": spec.backend, "device": spec.device,
+            "impl": spec.impl_label, "status": self.status, "error": self.error,
+            "samples_s": list(self.samples_s), "inner_loops": self.inner_loops,
+            "stats": dict(self.stats) if self.stats else None, "timer": self.timer,
+            "flops": self.flops, "bytes": self.bytes, "gflops": self.gflops,
+            "gbytes_per_s": self.gbytes_per_s, "fraction_of_peak": self.fraction_of_peak,
+            "verify": dict(self.verify) if self.verify else None,
+            "warnings": list(self.warnings), "first_call_s": self.first_call_s,
+            "stop": self.stop, "extra": self.extra(),
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Result:
+        impl = d["impl"]
+        end_to_end = isinstance(impl, str) and impl.endswith(END_TO_END_MARK)
+        if end_to_end:
+            impl = impl[: -len(END_TO_END_MARK)]
         spec = CaseSpec.make(d["workload"], d["params"], d["dtype"], d["backend"], d["device"],
-                             d["impl"])
+                             impl, end_to_end)
+        extra = d.get("extra") or {}
+        peak = extra.get("peak_device_bytes")
         return cls(
             spec=spec,
             status=d["status"],
@@ -137,7 +195,9 @@ class Result:
             warnings=tuple(d.get("warnings") or ()),
             first_call_s=d.get("first_call_s"),
             stop=d.get("stop"),
-            extra=d.get("extra") or {},
+            numerics=Numerics.from_dict(extra),
+            host_samples_s=tuple(extra.get("host_samples_s") or ()),
+            peak_device_bytes=int(peak) if peak is not None else None,
         )
 
 
@@ -183,7 +243,9 @@ class RunDocument:
 
 
 def json_safe(value: Any) -> Any:
-    """JSON has no NaN/inf: store them as null rather than emit invalid JSON."""
+    """`value` with every NaN and infinity replaced by None, through dicts, lists and tuples
+    (tuples become lists). JSON has no NaN/inf: every JSON this package writes stores them
+    as null rather than emit invalid JSON."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
@@ -254,14 +316,20 @@ def load(path: str | Path) -> RunDocument:
 def read_json(path: str | Path) -> Any:
     """A JSON file's content, or a ResultFileError saying why it cannot be had."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultFileError(f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultFileError(f"{p}: cannot read ({exc})") from None
+    text = read_text(p)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ResultFileError(f"{p}: not JSON ({exc.msg} at line {exc.lineno})") from None
     return data
+
+
+def read_text(path: Path, kind: str = "file",
+              error: type[DlbenchError] = ResultFileError) -> str:
+    """A UTF-8 file's text, or `error` saying why it cannot be had ("no such <kind>")."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: no such {kind}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot read ({exc})") from None

@@ -1,6 +1,10 @@
-"""Device-side timing: events recorded around a batch on the current stream, plus host time.
+"""Timers: how one batch of calls is timed, on the host clock or by device events.
 
-Why this shape (FIELD.md §2):
+The engine (measure.py) asks a timer for one thing: the seconds a batch of `loops`
+back-to-back calls took. `HostTimer` reads the host clock, synchronising the device
+before each read. `EventTimer` records events in stream order around the batch and
+keeps the host time of the same batch beside the device time. Why this shape
+(FIELD.md §2):
 
 * **Events, one wait per sample.** A sample records a start event on the current
   stream, queues the calibrated batch of `inner_loops` calls, records an end event
@@ -19,9 +23,9 @@ Why this shape (FIELD.md §2):
   never inside the timed window nor in the host time (P4; nvbench flushes per cold
   sample, triton zeroes a buffer before each call).
 
-Only `Event` implementations differ between devices: `HostEvent` reads a clock
-(tests drive it with FakeClock and assert exact numbers), `CudaEvents` binds
-torch.cuda.Event / cupy.cuda.Event in a few lines. Everything else here runs on CPU.
+Only events differ between devices: `HostEvent` reads a clock (tests drive it with
+FakeClock and assert exact numbers); each GPU backend wraps its own library's event
+in `LibraryEvent`, beside the backend. Everything here runs on a CPU.
 """
 
 from __future__ import annotations
@@ -33,6 +37,50 @@ from typing import Any, Protocol
 from dlbench.clock import Clock, perf_clock
 
 
+def no_sync() -> None:
+    """A CPU has no queued work to wait for."""
+
+
+class Timer(Protocol):
+    """What the engine needs of a timer."""
+
+    name: str
+    clock: Clock
+    sync: Callable[[], None]
+    # True when `time_batch` returns device time and `last_host_s` is a separate figure.
+    separate_host_time: bool
+    # True when every sample must be one call (a cold cache is cold for one call only).
+    one_call_per_sample: bool
+    last_host_s: float
+
+    def time_batch(self, fn: Callable[[], object], loops: int) -> float: ...
+
+
+class HostTimer:
+    """Times a batch of calls with a host clock, synchronising the device before each read."""
+
+    name = "host"
+    separate_host_time = False
+    one_call_per_sample = False
+
+    def __init__(self, clock: Clock = perf_clock, sync: Callable[[], None] = no_sync) -> None:
+        self.clock = clock
+        self.sync = sync
+        # The host time of the last batch: the sample itself here.
+        self.last_host_s = 0.0
+
+    def time_batch(self, fn: Callable[[], object], loops: int) -> float:
+        """Seconds for `loops` back-to-back calls of fn."""
+        sync, clock = self.sync, self.clock
+        sync()
+        start = clock()
+        for _ in repeat(None, loops):
+            fn()
+        sync()
+        self.last_host_s = elapsed = clock() - start
+        return elapsed
+
+
 class Event(Protocol):
     """A timestamp recorded in stream order."""
 
@@ -40,7 +88,7 @@ class Event(Protocol):
 
     def synchronize(self) -> None: ...
 
-    def elapsed_s(self, end: Event) -> float: ...
+    def elapsed_s(self, end: Any) -> float: ...
 
 
 class HostEvent:
@@ -56,30 +104,19 @@ class HostEvent:
     def synchronize(self) -> None:
         """Host work is done when the call returns: nothing to wait for."""
 
-    def elapsed_s(self, end: Event) -> float:
-        assert isinstance(end, HostEvent) and self.time is not None and end.time is not None
+    def elapsed_s(self, end: HostEvent) -> float:
+        assert self.time is not None and end.time is not None
         return end.time - self.time
 
 
-class CudaEvents:
-    """torch.cuda.Event or cupy.cuda.Event behind the Event protocol (GPU only, thin)."""
+class LibraryEvent:
+    """A GPU library's timing event (torch.cuda.Event, cupy.cuda.Event) behind `Event`:
+    both record on the current stream and wait alike; only reading the elapsed
+    milliseconds differs, so the backend passes that function in."""
 
-    def __init__(self, library: str) -> None:
-        self.library = library
-
-    def __call__(self) -> Event:
-        if self.library == "torch":
-            import torch
-
-            return _TorchEvent(torch.cuda.Event(enable_timing=True))
-        import cupy
-
-        return _CupyEvent(cupy.cuda.Event())
-
-
-class _TorchEvent:
-    def __init__(self, event: Any) -> None:
+    def __init__(self, event: Any, elapsed_ms: Callable[[Any, Any], float]) -> None:
         self.event = event
+        self.elapsed_ms = elapsed_ms
 
     def record(self) -> None:
         self.event.record()  # on the current stream
@@ -87,46 +124,26 @@ class _TorchEvent:
     def synchronize(self) -> None:
         self.event.synchronize()
 
-    def elapsed_s(self, end: Event) -> float:
-        return self.event.elapsed_time(end.event) * 1e-3  # type: ignore[attr-defined]
-
-
-class _CupyEvent:
-    def __init__(self, event: Any) -> None:
-        self.event = event
-
-    def record(self) -> None:
-        self.event.record()  # on the current stream
-
-    def synchronize(self) -> None:
-        self.event.synchronize()
-
-    def elapsed_s(self, end: Event) -> float:
-        import cupy
-
-        return cupy.cuda.get_elapsed_time(self.event, end.event) * 1e-3  # type: ignore
-
-
-def _no_sync() -> None:
-    return None
+    def elapsed_s(self, end: LibraryEvent) -> float:
+        return self.elapsed_ms(self.event, end.event) * 1e-3
 
 
 class EventTimer:
-    """Times a batch by events on the current stream; keeps the host time of the same batch.
+    """Times a batch by events on the current stream; keeps the host time of the same batch."""
 
-    Same interface as measure.HostTimer (`clock`, `time_batch`, `last_host_s`), so the
-    engine's warm-up, calibration and sampling use it unchanged.
-    """
+    separate_host_time = True
 
     def __init__(self, new_event: Callable[[], Event], clock: Clock = perf_clock,
-                 sync: Callable[[], None] = _no_sync, flush: Callable[[], None] | None = None,
+                 sync: Callable[[], None] = no_sync, flush: Callable[[], None] | None = None,
                  name: str = "cuda-event") -> None:
-        self.new_event = new_event
         self.clock = clock
         self.sync = sync
         self.flush = flush
         self.name = name
         self.last_host_s = 0.0
+        # Cold: every sample is one call after its own L2 flush, as nvbench's cold
+        # measurement; a batch would leave all calls but the first hot.
+        self.one_call_per_sample = flush is not None
         # Two events reused for every sample: creating events per sample costs host time
         # (cupyx creates them once per benchmark call too).
         self._start = new_event()

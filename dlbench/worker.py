@@ -1,10 +1,11 @@
-"""The worker process: owns one backend for the whole run and measures on request.
+"""The worker: owns one backend for the whole run and measures its cases on request.
 
-Functions here run inside a spawned single-worker process pool. Module state holds
-the backend and the cases prepared so far; the runner calls `init` once, then
-`prepare`, `block` (many times) and `release` for each case. Failures inside a case
-come back as data (`{"status": "error" | "oom", ...}`) so the runner can tell them from
-a crashed process, which surfaces as BrokenProcessPool instead.
+A `Worker` lives in a spawned process (process.py) and is driven by the runner: one
+`start`, then for each case `prepare` (inputs, first call, verification, warm-up and
+calibration), `block` many times, and `release`. Each case is a `measure.Sampler`:
+the same engine `measure()` runs in one process, driven block by block over the pipe.
+Failures inside a case come back as a `Failure` value so the runner can tell them from
+a crashed process, which surfaces as `process.WorkerCrashed` instead.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import contextlib
 import gc
 import os
 import signal
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from dlbench import backends, workloads
-from dlbench.measure import MeasureConfig, Timer, calibrate, sample_block, warmup
-from dlbench.results import CaseSpec
-from dlbench.timers import EventTimer, HostEvent
-from dlbench.workloads._endtoend import split_impl, with_transfers
+from dlbench.backends import Backend, DeviceOptions
+from dlbench.measure import MeasureConfig, Sampler
+from dlbench.results import CaseSpec, Numerics
+from dlbench.timers import EventTimer, HostEvent, Timer
+from dlbench.workloads._endtoend import with_transfers
 
 # Test hook: a backend name here makes its kernels' first output wrong, so tests can
 # drive the real verification path and exit code end to end. Never set in normal use.
@@ -32,91 +33,198 @@ CORRUPT_ENV = "DLBENCH_TEST_CORRUPT_OUTPUT"
 # Test hook: a backend name here makes its worker kill itself (SIGKILL) at its first
 # block, as a segfault or the OOM killer would.
 KILL_ENV = "DLBENCH_TEST_KILL_WORKER"
-# Size of the matmul used to wake the library up at start: big enough to start its
-# thread pool and JIT/dispatch caches, small enough to take milliseconds.
-INIT_WARMUP_N = 256
 # Test hook: a backend name here makes its worker time with EventTimer over host events
 # (timer "host-event"), so the event path through runner and result file runs on a CPU.
 EVENT_TIMER_ENV = "DLBENCH_TEST_EVENT_TIMER"
+# Size of the matmul used to wake the library up at start: big enough to start its
+# thread pool and JIT/dispatch caches, small enough to take milliseconds.
+INIT_WARMUP_N = 256
 # What a library's error says when device memory ran out: torch/CuPy allocators say
 # "out of memory"; cuBLAS/cuDNN workspaces and the runtime use their own codes.
 OOM_MARKERS = ("out of memory", "cublas_status_alloc_failed", "cudnn_status_alloc_failed",
                "cudaerrormemoryallocation", "cuda_error_out_of_memory")
 
 
-@dataclass
-class _Prepared:
-    kernel: Any
+@dataclass(frozen=True)
+class Started:
+    """A worker ready to measure: its process and what its backend says about itself."""
+
+    pid: int
+    describe: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A case ready to sample: verified, warmed up and calibrated."""
+
     inner_loops: int
+    first_call_s: float
+    timer: str
+    numerics: Numerics
+    verify: Mapping[str, Any] | None
 
 
-_backend: backends.Backend | None = None
-_cases: dict[str, _Prepared] = {}
-_options: dict[str, Any] = {}
+@dataclass(frozen=True)
+class BlockReply:
+    """One block of a case: samples (and paired host times), the stopping rule's answer,
+    and the device memory high-water mark so far (None on a CPU)."""
+
+    samples: tuple[float, ...]
+    host_samples: tuple[float, ...]
+    stop: str | None
+    peak_device_bytes: int | None
 
 
-def ignore_sigint() -> None:
-    """Pool initializer: Ctrl-C is the parent's to handle; workers are stopped by it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+@dataclass(frozen=True)
+class Failure:
+    """Why a case has no samples: status wrong, oom, error or skipped, and the message."""
+
+    status: str
+    error: str
+    verify: Mapping[str, Any] | None = None
+    first_call_s: float | None = None
 
 
-def init(backend_name: str, device: str, threads: int | None, warmup_s: float,
-         options: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Import the library, set threads, and warm it up before any sample is taken anywhere.
+class Worker:
+    """One backend, set up once, and the cases prepared on it so far."""
 
-    `options` (tf32: on/off, cache: hot/cold) reach the backend before its library is
-    imported (CuPy reads CUPY_TF32 then) and again after, when a GPU backend selects its
-    device, sets its math flags and creates its context and library handles.
-    """
-    global _backend
-    _options.clear()
-    _options.update(options or {})
-    backend = backends.get(backend_name, device)
-    backend.prepare_env(_options)
-    backends.import_library(backend)
-    backend.set_threads(threads)
-    backend.setup()
-    # Verification tolerances follow the float32 math this backend now uses.
-    workloads.FLOAT32_MATH.set(backend.float32_math())
-    wl = workloads.get("matmul")
-    p = wl.resolve(size=INIT_WARMUP_N)
-    arrays = {k: backend.asarray(v, "float32") for k, v in wl.inputs(p).items()}
-    kernel = wl.kernel("portable", backend, arrays, p)
-    warmup(kernel, backend.timer(), warmup_s)
-    _backend = backend
-    return {"pid": os.getpid(), "describe": backend.describe()}
+    def __init__(self, backend: Backend, options: DeviceOptions) -> None:
+        self.backend = backend
+        self.options = options
+        self.cases: dict[str, Sampler] = {}
 
+    @classmethod
+    def start(cls, backend_name: str, device: str, threads: int | None,
+              options: DeviceOptions) -> Worker:
+        """Import the library, set threads, select the device and apply the options.
 
-def describe_only(backend_name: str, device: str) -> dict[str, Any]:
-    """What a backend says about itself and its GPU, asked in a spawned child so that
-    the asking process (`dlbench env`) never initialises CUDA itself."""
-    backend = backends.get(backend_name, device)
-    backend.prepare_env({})
-    backends.import_library(backend)
-    backend.setup()
-    return backend.describe()
+        The options reach the backend before its library is imported (CuPy reads
+        CUPY_TF32 then) and again after, when a GPU backend selects its device, sets
+        its math flags and creates its context and library handles.
+        """
+        backend = backends.get(backend_name, device)
+        backend.prepare_env(options)
+        backends.import_library(backend)
+        backend.set_threads(threads)
+        backend.setup()
+        return cls(backend, options)
 
+    def warm_up(self, seconds: float) -> None:
+        """A small matmul for `seconds`: thread pools and dispatch caches live before any
+        sample is taken anywhere."""
+        wl = workloads.get("matmul")
+        p = wl.resolve(size=INIT_WARMUP_N)
+        arrays = {k: self.backend.asarray(v, "float32") for k, v in wl.inputs(p).items()}
+        config = MeasureConfig(warmup_time=seconds)
+        Sampler(wl.kernel("portable", self.backend, arrays, p), self.timer(), config).prepare()
 
-def _error(exc: BaseException) -> dict[str, Any]:
-    if _backend is not None:
+    def timer(self) -> Timer:
+        if os.environ.get(EVENT_TIMER_ENV) == self.backend.name:
+            return EventTimer(HostEvent, sync=self.backend.synchronize, name="host-event")
+        return self.backend.timer()
+
+    def numerics(self) -> Numerics:
+        backend = self.backend
+        cache = None if backend.device == "cpu" else (
+            "cold" if self.options.cold_cache else "hot")
+        return Numerics(backend.float32_math(), backend.math_state(), cache)
+
+    # -- a case -----------------------------------------------------------------------
+    def prepare(self, spec: CaseSpec, config: MeasureConfig, verify: bool, seed: int
+                ) -> Prepared | Failure:
+        """Build inputs, run the kernel once (its latency is the first-call time), check its
+        output against the float64 reference, then warm up and calibrate."""
+        try:
+            return self._prepare(spec, config, verify, seed)
+        except Exception as exc:
+            return self.failure(exc)
+
+    def _prepare(self, spec: CaseSpec, config: MeasureConfig, verify: bool, seed: int
+                 ) -> Prepared | Failure:
+        backend = self.backend
+        wl = workloads.get(spec.workload)
+        p = spec.param_dict
+        host = wl.inputs(p, seed)
+        refused = self._refuse_oversized(wl, p, host, spec.dtype)
+        if refused is not None:
+            return refused
+        backend.reset_peak_memory()
+        arrays = {k: backend.asarray(v, spec.dtype) for k, v in host.items()}
+        del host
+        kernel = wl.kernel(spec.impl, backend, arrays, p)
+        if spec.end_to_end:
+            kernel = with_transfers(backend, kernel, arrays, spec.dtype)
+        # Widen the inputs before the first call: training steps update them in place.
+        widened = ({k: backend.to_numpy(v).astype(np.float64) for k, v in arrays.items()}
+                   if verify else None)
+        timer = self.timer()
+        sampler = Sampler(kernel, timer, config)
+        output = sampler.first_call()
+        numerics = self.numerics()
+        check = None
+        if widened is not None:
+            check = wl.check(self._to_host(output), widened, p, spec.dtype,
+                             numerics.float32_math).to_dict()
+            del widened
+        del output
+        if check is not None and not check["ok"]:
+            return Failure("wrong", f"output differs from the float64 reference: scaled error "
+                                    f"{check['max_rel_err']:.3g} > tolerance {check['tol']:.3g}",
+                           check, sampler.first_call_s)
+        # The first call paid for kernel compilation (CuPy), cuDNN autotuning
+        # (cudnn.benchmark) and workspace allocation; the warm-up lets clocks and caches
+        # settle, and none of it is a sample (FIELD.md P5).
+        loops = sampler.prepare()
+        self.cases[spec.id] = sampler
+        assert sampler.first_call_s is not None
+        return Prepared(loops, sampler.first_call_s, timer.name, numerics, check)
+
+    def _refuse_oversized(self, wl: workloads.Workload, p: Mapping[str, int],
+                          host: Mapping[str, Any], dtype: str) -> Failure | None:
+        """Refused before any device allocation, with the numbers (DESIGN.md)."""
+        free = self.backend.memory_free()
+        if free is None:
+            return None
+        need = device_need(wl, p, host, dtype)
+        if need <= free:
+            return None
+        return Failure("skipped", f"needs about {_size(need)} of device memory but "
+                                  f"{_size(free)} is free on {self.backend.label}")
+
+    def _to_host(self, output: Any) -> Any:
+        """A kernel returns one array or a tuple of them (a training step's new weights)."""
+        backend = self.backend
+        if isinstance(output, tuple | list):
+            host: Any = tuple(backend.to_numpy(x) for x in output)
+        else:
+            host = backend.to_numpy(output)
+        if os.environ.get(CORRUPT_ENV) == backend.name:
+            host = np.asarray(host) + 1.0
+        return host
+
+    def block(self, case_id: str) -> BlockReply | Failure:
+        """One block of samples for a prepared case, after its discarded warm-up."""
+        if os.environ.get(KILL_ENV) == self.backend.name:
+            os.kill(os.getpid(), signal.SIGKILL)
+        try:
+            block = self.cases[case_id].block()
+            return BlockReply(block.samples, block.host_samples, block.stop,
+                              self.backend.peak_memory())
+        except Exception as exc:
+            return self.failure(exc)
+
+    def release(self, case_id: str) -> None:
+        self.cases.pop(case_id, None)
+        gc.collect()
+        self.backend.free_cached()  # the other GPU worker on this device may need it
+
+    def failure(self, exc: BaseException) -> Failure:
         with contextlib.suppress(Exception):
-            _backend.free_cached()  # so that the next case does not inherit a full device
-    text = str(exc).lower()
-    if isinstance(exc, MemoryError) or any(marker in text for marker in OOM_MARKERS):
-        return {"status": "oom", "error": f"out of memory: {exc}".strip()}
-    return {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
-
-
-def _timer() -> Timer:
-    assert _backend is not None
-    if os.environ.get(EVENT_TIMER_ENV) == _backend.name:
-        backend = _backend
-        return EventTimer(HostEvent, sync=backend.synchronize, name="host-event")
-    return _backend.timer()
-
-
-def _cold() -> bool:
-    return _options.get("cache") == "cold"
+            self.backend.free_cached()  # so that the next case does not inherit a full device
+        text = str(exc).lower()
+        if isinstance(exc, MemoryError) or any(marker in text for marker in OOM_MARKERS):
+            return Failure("oom", f"out of memory: {exc}".strip())
+        return Failure("error", f"{type(exc).__name__}: {exc}")
 
 
 def device_need(wl: workloads.Workload, p: Mapping[str, int], host: Mapping[str, Any],
@@ -134,110 +242,39 @@ def _size(n: float) -> str:
     return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
-def _case_extra() -> dict[str, Any]:
-    """What a result records about how its backend computed: math flags, float32 math,
-    cache state, timer."""
-    assert _backend is not None
-    math = _backend.math_state()
-    extra: dict[str, Any] = {"float32_math": _backend.float32_math()}
-    if math:
-        extra["math"] = math
-    if _backend.device != "cpu":
-        extra["cache"] = _options.get("cache", "hot")
-    return extra
+# -- the process's entry points: one Worker per process, called over the pipe ----------
+_worker: Worker | None = None
 
 
-def _to_host(backend: backends.Backend, output: Any) -> Any:
-    """A kernel returns one array or a tuple of them (a training step's new weights)."""
-    if isinstance(output, tuple | list):
-        return tuple(backend.to_numpy(x) for x in output)
-    return backend.to_numpy(output)
+def start(backend_name: str, device: str, threads: int | None, warmup_s: float,
+          options: DeviceOptions) -> Started:
+    """Set the worker up and warm it before any sample is taken anywhere."""
+    global _worker
+    _worker = Worker.start(backend_name, device, threads, options)
+    _worker.warm_up(warmup_s)
+    return Started(os.getpid(), _worker.backend.describe())
 
 
-def prepare(spec: CaseSpec, config: MeasureConfig, verify: bool, seed: int) -> dict[str, Any]:
-    """Build inputs, run the kernel once (its latency is the first-call time), check its
-    output against the float64 reference, then warm up and calibrate."""
-    assert _backend is not None, "init() must run first"
-    try:
-        wl = workloads.get(spec.workload)
-        p = spec.param_dict
-        host = wl.inputs(p, seed)
-        free = _backend.memory_free()
-        if free is not None:
-            need = device_need(wl, p, host, spec.dtype)
-            if need > free:
-                # Refused before any device allocation, with the numbers (DESIGN.md).
-                return {"status": "skipped", "error":
-                        f"needs about {_size(need)} of device memory but {_size(free)} "
-                        f"is free on {_backend.label}"}
-        _backend.reset_peak_memory()
-        arrays = {k: _backend.asarray(v, spec.dtype) for k, v in host.items()}
-        del host
-        impl, end_to_end = split_impl(spec.impl)
-        kernel = wl.kernel(impl, _backend, arrays, p)
-        if end_to_end:
-            kernel = with_transfers(_backend, kernel, arrays, spec.dtype)
-        timer = _timer()
-        # Widen the inputs before the first call: training steps update them in place.
-        widened = ({k: _backend.to_numpy(v).astype(np.float64) for k, v in arrays.items()}
-                   if verify else None)
-        start = time.perf_counter()
-        output = kernel()
-        _backend.synchronize()
-        first_call_s = time.perf_counter() - start
-        check = None
-        if widened is not None:
-            host_output = _to_host(_backend, output)
-            if os.environ.get(CORRUPT_ENV) == _backend.name:
-                host_output = np.asarray(host_output) + 1.0
-            check = wl.check(host_output, widened, p, spec.dtype).to_dict()
-            del widened
-        del output
-        if check is not None and not check["ok"]:
-            return {"status": "wrong", "verify": check, "first_call_s": first_call_s,
-                    "error": f"output differs from the float64 reference: scaled error "
-                             f"{check['max_rel_err']:.3g} > tolerance {check['tol']:.3g}"}
-        # The first call above paid for kernel compilation (CuPy), cuDNN autotuning
-        # (cudnn.benchmark) and workspace allocation; the warm-up below lets clocks and
-        # caches settle, and none of it is a sample (FIELD.md P5).
-        warm = warmup(kernel, timer, config.warmup_time)
-        # Cold: every sample is one call after its own L2 flush, as nvbench's cold
-        # measurement; a batch would leave all calls but the first hot.
-        loops = 1 if _cold() else calibrate(kernel, timer, config.sample_time)
-        _cases[spec.id] = _Prepared(kernel, loops)
-        return {"status": "ok", "verify": check, "first_call_s": first_call_s,
-                "warmup_calls": warm.calls, "inner_loops": loops,
-                "timer": getattr(timer, "name", "host"), "extra": _case_extra()}
-    except Exception as exc:
-        return _error(exc)
+def _current() -> Worker:
+    if _worker is None:
+        raise RuntimeError("start() must run first")
+    return _worker
 
 
-def block(case_id: str, block_time: float, warmup_time: float, max_samples: int
-          ) -> dict[str, Any]:
-    """One block of samples for a prepared case, after a discarded warm-up."""
-    assert _backend is not None
-    if os.environ.get(KILL_ENV) == _backend.name:
-        os.kill(os.getpid(), signal.SIGKILL)
-    try:
-        case = _cases[case_id]
-        timer = _timer()
-        host_samples: list[float] = []
-        samples = sample_block(case.kernel, timer, case.inner_loops, block_time,
-                               warmup_time=warmup_time, max_samples=max_samples,
-                               host_samples=host_samples)
-        reply: dict[str, Any] = {"status": "ok", "samples": samples}
-        if isinstance(timer, EventTimer):
-            reply["host_samples"] = host_samples
-        peak = _backend.peak_memory()
-        if peak is not None:
-            reply["peak_device_bytes"] = peak
-        return reply
-    except Exception as exc:
-        return _error(exc)
+def prepare(spec: CaseSpec, config: MeasureConfig, verify: bool, seed: int
+            ) -> Prepared | Failure:
+    return _current().prepare(spec, config, verify, seed)
+
+
+def block(case_id: str) -> BlockReply | Failure:
+    return _current().block(case_id)
 
 
 def release(case_id: str) -> None:
-    _cases.pop(case_id, None)
-    gc.collect()
-    if _backend is not None:
-        _backend.free_cached()  # the other GPU worker on this device may need it
+    _current().release(case_id)
+
+
+def describe_only(backend_name: str, device: str) -> dict[str, Any]:
+    """What a backend says about itself and its GPU, asked in a spawned child so that
+    the asking process (`dlbench env`) never initialises CUDA itself."""
+    return dict(Worker.start(backend_name, device, None, DeviceOptions()).backend.describe())

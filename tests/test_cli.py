@@ -138,20 +138,20 @@ def test_run_markdown_and_csv(tmp_path):
 def test_max_time_alone_lowers_the_suites_min_time():
     from dlbench.planning import Selection, build
 
-    planned = build(Selection(suite="quick", max_time=0.1, backends=("numpy",)))
-    assert (planned.plan.config.min_time, planned.plan.config.max_time) == (0.1, 0.1)
-    planned = build(Selection(suite="quick", min_time=5.0, backends=("numpy",)))
-    assert (planned.plan.config.min_time, planned.plan.config.max_time) == (5.0, 5.0)
+    plan = build(Selection(suite="quick", max_time=0.1, backends=("numpy",)))
+    assert (plan.config.min_time, plan.config.max_time) == (0.1, 0.1)
+    plan = build(Selection(suite="quick", min_time=5.0, backends=("numpy",)))
+    assert (plan.config.min_time, plan.config.max_time) == (5.0, 5.0)
 
 
 def test_suite_threads_setting_gives_way_to_the_command_line(tmp_path):
     from dlbench.planning import Selection, build
 
-    planned = build(Selection(suite="ci", backends=("numpy",)))
-    assert planned.plan.threads == 1 and planned.settings["threads"] == 1
-    planned = build(Selection(suite="ci", threads=2, backends=("numpy",)))
-    assert planned.plan.threads == 2 and planned.settings["threads"] == 2
-    assert build(Selection(suite="quick", backends=("numpy",))).plan.threads is None
+    plan = build(Selection(suite="ci", backends=("numpy",)))
+    assert plan.threads == 1 and plan.settings()["threads"] == 1
+    plan = build(Selection(suite="ci", threads=2, backends=("numpy",)))
+    assert plan.threads == 2 and plan.settings()["threads"] == 2
+    assert build(Selection(suite="quick", backends=("numpy",))).threads is None
     suite = tmp_path / "bad.toml"
     suite.write_text('[settings]\nthreads = 0\n[[benchmark]]\nworkload = "matmul"\n')
     assert_one_line_error(invoke("run", "--suite", str(suite)), "bad.toml", "settings.threads",

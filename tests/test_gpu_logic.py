@@ -1,20 +1,25 @@
 """GPU logic that runs on a CPU: peaks, tolerances, the transfer workload on a fake device,
 the worker's memory refusal, OOM, cold cache and event-timer paths."""
 
+import csv
+import io
 import math
 
 import numpy as np
 import pytest
 
 from dlbench import environment, worker, workloads
-from dlbench.backends import cuda
+from dlbench.backends import DeviceOptions, cuda
 from dlbench.backends.numpy import NumpyBackend
 from dlbench.errors import UsageError
 from dlbench.measure import MeasureConfig
-from dlbench.planning import Selection, build, case_impl
-from dlbench.results import CaseSpec
-from dlbench.runner import Plan, Runner
-from dlbench.workloads._endtoend import split_impl, with_transfers
+from dlbench.planning import Plan, Selection, build, case_spec
+from dlbench.report import csv as csv_report
+from dlbench.results import CaseSpec, Numerics, Result
+from dlbench.runner import Runner
+from dlbench.timers import HostEvent
+from dlbench.worker import BlockReply, Failure, Prepared, Worker
+from dlbench.workloads._endtoend import with_transfers
 
 FAST = MeasureConfig(min_time=0.02, max_time=0.1, min_samples=3, warmup_time=0.01,
                      sample_time=0.002, block_time=0.02, block_warmup_time=0.0)
@@ -57,11 +62,25 @@ def test_tf32_widens_only_the_float32_accumulation_term():
     assert workloads.dot_tolerance("float32", k) == 2.0**-24 + 2 * 32 * 2.0**-24
     assert workloads.dot_tolerance("float32", k, "tf32") == 2.0**-24 + 2 * 32 * 2.0**-11
     assert workloads.dot_tolerance("float64", k, "tf32") == workloads.dot_tolerance("float64", k)
-    token = workloads.FLOAT32_MATH.set("tf32")
-    try:
-        assert workloads.dot_tolerance("float32", k) == 2.0**-24 + 64 * 2.0**-11
-    finally:
-        workloads.FLOAT32_MATH.reset(token)
+
+
+def tf32(x):
+    """float32 values rounded to TF32's 10 mantissa bits (what tensor cores multiply)."""
+    bits = np.asarray(x, dtype=np.float32).view(np.uint32)
+    return ((bits + np.uint32(0x1000)) & np.uint32(0xFFFFE000)).view(np.float32)
+
+
+def test_the_check_follows_the_float32_math_it_is_told():
+    """A product computed from TF32-rounded inputs is right for a backend that says it
+    runs TF32, and wrong for one that claims IEEE float32."""
+    wl = workloads.get("matmul")
+    p = wl.resolve(m=64, n=64, k=1024)
+    host = {k: v.astype(np.float32) for k, v in wl.inputs(p).items()}
+    widened = {k: v.astype(np.float64) for k, v in host.items()}
+    on_tensor_cores = tf32(host["a"]).astype(np.float64) @ tf32(host["b"]).astype(np.float64)
+    assert wl.check(on_tensor_cores, widened, p, "float32", "tf32").ok
+    assert not wl.check(on_tensor_cores, widened, p, "float32", "ieee").ok
+    assert wl.check(host["a"] @ host["b"], widened, p, "float32", "ieee").ok
 
 
 def test_flush_is_twice_l2_or_tritons_fixed_buffer():
@@ -95,6 +114,17 @@ class FakeGpu(NumpyBackend):
     def memory_free(self):
         return self.free
 
+    # Device timing on the host: events read the clock, a 2 MiB "L2" is flushed.
+    def new_event(self):
+        return HostEvent()
+
+    def l2_bytes(self):
+        return 2**20
+
+    def fill_zero(self, buffer):
+        self.flushes = getattr(self, "flushes", 0) + 1
+        buffer.fill(0)
+
 
 @pytest.mark.parametrize("impl", ["h2d-pageable", "h2d-pinned", "d2h-pageable", "d2h-pinned"])
 def test_transfer_copies_exactly(impl):
@@ -121,40 +151,30 @@ def test_transfer_cost_and_support():
 
 
 def test_planning_skips_transfer_on_cpu_and_records_cache_and_tf32():
-    planned = build(Selection(backends=("numpy",), workloads=("matmul", "transfer"),
-                              sizes=(64,), dtypes=("float32",)))
-    assert {s.workload for s in planned.plan.cases} == {"matmul"}
-    reasons = {spec.impl: why for spec, why in planned.plan.skipped}
+    plan = build(Selection(backends=("numpy",), workloads=("matmul", "transfer"),
+                           sizes=(64,), dtypes=("float32",)))
+    assert {s.workload for s in plan.cases} == {"matmul"}
+    reasons = {spec.impl: why for spec, why in plan.skipped}
     assert set(reasons) == {"h2d-pageable", "h2d-pinned", "d2h-pageable", "d2h-pinned"}
     assert reasons["h2d-pinned"].endswith("numpy-cpu has no GPU")
-    assert planned.settings["cache"] == "hot" and planned.settings["tf32"] == "off"
-    assert (planned.plan.cache, planned.plan.tf32) == ("hot", "off")
+    assert plan.settings()["cache"] == "hot" and plan.settings()["tf32"] == "off"
+    assert plan.options == DeviceOptions(tf32=False, cold_cache=False)
 
 
 # -- the worker, in this process --------------------------------------------------------
-@pytest.fixture
-def in_process_worker(monkeypatch):
-    def use(backend, options=None):
-        monkeypatch.setattr(worker, "_backend", backend)
-        monkeypatch.setattr(worker, "_options", dict(options or {}))
-        monkeypatch.setattr(worker, "_cases", {})
-        return backend
-    return use
-
-
-def spec(size=64, backend="numpy", device="cpu"):
+def spec(size=64, backend="numpy", device="cpu", end_to_end=False):
     return CaseSpec.make("matmul", {"m": size, "n": size, "k": size}, "float32", backend,
-                         device, "portable")
+                         device, "portable", end_to_end)
 
 
-def test_case_too_big_for_free_device_memory_is_refused_with_numbers(in_process_worker):
-    in_process_worker(FakeGpu(free=2**19))
-    reply = worker.prepare(spec(256, "fakegpu", "cuda"), FAST, True, 1)
+def test_case_too_big_for_free_device_memory_is_refused_with_numbers():
+    reply = Worker(FakeGpu(free=2**19), DeviceOptions()).prepare(
+        spec(256, "fakegpu", "cuda"), FAST, True, 1)
     # Inputs 2 × 256² float32 = 0.5 MiB, twice over for outputs and scratch.
-    assert reply == {"status": "skipped", "error": "needs about 1.0 MiB of device memory "
-                                                   "but 0.5 MiB is free on fakegpu-cuda"}
-    in_process_worker(FakeGpu(free=2**21))
-    assert worker.prepare(spec(256, "fakegpu", "cuda"), FAST, True, 1)["status"] == "ok"
+    assert reply == Failure("skipped", "needs about 1.0 MiB of device memory but 0.5 MiB "
+                                       "is free on fakegpu-cuda")
+    worker_ = Worker(FakeGpu(free=2**21), DeviceOptions())
+    assert isinstance(worker_.prepare(spec(256, "fakegpu", "cuda"), FAST, True, 1), Prepared)
 
 
 def test_transfer_declares_its_own_device_need():
@@ -172,29 +192,59 @@ def test_transfer_declares_its_own_device_need():
     "CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`",
     "cudaErrorMemoryAllocation: out of memory",
 ])
-def test_device_oom_messages_become_status_oom(in_process_worker, message):
-    in_process_worker(FakeGpu())
-    assert worker._error(RuntimeError(message))["status"] == "oom"
-    assert worker._error(RuntimeError("illegal memory access"))["status"] == "error"
+def test_device_oom_messages_become_status_oom(message):
+    w = Worker(FakeGpu(), DeviceOptions())
+    assert w.failure(RuntimeError(message)).status == "oom"
+    assert w.failure(RuntimeError("illegal memory access")) == Failure(
+        "error", "RuntimeError: illegal memory access")
 
 
-def test_event_timer_hook_reports_host_samples(in_process_worker, monkeypatch):
-    monkeypatch.setenv(worker.EVENT_TIMER_ENV, "numpy")
-    in_process_worker(NumpyBackend())
+def test_a_prepared_case_samples_in_blocks_until_the_rule_stops_it():
+    w = Worker(NumpyBackend(), DeviceOptions())
     s = spec()
-    info = worker.prepare(s, FAST, True, 1)
-    assert info["status"] == "ok" and info["timer"] == "host-event"
-    assert info["extra"] == {"float32_math": "ieee"}
-    reply = worker.block(s.id, 0.01, 0.0, 100)
-    assert len(reply["host_samples"]) == len(reply["samples"]) >= 1
-    assert all(h >= d > 0 for h, d in zip(reply["host_samples"], reply["samples"],
-                                          strict=True))
+    prepared = w.prepare(s, FAST, True, 1)
+    assert isinstance(prepared, Prepared) and prepared.verify["ok"]
+    assert prepared.timer == "host" and prepared.numerics == Numerics("ieee", {}, None)
+    replies = []
+    while not replies or replies[-1].stop is None:
+        replies.append(w.block(s.id))
+    assert all(isinstance(r, BlockReply) and r.samples and r.host_samples == ()
+               and r.peak_device_bytes is None for r in replies)
+    assert replies[-1].stop in ("converged", "max_time")
+    w.release(s.id)
+    assert isinstance(w.block(s.id), Failure)  # released: nothing left to sample
 
 
-def test_cold_cache_times_one_call_per_sample(in_process_worker):
-    in_process_worker(FakeGpu(), {"cache": "cold"})
-    info = worker.prepare(spec(64, "fakegpu", "cuda"), FAST, True, 1)
-    assert info["inner_loops"] == 1 and info["extra"]["cache"] == "cold"
+def test_event_timer_hook_reports_host_samples(monkeypatch):
+    monkeypatch.setenv(worker.EVENT_TIMER_ENV, "numpy")
+    w = Worker(NumpyBackend(), DeviceOptions())
+    s = spec()
+    prepared = w.prepare(s, FAST, True, 1)
+    assert prepared.timer == "host-event" and prepared.numerics.float32_math == "ieee"
+    reply = w.block(s.id)
+    assert len(reply.host_samples) == len(reply.samples) >= 1
+    assert all(h >= d > 0 for h, d in zip(reply.host_samples, reply.samples, strict=True))
+
+
+def test_cold_cache_times_one_call_per_sample_after_a_flush():
+    backend = FakeGpu()
+    w = Worker(backend, DeviceOptions(cold_cache=True))
+    backend.prepare_env(w.options)
+    s = spec(64, "fakegpu", "cuda")
+    prepared = w.prepare(s, FAST, True, 1)
+    assert prepared.inner_loops == 1 and prepared.numerics.cache == "cold"
+    assert prepared.timer == "cuda-event"
+    flushed = backend.flushes
+    reply = w.block(s.id)
+    assert backend.flushes - flushed == len(reply.samples) == len(reply.host_samples)
+
+
+def test_failure_after_prepare_keeps_the_verification_in_the_result():
+    prepared = Prepared(4, 0.5, "host", Numerics(), {"ok": True, "tol": 1e-6})
+    result = Runner(Plan(cases=()))._failed(spec(), Failure("oom", "out of memory"), prepared)
+    assert (result.status, result.error, result.verify, result.first_call_s) == (
+        "oom", "out of memory", {"ok": True, "tol": 1e-6}, 0.5)
+    assert result.flops == 2 * 64**3
 
 
 @pytest.mark.slow
@@ -202,9 +252,10 @@ def test_event_timed_results_keep_host_time_through_the_runner(monkeypatch):
     monkeypatch.setenv(worker.EVENT_TIMER_ENV, "numpy")
     result, = Runner(Plan(cases=(spec(),), config=FAST)).run()
     assert result.status == "ok" and result.timer == "host-event"
-    assert len(result.extra["host_samples_s"]) == len(result.samples_s)
-    assert result.extra["host_stats"]["n"] == len(result.samples_s)
-    assert math.isfinite(result.extra["host_stats"]["median"])
+    assert len(result.host_samples_s) == len(result.samples_s)
+    extra = Result.from_dict(result.to_dict()).extra()
+    assert extra["host_stats"]["n"] == len(result.samples_s)
+    assert math.isfinite(extra["host_stats"]["median"])
 
 
 # -- end-to-end timing (--include-transfer) on the fake device ------------------------
@@ -246,25 +297,40 @@ def test_end_to_end_restores_the_inputs_each_call():
 
 def test_end_to_end_marks_gpu_cases_only():
     matmul, transfer = workloads.get("matmul"), workloads.get("transfer")
-    assert case_impl("native", FakeGpu(), matmul, True) == "native+transfer"
-    assert case_impl("native", FakeGpu(), matmul, False) == "native"
-    assert case_impl("portable", NumpyBackend(), matmul, True) == "portable"
-    assert case_impl("h2d-pinned", FakeGpu(), transfer, True) == "h2d-pinned"
-    assert split_impl("native+transfer") == ("native", True)
-    assert split_impl("portable") == ("portable", False)
-    spec = CaseSpec.make("matmul", {"m": 8}, "float32", "cupy", "cuda", "portable+transfer")
-    assert spec.column == "cupy-cuda+transfer"
-    spec = CaseSpec.make("matmul", {"m": 8}, "float32", "torch", "cuda", "native+transfer")
-    assert spec.column == "torch-cuda-native+transfer"
+    p = {"m": 8}
+    gpu = case_spec(matmul, p, "float32", FakeGpu(), "native", True)
+    assert gpu.end_to_end and gpu.impl == "native" and gpu.impl_label == "native+transfer"
+    assert not case_spec(matmul, p, "float32", FakeGpu(), "native", False).end_to_end
+    assert not case_spec(matmul, p, "float32", NumpyBackend(), "portable", True).end_to_end
+    assert not case_spec(transfer, p, "float32", FakeGpu(), "h2d-pinned", True).end_to_end
+    cupy = CaseSpec.make("matmul", p, "float32", "cupy", "cuda", "portable", True)
+    assert cupy.column == "cupy-cuda+transfer"
+    assert cupy.id == "matmul/m=8/float32/cupy-cuda/portable+transfer"
+    torch = CaseSpec.make("matmul", p, "float32", "torch", "cuda", "native", True)
+    assert torch.column == "torch-cuda-native+transfer"
 
 
-def test_end_to_end_case_through_the_worker(in_process_worker):
-    in_process_worker(FakeGpu())
-    s = CaseSpec.make("matmul", {"m": 64, "n": 64, "k": 64}, "float32", "fakegpu", "cuda",
-                      "portable+transfer")
-    info = worker.prepare(s, FAST, True, 1)
-    assert info["status"] == "ok" and info["verify"]["ok"]
-    assert worker.block(s.id, 0.01, 0.0, 100)["samples"]
+def test_end_to_end_mark_round_trips_through_the_result_file():
+    spec_ = CaseSpec.make("matmul", {"m": 8}, "float32", "torch", "cuda", "native", True)
+    result = Result(spec=spec_, status="skipped", error="x")
+    d = result.to_dict()
+    assert d["impl"] == "native+transfer"
+    assert Result.from_dict(d).spec == spec_
+    row = next(csv.DictReader(io.StringIO(csv_report.render([result]))))
+    assert row["impl"] == "native+transfer"
+
+
+def test_end_to_end_case_through_the_worker():
+    backend = FakeGpu()
+    w = Worker(backend, DeviceOptions())
+    s = spec(64, "fakegpu", "cuda", end_to_end=True)
+    prepared = w.prepare(s, FAST, True, 1)
+    assert isinstance(prepared, Prepared) and prepared.verify["ok"]
+    copies = len(backend.copies)
+    reply = w.block(s.id)
+    assert reply.samples
+    # Every call copied both inputs in and the output out.
+    assert (len(backend.copies) - copies) % 3 == 0 and len(backend.copies) > copies
 
 
 def test_include_transfer_needs_a_gpu_backend():

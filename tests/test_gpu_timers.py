@@ -2,9 +2,9 @@
 
 import pytest
 
-from dlbench import measure
 from dlbench.clock import FakeClock, WorkClock
-from dlbench.timers import EventTimer, HostEvent
+from dlbench.measure import MeasureConfig, Sampler
+from dlbench.timers import EventTimer, HostEvent, HostTimer
 
 LAUNCH = 2.0**-14  # host seconds to queue one kernel
 KERNEL = 2.0**-10  # device seconds one kernel runs
@@ -98,14 +98,15 @@ def test_flush_runs_before_the_start_event_and_is_not_timed():
     assert device.log == ["flush", "sync", "record", "call", "record", "wait"]
 
 
-def test_sample_block_pairs_host_times_with_event_samples():
+def test_sampler_blocks_pair_host_times_with_event_samples():
     device = FakeDevice()
-    timer = timer_for(device)
-    host = []
-    samples = measure.sample_block(device.call, timer, inner_loops=4, block_time=0.02,
-                                   host_samples=host)
-    assert len(samples) == len(host) >= 1
-    assert samples[0] == (LAUNCH + 4 * KERNEL) / 4 and host[0] == samples[0]
+    config = MeasureConfig(warmup_time=0.0, block_warmup_time=0.0, sample_time=2.0**-8,
+                           block_time=2.0**-6)
+    sampler = Sampler(device.call, timer_for(device), config)
+    loops = sampler.prepare()
+    block = sampler.block()
+    assert len(block.samples) == len(block.host_samples) >= 1
+    assert block.samples[0] == (LAUNCH + loops * KERNEL) / loops == block.host_samples[0]
 
 
 def test_host_events_read_the_injected_clock():
@@ -115,15 +116,7 @@ def test_host_events_read_the_injected_clock():
     assert timer.last_host_s == 3 * 2.0**-10
 
 
-def test_engine_calibrates_and_warms_up_with_an_event_timer():
-    clock = WorkClock([0.25, 2.0**-10])  # a slow first call (kernel compile), then fast
-    timer = EventTimer(lambda: HostEvent(clock), clock=clock)
-    warm = measure.warmup(clock.work, timer, duration=0.5)
-    assert warm.first_call_s == 0.25 and warm.calls == 257
-    assert measure.calibrate(clock.work, timer, sample_time=2.0**-7) == 8
-
-
 def test_host_timer_keeps_its_own_time_as_host_time():
     clock = WorkClock([2.0**-10])
-    timer = measure.HostTimer(clock)
+    timer = HostTimer(clock)
     assert timer.time_batch(clock.work, 2) == timer.last_host_s == pytest.approx(2.0**-9)

@@ -3,7 +3,11 @@ or typer below cli/ and report/). Imports are read with `ast`, never executed, a
 import counts: at module level, inside a function, or under TYPE_CHECKING."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "dlbench"
@@ -86,3 +90,14 @@ def test_no_rich_or_typer_below_cli_and_report():
         if not any(name == layer or name.startswith(layer + ".") for layer in UI_LAYERS)
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_lint_and_complexity_rules_hold():
+    """ruff with the project's rules (pyproject.toml), McCabe complexity at most 12
+    among them: a function that grows a second job fails here, not in review."""
+    ruff = pytest.importorskip("ruff")
+    del ruff
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--output-format",
+                           "concise", "dlbench", "tests", "benchmarks"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

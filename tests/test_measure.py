@@ -1,11 +1,16 @@
-"""The measurement engine driven by fake clocks: exact calibration and stopping."""
+"""The measurement engine (one Sampler, as the workers drive it) with fake clocks:
+exact calibration, warm-up, blocks and stopping."""
 
 import numpy as np
 import pytest
 
 from dlbench import measure
 from dlbench.clock import FakeClock, WorkClock
-from dlbench.measure import HostTimer, MeasureConfig, StopState
+from dlbench.measure import MeasureConfig, Sampler
+from dlbench.timers import EventTimer, HostEvent, HostTimer
+
+# No warm-ups unless a test asks: the exact counts below are then easy to follow.
+BARE = dict(warmup_time=0.0, block_warmup_time=0.0)
 
 
 class RecordingTimer(HostTimer):
@@ -43,31 +48,87 @@ def test_sync_runs_around_every_batch():
     assert syncs == [0.0, pytest.approx(4e-3)]  # before the first call, after the last
 
 
-def test_warmup_runs_at_least_once_and_records_first_call():
-    clock = WorkClock([0.3, 0.001])  # a slow first call (lazy init), then fast
-    w = measure.warmup(clock.work, HostTimer(clock), duration=0.0)
-    assert (w.calls, w.first_call_s) == (1, pytest.approx(0.3))
-    clock = WorkClock([0.3, 0.001])
-    w = measure.warmup(clock.work, HostTimer(clock), duration=0.35)
-    assert w.calls == 51 and w.first_call_s == pytest.approx(0.3)
+def test_first_call_is_timed_by_the_injected_clock_and_its_output_kept():
+    clock = WorkClock([0.25, 2.0**-10])  # a slow first call (lazy init), then fast
+
+    def kernel():
+        clock.work()
+        return "output"
+
+    syncs = []
+    timer = HostTimer(clock, sync=lambda: syncs.append(clock.now))
+    sampler = Sampler(kernel, timer, MeasureConfig(**BARE))
+    assert sampler.first_call() == "output"
+    assert sampler.first_call_s == 0.25 and syncs == [0.0, 0.25]
 
 
-def test_measure_stops_when_converged_with_exact_counts():
+def test_warm_up_runs_for_its_time_after_the_first_call_then_calibrates():
+    clock = WorkClock([0.25, 2.0**-10])
+    timer = RecordingTimer(clock)
+    config = MeasureConfig(warmup_time=0.5, sample_time=2.0**-7, block_warmup_time=0.0)
+    sampler = Sampler(clock.work, timer, config)
+    assert sampler.prepare() == 8
+    assert sampler.first_call_s == 0.25
+    # 0.5 s of 2^-10 s calls after the first; then calibration batches of 1 and 8.
+    assert timer.batches == [1] * 512 + [1, 8]
+    assert clock.calls == 1 + 512 + 1 + 8
+    assert sampler.samples == [] and sampler.sampling_time == 0.0  # none of it is a sample
+
+
+def test_block_before_prepare_is_refused():
+    with pytest.raises(RuntimeError, match="prepare"):
+        Sampler(lambda: None, HostTimer(), MeasureConfig()).block()
+
+
+def test_block_has_discarded_warmup_and_at_least_one_sample():
+    clock = WorkClock([0.5])
+    config = MeasureConfig(warmup_time=0.0, block_time=0.1, block_warmup_time=0.2,
+                           sample_time=0.01)
+    sampler = Sampler(clock.work, HostTimer(clock), config)
+    sampler.prepare()  # first call, then a one-call calibration batch (0.5 s > the target)
+    assert (sampler.inner_loops, clock.calls) == (1, 2)
+    block = sampler.block()
+    assert block.samples == (0.5,) and block.host_samples == ()
+    assert clock.calls == 4  # one warm-up call (discarded) + one sample
+    assert sampler.sampling_time == 0.5  # the discarded warm-up does not count
+
+
+def test_sampler_stops_when_converged_with_exact_counts():
     # Binary-exact durations: 2^-10 s per call -> 8 calls per 2^-7 s sample -> 16 samples
     # per 2^-3 s block; min_time 2^-2 needs two blocks.
     clock = WorkClock([2.0**-10])
     config = MeasureConfig(min_time=0.25, max_time=10, min_samples=10, sample_time=2.0**-7,
-                           block_time=2.0**-3, warmup_time=0.0)
-    m = measure.measure(clock.work, config, clock=clock)
+                           block_time=2.0**-3, **BARE)
+    sampler = Sampler(clock.work, HostTimer(clock), config)
+    sampler.prepare()
+    first = sampler.block()
+    assert (len(first.samples), first.stop) == (16, None)
+    second = sampler.block()
+    assert (len(second.samples), second.stop) == (16, "converged")
+    m = sampler.measurement()
     assert (m.inner_loops, len(m.samples_s), m.stop) == (8, 32, "converged")
     assert set(m.samples_s) == {2.0**-10}
+    assert sampler.sampling_time == 0.25
+
+
+def test_measure_is_the_same_sampler_in_one_process():
+    config = MeasureConfig(min_time=0.25, max_time=10, min_samples=10, sample_time=2.0**-7,
+                           block_time=2.0**-3, **BARE)
+    clock = WorkClock([2.0**-10])
+    m = measure.measure(clock.work, config, timer=HostTimer(clock))
+    clock = WorkClock([2.0**-10])
+    sampler = Sampler(clock.work, HostTimer(clock), config)
+    sampler.prepare()
+    while sampler.block().stop is None:
+        pass
+    assert m == sampler.measurement()
 
 
 def test_measure_waits_for_min_samples():
     clock = WorkClock([2.0**-10])
     config = MeasureConfig(min_time=0.0, max_time=10, min_samples=40, sample_time=2.0**-7,
-                           block_time=2.0**-3, warmup_time=0.0)
-    m = measure.measure(clock.work, config, clock=clock)
+                           block_time=2.0**-3, **BARE)
+    m = measure.measure(clock.work, config, timer=HostTimer(clock))
     assert (len(m.samples_s), m.stop) == (48, "converged")  # three blocks of 16
 
 
@@ -75,7 +136,7 @@ def test_noisy_kernel_hits_max_time_and_says_so():
     rng = np.random.default_rng(7)
     clock = WorkClock(lambda: 1e-3 * float(np.exp(rng.normal(0, 0.5))))
     config = MeasureConfig(min_time=0.1, max_time=1.0, target_ci=0.001, warmup_time=0.0)
-    m = measure.measure(clock.work, config, clock=clock)
+    m = measure.measure(clock.work, config, timer=HostTimer(clock))
     assert m.stop == "max_time"
     sampled = sum(m.samples_s) * m.inner_loops
     assert 1.0 <= sampled < 1.0 + config.block_time + 0.05
@@ -87,39 +148,51 @@ def test_moderate_noise_converges_to_the_true_median():
     rng = np.random.default_rng(3)
     clock = WorkClock(lambda: 2e-3 * float(np.exp(rng.normal(0, 0.05))))
     config = MeasureConfig(min_time=0.5, max_time=20.0, target_ci=0.02, warmup_time=0.0)
-    m = measure.measure(clock.work, config, clock=clock)
+    m = measure.measure(clock.work, config, timer=HostTimer(clock))
     assert m.stop == "converged"
     s = m.summary
     assert s.ci_rel_width <= 0.02
     assert s.ci95[0] <= 2e-3 * 1.01 and s.ci95[1] >= 2e-3 * 0.99  # batch means of 5 calls
 
 
-def test_max_samples_budget():
+def test_max_samples_budget_cuts_a_block_short():
     clock = WorkClock([1e-3])
     config = MeasureConfig(min_time=5.0, max_time=10.0, min_samples=1, max_samples=7,
-                           sample_time=1e-3, warmup_time=0.0)
-    m = measure.measure(clock.work, config, clock=clock)
+                           sample_time=1e-3, **BARE)
+    m = measure.measure(clock.work, config, timer=HostTimer(clock))
     assert (len(m.samples_s), m.stop) == (7, "max_samples")
 
 
-def test_block_has_discarded_warmup_and_at_least_one_sample():
-    clock = WorkClock([0.5])
-    samples = measure.sample_block(clock.work, HostTimer(clock), inner_loops=1, block_time=0.1,
-                                   warmup_time=0.2)
-    assert samples == [0.5]
-    assert clock.calls == 2  # one warm-up call (discarded) + one sample
+def test_event_timer_samples_come_with_paired_host_times():
+    clock = WorkClock([0.25, 2.0**-10])  # a slow first call (kernel compile), then fast
+    timer = EventTimer(lambda: HostEvent(clock), clock=clock)
+    config = MeasureConfig(warmup_time=0.5, sample_time=2.0**-7, block_time=2.0**-5,
+                           block_warmup_time=0.0)
+    sampler = Sampler(clock.work, timer, config)
+    assert sampler.prepare() == 8 and sampler.first_call_s == 0.25
+    block = sampler.block()
+    assert len(block.samples) == len(block.host_samples) == 4
+    assert block.samples == block.host_samples == (2.0**-10,) * 4
+
+
+def test_a_cold_cache_timer_samples_one_call_at_a_time():
+    clock = WorkClock([2.0**-10])
+    flushes = []
+    timer = EventTimer(lambda: HostEvent(clock), clock=clock, flush=lambda: flushes.append(1))
+    config = MeasureConfig(sample_time=2.0**-7, block_time=2.0**-7, **BARE)
+    sampler = Sampler(clock.work, timer, config)
+    assert sampler.prepare() == 1
+    assert len(sampler.block().samples) == 8
+    assert len(flushes) == 8  # one flush per sample (the first call is not flushed)
 
 
 def test_stop_rule_needs_all_conditions():
     config = MeasureConfig(min_time=1.0, max_time=5.0, min_samples=10, target_ci=0.02)
-    few = StopState([1.0] * 9, sampling_time=2.0)
-    assert measure.stop_reason(few, config) is None
-    short = StopState([1.0] * 20, sampling_time=0.5)
-    assert measure.stop_reason(short, config) is None
-    assert measure.stop_reason(StopState([1.0] * 20, 1.0), config) == "converged"
-    wide = StopState([1.0, 2.0] * 10, sampling_time=2.0)
-    assert measure.stop_reason(wide, config) is None
-    assert measure.stop_reason(StopState([1.0, 2.0] * 10, 5.0), config) == "max_time"
+    assert measure.stop_reason([1.0] * 9, 2.0, config) is None  # too few
+    assert measure.stop_reason([1.0] * 20, 0.5, config) is None  # too short
+    assert measure.stop_reason([1.0] * 20, 1.0, config) == "converged"
+    assert measure.stop_reason([1.0, 2.0] * 10, 2.0, config) is None  # too wide
+    assert measure.stop_reason([1.0, 2.0] * 10, 5.0, config) == "max_time"
 
 
 def test_config_validation():

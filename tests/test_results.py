@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from dlbench import results
+from dlbench import results, stats
 from dlbench.errors import ResultFileError
 from dlbench.results import CaseSpec, Result, RunDocument
 
@@ -60,6 +60,30 @@ def test_json_safe_turns_nan_and_inf_into_null_at_any_depth():
     assert results.json_safe(value) == {"a": None, "b": [1.5, None, [None, "x"]],
                                         "c": {"d": None, "e": 2}}
     assert results.json_safe(3) == 3 and results.json_safe(inf) is None
+
+
+def test_a_gpu_result_entry_reads_and_writes_back_unchanged():
+    """The typed fields (end-to-end mark, numerics, host time, peak memory) are the file's
+    "impl" and "extra" as version 1 wrote them: reading and writing keeps every byte."""
+    samples = [2e-3, 2.1e-3, 1.9e-3, 2e-3, 2.05e-3, 1.95e-3]
+    host = [2.5e-3, 2.6e-3, 2.4e-3, 2.5e-3, 2.55e-3, 2.45e-3]
+    spec = CaseSpec.make("matmul", {"m": 8, "n": 8, "k": 8}, "float32", "torch", "cuda",
+                         "native", True)
+    written = Result(spec=spec, status="ok", samples_s=tuple(samples), inner_loops=1,
+                     stats=stats.summarize(samples).to_dict(), timer="cuda-event",
+                     numerics=results.Numerics("tf32", {"cudnn_benchmark": True}, "cold"),
+                     host_samples_s=tuple(host), peak_device_bytes=3 * 2**20).to_dict()
+    assert written["id"].endswith("/torch-cuda/native+transfer")
+    assert written["impl"] == "native+transfer"
+    assert written["extra"] == {
+        "float32_math": "tf32", "math": {"cudnn_benchmark": True}, "cache": "cold",
+        "host_samples_s": host, "host_stats": stats.summarize(host).to_dict(),
+        "peak_device_bytes": 3 * 2**20}
+    text = json.dumps(written)
+    assert json.dumps(Result.from_dict(json.loads(text)).to_dict()) == text
+    cpu = Result(spec=CaseSpec.make("matmul", {"m": 8}, "float32", "numpy", "cpu", "portable"),
+                 status="ok", numerics=results.Numerics()).to_dict()
+    assert cpu["extra"] == {"float32_math": "ieee"} and cpu["impl"] == "portable"
 
 
 def test_fixture_v1_loads():

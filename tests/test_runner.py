@@ -7,11 +7,11 @@ from dataclasses import replace
 import pytest
 
 from dlbench.measure import MeasureConfig
+from dlbench.planning import Plan
 from dlbench.results import CaseSpec
-from dlbench.runner import Plan, Runner
+from dlbench.runner import Runner
 
 pytestmark = pytest.mark.slow
-torch = pytest.importorskip("torch")
 
 FAST = MeasureConfig(min_time=0.05, max_time=0.3, min_samples=5, warmup_time=0.02,
                      sample_time=0.002, block_time=0.05, block_warmup_time=0.01)
@@ -24,6 +24,7 @@ def specs(size, backends=("numpy", "torch"), dtype="float32"):
 
 @pytest.fixture(scope="module")
 def two_backend_run():
+    pytest.importorskip("torch")
     events = []
     plan = Plan(cases=tuple(specs(64) + specs(128)), config=FAST, threads=1)
     runner = Runner(plan, on_event=events.append)
@@ -65,6 +66,7 @@ def test_threads_are_set_and_recorded(two_backend_run):
 
 
 def test_killed_worker_costs_only_its_own_case():
+    pytest.importorskip("torch")
     killed = []
 
     def on_event(event):

@@ -42,10 +42,11 @@ def test_portable_and_native_torch_steps_agree(name):
     be = backend("torch")
     _, _, _, _, portable = build(name, be, "float64")
     _, _, _, _, native = build(name, be, "float64", "native")
-    for _ in range(3):  # and keep agreeing as the weights move
+    for step in range(3):  # and keep agreeing, step after step, as the weights move
         a, b = to_host(be, portable()), to_host(be, native())
-    for got, want in zip(a, b, strict=True):
-        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+        for got, want in zip(a, b, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12,
+                                       err_msg=f"step {step + 1}")
 
 
 @pytest.mark.parametrize("backend_name", ["numpy", "torch"])

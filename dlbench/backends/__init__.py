@@ -11,17 +11,28 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from dlbench.backends import cuda
 from dlbench.clock import Clock, perf_clock
 from dlbench.errors import UsageError
-from dlbench.measure import HostTimer, Timer
 from dlbench.registry import Registry
+from dlbench.timers import Event, EventTimer, HostTimer, Timer
 
 # Built-in backends by module, imported on first use of the registry (cheap: the
 # modules import their libraries lazily).
 _BUILTIN_MODULES = ("dlbench.backends.numpy", "dlbench.backends.torch", "dlbench.backends.cupy")
+
+
+@dataclass(frozen=True)
+class DeviceOptions:
+    """GPU settings, applied alike by every GPU backend: float32 on TF32 tensor cores
+    (--tf32 on), and the GPU's L2 flushed before every sample (--cache cold)."""
+
+    tf32: bool = False
+    cold_cache: bool = False
 
 
 class Backend:
@@ -62,8 +73,9 @@ class Backend:
     # -- used inside a worker -----------------------------------------------------------
     @property
     def xp(self) -> Any:
-        """The array-API namespace (array_api_compat) of this library."""
-        raise NotImplementedError
+        """The array-API namespace of this library: array_api_compat's wrapper of it (a
+        library that implements the standard itself overrides this)."""
+        return importlib.import_module(f"array_api_compat.{self.library}")
 
     def asarray(self, host: Any, dtype: str) -> Any:
         raise NotImplementedError
@@ -76,7 +88,11 @@ class Backend:
         """Wait for queued device work; nothing to wait for on a CPU."""
 
     def timer(self, clock: Clock = perf_clock) -> Timer:
-        return HostTimer(clock, self.synchronize)
+        """Host time on a CPU; on a GPU, the library's events with host time beside them,
+        after an L2 flush per sample when the cache is to be cold."""
+        if self.device == "cpu":
+            return HostTimer(clock, self.synchronize)
+        return EventTimer(self.new_event, clock, self.synchronize, self._l2_flush())
 
     def set_threads(self, threads: int | None) -> None:
         raise NotImplementedError
@@ -86,11 +102,12 @@ class Backend:
         return {"version": self.version()}
 
     # -- device hooks: what a CPU backend does is nothing; GPU backends override ---------
-    options: Mapping[str, Any] = {}
+    options: DeviceOptions = DeviceOptions()
+    _flush_buffer: Any = None
 
-    def prepare_env(self, options: Mapping[str, Any]) -> None:
+    def prepare_env(self, options: DeviceOptions) -> None:
         """Before the library is imported: environment it reads at import (CUPY_TF32)."""
-        self.options = dict(options)
+        self.options = options
 
     def setup(self) -> None:
         """After import, before the first kernel: select the device, set math flags,
@@ -128,6 +145,24 @@ class Backend:
     def copy(self, dst: Any, src: Any, non_blocking: bool) -> None:
         raise UsageError(f"{self.label} has no device memory to copy to")
 
+    # GPU timing: the library's event, its L2 size, and a way to overwrite a buffer.
+    def new_event(self) -> Event:
+        raise UsageError(f"{self.label} has no device events")
+
+    def l2_bytes(self) -> int | None:
+        return None
+
+    def fill_zero(self, buffer: Any) -> None:
+        raise UsageError(f"{self.label} has no device memory")
+
+    def _l2_flush(self) -> Callable[[], None] | None:
+        if not self.options.cold_cache:
+            return None
+        if self._flush_buffer is None:  # one buffer for the run, not one per case
+            self._flush_buffer = self.device_empty(cuda.flush_bytes(self.l2_bytes()), "uint8")
+        buffer, fill_zero = self._flush_buffer, self.fill_zero
+        return lambda: fill_zero(buffer)  # writes every byte: L2 then holds only the buffer
+
 
 _REGISTRY: Registry[Backend] = Registry("backend", _BUILTIN_MODULES, "dlbench.backends")
 register = _REGISTRY.register
@@ -151,6 +186,3 @@ def import_library(backend: Backend) -> Any:
         return importlib.import_module(backend.library)
     except Exception as exc:  # ImportError, or a broken native extension
         raise RuntimeError(f"{backend.library} failed to import: {exc}") from exc
-
-
-ThreadSetter = Callable[[int | None], None]

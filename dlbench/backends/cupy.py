@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-from collections.abc import Callable
 from typing import Any
 
-from dlbench.backends import Backend, cuda, register
-from dlbench.clock import Clock, perf_clock
-from dlbench.measure import Timer
-from dlbench.timers import CudaEvents, EventTimer
-
-# CuPy ships one distribution per CUDA major version; any of them provides `cupy`.
-DISTRIBUTIONS = ("cupy-cuda12x", "cupy-cuda13x", "cupy-cuda11x", "cupy")
+from dlbench.backends import Backend, DeviceOptions, cuda, register
+from dlbench.machine import CUPY_DISTRIBUTIONS
+from dlbench.timers import Event, LibraryEvent
 
 
 @register
@@ -23,7 +18,6 @@ class CupyBackend(Backend):
     devices = ("cuda",)
     # NumPy, hence CuPy, has no bfloat16.
     dtypes = ("float32", "float64", "float16")
-    _flush_buffer: Any = None
 
     @property
     def _cupy(self) -> Any:
@@ -36,7 +30,7 @@ class CupyBackend(Backend):
         return (True, "") if ok else (False, "cupy is not installed (e.g. cupy-cuda12x)")
 
     def version(self) -> str | None:
-        for dist in DISTRIBUTIONS:
+        for dist in CUPY_DISTRIBUTIONS:
             try:
                 return importlib.metadata.version(dist)
             except importlib.metadata.PackageNotFoundError:
@@ -45,12 +39,6 @@ class CupyBackend(Backend):
 
     def available(self) -> tuple[bool, str]:
         return cuda.device_available(cuda.probe("cupy"), self.device)
-
-    @property
-    def xp(self) -> Any:
-        import array_api_compat.cupy
-
-        return array_api_compat.cupy
 
     def asarray(self, host: Any, dtype: str) -> Any:
         import numpy as np
@@ -64,17 +52,14 @@ class CupyBackend(Backend):
     def synchronize(self) -> None:
         self._cupy.cuda.get_current_stream().synchronize()
 
-    def timer(self, clock: Clock = perf_clock) -> Timer:
-        return EventTimer(CudaEvents("cupy"), clock, self.synchronize, self._flush())
-
     def set_threads(self, threads: int | None) -> None:
         """CuPy runs its kernels on the device; host threads are not its to set."""
 
-    def prepare_env(self, options: Any) -> None:
+    def prepare_env(self, options: DeviceOptions) -> None:
         super().prepare_env(options)
         # CuPy reads CUPY_TF32 when it creates its cuBLAS handle: set it before import so
         # float32 GEMMs use the same math as torch's flags say (FIELD.md P7).
-        os.environ["CUPY_TF32"] = "1" if self.options.get("tf32", "off") == "on" else "0"
+        os.environ["CUPY_TF32"] = "1" if self.options.tf32 else "0"
 
     def setup(self) -> None:
         cupy = self._cupy
@@ -114,18 +99,19 @@ class CupyBackend(Backend):
         self._cupy.get_default_memory_pool().free_all_blocks()
         self._cupy.get_default_pinned_memory_pool().free_all_blocks()
 
-    def _flush(self) -> Callable[[], None] | None:
-        if self.options.get("cache") != "cold":
-            return None
+    def new_event(self) -> Event:
         cupy = self._cupy
-        l2 = cupy.cuda.runtime.deviceGetAttribute(cupy.cuda.runtime.cudaDevAttrL2CacheSize,
-                                                  cuda.device_index(self.device))
-        if self._flush_buffer is None:  # one buffer for the run, not one per block
-            self._flush_buffer = cupy.empty(cuda.flush_bytes(l2), dtype=cupy.uint8)
-        buffer = self._flush_buffer
+        return LibraryEvent(cupy.cuda.Event(), cupy.cuda.get_elapsed_time)
+
+    def l2_bytes(self) -> int | None:
+        runtime = self._cupy.cuda.runtime
+        return runtime.deviceGetAttribute(runtime.cudaDevAttrL2CacheSize,
+                                          cuda.device_index(self.device))
+
+    def fill_zero(self, buffer: Any) -> None:
         # fill(0) on a contiguous array is cudaMemsetAsync: no kernel to compile (the
         # wheels bundle no NVRTC), and every byte is written.
-        return lambda: buffer.fill(0)
+        buffer.fill(0)
 
     def host_empty(self, n: int, dtype: str, pinned: bool) -> Any:
         import numpy as np

@@ -22,12 +22,6 @@ class NumpyBackend(Backend):
 
     _limiter: Any = None
 
-    @property
-    def xp(self) -> Any:
-        import array_api_compat.numpy
-
-        return array_api_compat.numpy
-
     def asarray(self, host: Any, dtype: str) -> Any:
         import numpy as np
 

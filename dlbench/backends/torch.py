@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from dlbench.backends import Backend, cuda, register
-from dlbench.clock import Clock, perf_clock
-from dlbench.measure import Timer
-from dlbench.timers import CudaEvents, EventTimer
+from dlbench.timers import Event, LibraryEvent
 
 TORCH_DTYPES = ("float32", "float64", "float16", "bfloat16")
 
@@ -20,19 +17,12 @@ class TorchBackend(Backend):
     library = "torch"
     devices = ("cpu", "cuda")
     dtypes = TORCH_DTYPES
-    _flush_buffer: Any = None
 
     @property
     def _torch(self) -> Any:
         import torch
 
         return torch
-
-    @property
-    def xp(self) -> Any:
-        import array_api_compat.torch
-
-        return array_api_compat.torch
 
     @property
     def is_cuda(self) -> bool:
@@ -60,11 +50,6 @@ class TorchBackend(Backend):
         if self.is_cuda:
             self._torch.cuda.synchronize()
 
-    def timer(self, clock: Clock = perf_clock) -> Timer:
-        if not self.is_cuda:
-            return super().timer(clock)
-        return EventTimer(CudaEvents("torch"), clock, self.synchronize, self._flush())
-
     def set_threads(self, threads: int | None) -> None:
         if threads:
             self._torch.set_num_threads(threads)
@@ -75,7 +60,7 @@ class TorchBackend(Backend):
             return
         torch = self._torch
         torch.cuda.set_device(cuda.device_index(self.device))
-        tf32 = self.options.get("tf32", "off") == "on"
+        tf32 = self.options.tf32
         # Set every flag, both libraries' way, so a float32 "speedup" is never partly a
         # precision change (FIELD.md P7); only the legacy API, since torch refuses a mix
         # of the legacy and the fp32_precision APIs.
@@ -141,15 +126,16 @@ class TorchBackend(Backend):
         if self.is_cuda:
             self._torch.cuda.empty_cache()
 
-    def _flush(self) -> Callable[[], None] | None:
-        if self.options.get("cache") != "cold":
-            return None
-        torch = self._torch
-        props = torch.cuda.get_device_properties(cuda.device_index(self.device))
-        size = cuda.flush_bytes(getattr(props, "L2_cache_size", None))
-        if self._flush_buffer is None:  # one buffer for the run, not one per block
-            self._flush_buffer = torch.empty(size, dtype=torch.uint8, device=self.device)
-        return self._flush_buffer.zero_  # a memset writing every byte: L2 holds only it
+    def new_event(self) -> Event:
+        return LibraryEvent(self._torch.cuda.Event(enable_timing=True),
+                            lambda start, end: start.elapsed_time(end))
+
+    def l2_bytes(self) -> int | None:
+        props = self._torch.cuda.get_device_properties(cuda.device_index(self.device))
+        return getattr(props, "L2_cache_size", None)
+
+    def fill_zero(self, buffer: Any) -> None:
+        buffer.zero_()  # a memset writing every byte
 
     def host_empty(self, n: int, dtype: str, pinned: bool) -> Any:
         torch = self._torch

@@ -1,4 +1,5 @@
-"""The `dlbench` command-line application (Typer). One module per command."""
+"""The `dlbench` command-line application (Typer): one module per command, each
+registered below by name."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 import typer
 
 from dlbench import __version__
+from dlbench.cli import compare, env, listing, report, run
 
 app = typer.Typer(
     name="dlbench",
@@ -31,9 +33,6 @@ def _root(
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """dlbench: why GPUs made deep learning practical, measured on your own machine."""
-
-
-from dlbench.cli import compare, env, listing, report, run  # noqa: E402  (commands register on import)
 
 app.command("run")(run.run)
 app.command("list")(listing.list_command)

@@ -3,45 +3,15 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from typing import Annotated, Any
 
 import typer
 from rich.console import Group
 from rich.table import Table
 
-from dlbench import backends, environment, worker
+from dlbench import environment, inventory
 from dlbench.cli import console
 from dlbench.errors import UsageError
-
-
-def describe_backends() -> dict[str, Any]:
-    """What each available backend says about itself (imports its library: `env` is the
-    one command that may pay for that in-process)."""
-    described: dict[str, Any] = {}
-    for target in backends.all_targets():
-        ok, reason = target.available()
-        if not ok:
-            described[target.label] = {"available": False, "reason": reason}
-            continue
-        try:
-            if target.device == "cpu":
-                backends.import_library(target)
-                described[target.label] = {"available": True, **target.describe()}
-            else:
-                described[target.label] = {"available": True, **_describe_in_child(target)}
-        except Exception as exc:  # a broken library is a reason, not a crash
-            described[target.label] = {"available": False, "reason": str(exc)}
-    return described
-
-
-def _describe_in_child(target: backends.Backend) -> dict[str, Any]:
-    """A GPU backend describes itself in a spawned process: CUDA is never initialised
-    here (FIELD.md P9)."""
-    with ProcessPoolExecutor(max_workers=1,
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(worker.describe_only, target.name, target.device).result()
 
 
 def env(
@@ -58,7 +28,7 @@ def env(
         if fmt not in ("table", "json"):
             raise UsageError(f"--format must be table or json, got {fmt!r}")
         record = environment.collect()
-        record["backends"] = describe_backends()
+        record["backends"] = inventory.describe_backends()
         for info in record["backends"].values():
             if "gpu" in info:
                 environment.add_gpu(record, info["gpu"])

@@ -13,9 +13,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dlbench import __version__, environment, results
 from dlbench.cli import console
+from dlbench.cli import output as destinations
 from dlbench.cli.options import positive_ints, split
 from dlbench.errors import UsageError
-from dlbench.planning import Selection, build
+from dlbench.planning import Plan, Selection, build
 from dlbench.report import csv as csv_report
 from dlbench.report import markdown, terminal
 from dlbench.report.rows import DEFAULT_BASELINE, speedup_table
@@ -93,75 +94,98 @@ def run(
     130 interrupted (what finished is saved).
     """
     with console.user_errors():
-        if fmt not in FORMATS:
-            raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-        selection = Selection(
+        destinations.check_format(fmt, FORMATS)
+        plan = build(Selection(
             suite=suite, backends=split(backend), devices=split(device),
             workloads=split(workload), dtypes=split(dtype), sizes=positive_ints(size, "--size"),
             threads=threads, min_time=min_time, max_time=max_time, verify=not no_verify,
-            cache=cache, tf32=tf32, include_transfer=include_transfer)
-        planned = build(selection)
-        columns = {spec.column for spec in planned.plan.cases}
-        if baseline != DEFAULT_BASELINE and baseline not in columns:
-            raise UsageError(f"--baseline {baseline} is not among the measured columns "
-                             f"({', '.join(sorted(columns)) or 'none'})")
+            cache=cache, tf32=tf32, include_transfer=include_transfer))
+        _check_baseline(baseline, plan)
         now = datetime.now(UTC)
         path = output or default_output(now)
-        if path.exists() and not force:
-            raise UsageError(f"{path} already exists; use --force to replace it")
+        destinations.refuse_existing([path], force)
 
-    for note in planned.notes:
+    for note in plan.notes:
         console.message(f"note: {note}", style="yellow")
     env_record = environment.collect()
     for note in environment.blas_notes(env_record):
         console.message(f"note: {note}", style="yellow")
-    doc = results.RunDocument(
+    saver = Saver(path, results.RunDocument(
         dlbench_version=__version__, created=now.isoformat(timespec="seconds"),
         command=("dlbench", *sys.argv[1:]), environment=env_record,
-        settings=planned.settings, results=())
-
-    finished: list[results.Result] = []
-
-    def save(result: results.Result | None = None, **changes: object) -> results.RunDocument:
-        nonlocal doc
-        if result is not None:
-            finished.append(result)
-        doc = doc.with_results(tuple(finished), **changes)
-        results.dump(doc, path)
-        return doc
-
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=console.err, transient=True,
-                        disable=quiet)
-    total = len(planned.plan.cases) + len(planned.plan.skipped)
-    task = progress.add_task("starting workers", total=total)
-
-    def on_event(event: Event) -> None:
-        if event.kind == "worker_ready":
-            progress.update(task, description=f"{event.worker} ready")
-        elif event.kind == "case_start" and event.spec is not None:
-            progress.update(task, description=f"{event.spec.row_key}")
-        elif event.kind == "case_done":
-            progress.advance(task)
-
-    runner = Runner(planned.plan, on_event=on_event, on_result=save,
+        settings=plan.settings(), results=()))
+    progress = RunProgress(plan.total, quiet)
+    runner = Runner(plan, on_event=progress.on_event, on_result=saver.add,
                     environment_record=env_record)
     try:
         with progress:
             runner.run()
     except RunInterrupted:
         env_record["backends"] = runner.backend_descriptions()
-        save(interrupted=True)
-        console.message(f"interrupted: {len(finished)} finished result(s) saved to {path}",
-                        style="yellow")
+        saver.save(interrupted=True)
+        console.message(f"interrupted: {len(saver.finished)} finished result(s) saved to "
+                        f"{path}", style="yellow")
         raise typer.Exit(console.EXIT_INTERRUPTED) from None
     env_record["backends"] = runner.backend_descriptions()
-    doc = save()
-
+    doc = saver.save()
     if not quiet or fmt != "table":  # asked-for data is printed even when quiet
         _show(doc, fmt, baseline)
     if not quiet:
         console.message(f"saved {path}")
+    _exit_on_failures(doc)
+
+
+def _check_baseline(baseline: str, plan: Plan) -> None:
+    columns = {spec.column for spec in plan.cases}
+    if baseline != DEFAULT_BASELINE and baseline not in columns:
+        raise UsageError(f"--baseline {baseline} is not among the measured columns "
+                         f"({', '.join(sorted(columns)) or 'none'})")
+
+
+class Saver:
+    """Writes the result file after every finished case, so a crash or Ctrl-C later
+    loses nothing that finished."""
+
+    def __init__(self, path: Path, doc: results.RunDocument) -> None:
+        self.path, self.doc = path, doc
+        self.finished: list[results.Result] = []
+
+    def add(self, result: results.Result) -> None:
+        self.finished.append(result)
+        self.save()
+
+    def save(self, **changes: object) -> results.RunDocument:
+        self.doc = self.doc.with_results(tuple(self.finished), **changes)
+        results.dump(self.doc, self.path)
+        return self.doc
+
+
+class RunProgress:
+    """A transient progress bar on stderr, advanced by the runner's events."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                            MofNCompleteColumn(), TimeElapsedColumn(), console=console.err,
+                            transient=True, disable=quiet)
+        self.task = self.bar.add_task("starting workers", total=total)
+
+    def __enter__(self) -> RunProgress:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(*exc)
+
+    def on_event(self, event: Event) -> None:
+        if event.kind == "worker_ready":
+            self.bar.update(self.task, description=f"{event.worker} ready")
+        elif event.kind == "case_start" and event.spec is not None:
+            self.bar.update(self.task, description=event.spec.row_key)
+        elif event.kind == "case_done":
+            self.bar.advance(self.task)
+
+
+def _exit_on_failures(doc: results.RunDocument) -> None:
     failed = [r for r in doc.results if r.status in FAILED]
     if failed:
         console.message(f"{len(failed)} case(s) failed: "

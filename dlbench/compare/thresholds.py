@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dlbench import results
 from dlbench.errors import UsageError
 
 # A 5% slowdown is below what most users would call a regression on a shared machine
@@ -46,15 +47,10 @@ def load_thresholds(path: str | Path) -> tuple[tuple[str, float], ...]:
     `*` also crosses `/`) to thresholds, e.g. `"matmul/*/float64/*" = "10%"`. When several
     patterns match an id the last one in the file wins, so general patterns go first.
 
-    Read here rather than with `results.read_json`: a bad thresholds file is a usage error
-    (an option's value) that names the option's file, not a result file."""
+    A bad thresholds file is a usage error (an option's value) that names the option's
+    file, not a result file."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{p}: no such thresholds file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{p}: cannot read ({exc})") from None
+    text = results.read_text(p, "thresholds file", UsageError)
     suffix = p.suffix.lower()
     if suffix not in (".toml", ".json"):
         raise UsageError(f"{p}: a thresholds file must be .toml or .json")

@@ -9,6 +9,7 @@ defaults the command line can override, and `threads`) and one `[[benchmark]]` t
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -73,7 +74,18 @@ def parse(text: str, source: str, name: str) -> Suite:
     if unknown:
         raise bad(", ".join(sorted(unknown)), "unknown key (expected description, settings, "
                   "benchmark)")
-    settings = data.get("settings", {})
+    settings = _settings(data.get("settings", {}), bad)
+    raw_entries = data.get("benchmark")
+    if not isinstance(raw_entries, list) or not raw_entries:
+        raise bad("benchmark", "at least one [[benchmark]] table is required")
+    entries = tuple(_entry(raw, f"benchmark[{i}]", bad) for i, raw in enumerate(raw_entries))
+    return Suite(name, str(data.get("description", "")), settings, entries)
+
+
+Complaint = Callable[[str, str], UsageError]
+
+
+def _settings(settings: Any, bad: Complaint) -> dict[str, Any]:
     if not isinstance(settings, dict):
         raise bad("settings", "must be a table")
     for key, value in settings.items():
@@ -83,35 +95,34 @@ def parse(text: str, source: str, name: str) -> Suite:
         if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
             raise bad(f"settings.{key}", f"must be a positive number, got {value!r}")
         settings[key] = kind(value)
-    raw_entries = data.get("benchmark")
-    if not isinstance(raw_entries, list) or not raw_entries:
-        raise bad("benchmark", "at least one [[benchmark]] table is required")
-    entries = []
-    for i, raw in enumerate(raw_entries):
-        where = f"benchmark[{i}]"
-        extra = set(raw) - {"workload", "sizes", "dtypes", "params"}
-        if extra:
-            raise bad(f"{where}.{sorted(extra)[0]}", "unknown key (expected workload, sizes, "
-                      "dtypes, params)")
-        wl_name = raw.get("workload")
-        if wl_name not in workloads.names():
-            raise bad(f"{where}.workload", f"unknown workload {wl_name!r} (known: "
-                      f"{', '.join(workloads.names())})")
-        sizes = raw.get("sizes", [])
-        if not isinstance(sizes, list) or not all(
-                isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
-            raise bad(f"{where}.sizes", "must be a list of positive integers")
-        dtypes = raw.get("dtypes", ["float32"])
-        if not isinstance(dtypes, list) or not dtypes or any(d not in DTYPES for d in dtypes):
-            raise bad(f"{where}.dtypes", f"must be a non-empty list drawn from {', '.join(DTYPES)}")
-        params = raw.get("params", {})
-        if not isinstance(params, dict):
-            raise bad(f"{where}.params", "must be a table")
-        wl = workloads.get(wl_name)
-        try:
-            for size in sizes or [None]:
-                wl.resolve(size=size, **params)
-        except UsageError as exc:
-            raise bad(f"{where}", str(exc)) from None
-        entries.append(Entry(wl_name, tuple(sizes), tuple(dtypes), dict(params)))
-    return Suite(name, str(data.get("description", "")), settings, tuple(entries))
+    return settings
+
+
+def _entry(raw: Any, where: str, bad: Complaint) -> Entry:
+    if not isinstance(raw, dict):
+        raise bad(where, "must be a table")
+    extra = set(raw) - {"workload", "sizes", "dtypes", "params"}
+    if extra:
+        raise bad(f"{where}.{sorted(extra)[0]}", "unknown key (expected workload, sizes, "
+                  "dtypes, params)")
+    wl_name = raw.get("workload")
+    if wl_name not in workloads.names():
+        raise bad(f"{where}.workload", f"unknown workload {wl_name!r} (known: "
+                  f"{', '.join(workloads.names())})")
+    sizes = raw.get("sizes", [])
+    if not isinstance(sizes, list) or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
+        raise bad(f"{where}.sizes", "must be a list of positive integers")
+    dtypes = raw.get("dtypes", ["float32"])
+    if not isinstance(dtypes, list) or not dtypes or any(d not in DTYPES for d in dtypes):
+        raise bad(f"{where}.dtypes", f"must be a non-empty list drawn from {', '.join(DTYPES)}")
+    params = raw.get("params", {})
+    if not isinstance(params, dict):
+        raise bad(f"{where}.params", "must be a table")
+    wl = workloads.get(wl_name)
+    try:
+        for size in sizes or [None]:
+            wl.resolve(size=size, **params)
+    except UsageError as exc:
+        raise bad(where, str(exc)) from None
+    return Entry(wl_name, tuple(sizes), tuple(dtypes), dict(params))

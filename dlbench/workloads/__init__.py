@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -38,10 +37,6 @@ ACCUMULATION_DTYPE = {"float64": "float64", "float32": "float32", "float16": "fl
 DEFAULT_SEED = 20261125
 # TF32 (float32 on tensor cores) keeps 10 mantissa bits: u = 2^-11.
 TF32_UNIT_ROUNDOFF = 2.0**-11
-# How float32 products are computed in this process: "ieee", or "tf32" when the GPU
-# worker's backend runs float32 on tensor cores. Set by the worker, read by
-# dot_tolerance, so every workload's check follows the precision actually used.
-FLOAT32_MATH: ContextVar[str] = ContextVar("FLOAT32_MATH", default="ieee")
 
 
 @dataclass(frozen=True)
@@ -67,8 +62,6 @@ class Check:
 
 
 Kernel = Callable[[], Any]
-# A native kernel factory: (backend, device inputs, params) -> zero-argument kernel.
-NativeFactory = Callable[[Any, Mapping[str, Any], Mapping[str, int]], Kernel]
 
 
 class Workload:
@@ -141,9 +134,11 @@ class Workload:
         raise NotImplementedError
 
     def check(self, output: np.ndarray, inputs: Mapping[str, np.ndarray],
-              p: Mapping[str, int], dtype: str) -> Check:
+              p: Mapping[str, int], dtype: str, float32_math: str = "ieee") -> Check:
         """Compare `output` with the float64 reference computed from `inputs`, which are
-        the backend's own (already rounded) inputs widened to float64."""
+        the backend's own (already rounded) inputs widened to float64. `float32_math`
+        is how the backend computed float32 products ("ieee", or "tf32" on tensor
+        cores): the tolerance follows the precision actually used."""
         raise NotImplementedError
 
 
@@ -180,7 +175,7 @@ def scaled_check(output: np.ndarray, reference: np.ndarray, scale: np.ndarray,
                  max_rel_err=rel, tol=tol)
 
 
-def dot_tolerance(dtype: str, length: int, float32_math: str | None = None) -> float:
+def dot_tolerance(dtype: str, length: int, float32_math: str = "ieee") -> float:
     """Allowed componentwise error of dot products of `length` terms in `dtype`.
 
     Rounding the result to the output dtype costs u_out; accumulating `length`
@@ -194,6 +189,6 @@ def dot_tolerance(dtype: str, length: int, float32_math: str | None = None) -> f
     u_acc = UNIT_ROUNDOFF[ACCUMULATION_DTYPE[dtype]]
     # With TF32 on, float32 inputs are rounded to TF32 on tensor cores: the products'
     # error is TF32's, so the accumulation term uses its unit roundoff.
-    if dtype == "float32" and (float32_math or FLOAT32_MATH.get()) == "tf32":
+    if dtype == "float32" and float32_math == "tf32":
         u_acc = TF32_UNIT_ROUNDOFF
     return u_out + 2.0 * math.sqrt(length) * u_acc

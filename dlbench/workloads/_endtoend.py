@@ -16,15 +16,6 @@ from typing import Any
 
 from dlbench.workloads import Kernel
 
-SUFFIX = "+transfer"
-
-
-def split_impl(impl: str) -> tuple[str, bool]:
-    """("native+transfer") -> ("native", True): the kernel's impl, and end-to-end or not."""
-    if impl.endswith(SUFFIX):
-        return impl[: -len(SUFFIX)], True
-    return impl, False
-
 
 def _host_like(backend: Any, x: Any, dtype: str) -> Any:
     host = backend.host_empty(math.prod(x.shape), dtype, False)

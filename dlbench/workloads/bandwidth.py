@@ -51,7 +51,7 @@ class Bandwidth(Workload):
         return lambda: ALPHA * x + y
 
     def check(self, output: np.ndarray, inputs: Mapping[str, np.ndarray],
-              p: Mapping[str, int], dtype: str) -> Check:
+              p: Mapping[str, int], dtype: str, float32_math: str = "ieee") -> Check:
         x, y = inputs["x"], inputs["y"]
         # Two roundings at most (the product, then the sum) in the output dtype, plus the
         # rounding of a itself to that dtype.

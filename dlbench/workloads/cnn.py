@@ -141,11 +141,11 @@ class CnnTrainStep(Workload):
         return step
 
     def check(self, output: tuple[np.ndarray, ...], inputs: Mapping[str, np.ndarray],
-              p: Mapping[str, int], dtype: str) -> Check:
+              p: Mapping[str, int], dtype: str, float32_math: str = "ieee") -> Check:
         new, scale = reference_step(inputs)
         reduction = max(p["batch"] * p["hw"] ** 2, p["filters"] * p["kernel"] ** 2,
                         p["filters"] * p["hw"] ** 2 // 4)
-        return check_step(output, new, scale, inputs, WEIGHTS, dtype, length=reduction)
+        return check_step(output, new, scale, WEIGHTS, dtype, reduction, float32_math)
 
 
 def loss(xp: Any, arrays: Mapping[str, Any]) -> float:

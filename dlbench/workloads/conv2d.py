@@ -99,12 +99,12 @@ class Conv2d(Workload):
         return kernel
 
     def check(self, output: np.ndarray, inputs: Mapping[str, np.ndarray],
-              p: Mapping[str, int], dtype: str) -> Check:
+              p: Mapping[str, int], dtype: str, float32_math: str = "ieee") -> Check:
         x, weights = inputs["x"], inputs["weights"]
         reference = reference_conv2d(x, weights, p["stride"], p["pad"])
         scale = reference_conv2d(np.abs(x), np.abs(weights), p["stride"], p["pad"])
         return scaled_check(output, reference, scale,
-                            dot_tolerance(dtype, p["c"] * p["r"] * p["s"]))
+                            dot_tolerance(dtype, p["c"] * p["r"] * p["s"], float32_math))
 
 
 def reference_conv2d(x: np.ndarray, weights: np.ndarray, stride: int, pad: int) -> np.ndarray:

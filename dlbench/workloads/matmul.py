@@ -54,6 +54,7 @@ class Matmul(Workload):
         return lambda: matmul(a, b)
 
     def check(self, output: np.ndarray, inputs: Mapping[str, np.ndarray],
-              p: Mapping[str, int], dtype: str) -> Check:
+              p: Mapping[str, int], dtype: str, float32_math: str = "ieee") -> Check:
         a, b = inputs["a"], inputs["b"]
-        return scaled_check(output, a @ b, np.abs(a) @ np.abs(b), dot_tolerance(dtype, p["k"]))
+        return scaled_check(output, a @ b, np.abs(a) @ np.abs(b),
+                            dot_tolerance(dtype, p["k"], float32_math))

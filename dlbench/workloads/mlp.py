@@ -87,10 +87,10 @@ class MlpTrainStep(Workload):
         return step
 
     def check(self, output: tuple[np.ndarray, ...], inputs: Mapping[str, np.ndarray],
-              p: Mapping[str, int], dtype: str) -> Check:
+              p: Mapping[str, int], dtype: str, float32_math: str = "ieee") -> Check:
         new, scale = reference_step(inputs)
-        return check_step(output, new, scale, inputs, WEIGHTS, dtype,
-                          length=max(p["batch"], p["features"], p["hidden"]))
+        return check_step(output, new, scale, WEIGHTS, dtype,
+                          max(p["batch"], p["features"], p["hidden"]), float32_math)
 
 
 def loss(xp: Any, arrays: Mapping[str, Any]) -> float:

@@ -81,7 +81,7 @@ class Transfer(Workload):
         return d2h
 
     def check(self, output: np.ndarray, inputs: Mapping[str, np.ndarray],
-              p: Mapping[str, int], dtype: str) -> Check:
+              p: Mapping[str, int], dtype: str, float32_math: str = "ieee") -> Check:
         """A copy is exact: any difference at all is a wrong result."""
         expected = inputs["x"]
         out = np.asarray(output, dtype=np.float64)

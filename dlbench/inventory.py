@@ -1,0 +1,40 @@
+"""What every backend says about itself: versions, BLAS, threads and its GPU.
+
+CPU backends describe themselves in this process (importing their library: `dlbench
+env` is the one command that may pay for that). A GPU backend is asked in a spawned
+child, so that CUDA is never initialised in the asking process (FIELD.md P9).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlbench import backends, worker
+from dlbench.backends import Backend
+from dlbench.process import WorkerProcess
+
+
+def describe_backends() -> dict[str, Any]:
+    """Every backend and device the registry knows: what it says, or why it is unavailable."""
+    described: dict[str, Any] = {}
+    for target in backends.all_targets():
+        ok, reason = target.available()
+        if not ok:
+            described[target.label] = {"available": False, "reason": reason}
+            continue
+        try:
+            described[target.label] = {"available": True, **_describe(target)}
+        except Exception as exc:  # a broken library is a reason, not a crash
+            described[target.label] = {"available": False, "reason": str(exc)}
+    return described
+
+
+def _describe(target: Backend) -> dict[str, Any]:
+    if target.device == "cpu":
+        backends.import_library(target)
+        return target.describe()
+    child = WorkerProcess(target.label)
+    try:
+        return child.call(worker.describe_only, target.name, target.device)
+    finally:
+        child.stop()
