@@ -193,12 +193,13 @@ def ratio_ci(
     return point, float(lo), float(hi)
 
 
-def geomean_ratio_ci(
-    pairs: Sequence[tuple[Sequence[float], Sequence[float]]],
-    confidence: float = CONFIDENCE,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = 0,
-) -> tuple[float, float, float]:
+# Rows of (numerator samples, denominator samples): one benchmark's two sides each.
+RowPairs = Sequence[tuple[Sequence[float], Sequence[float]]]
+
+
+def geomean_ratio_ci(pairs: RowPairs, confidence: float = CONFIDENCE,
+                     resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+                     ) -> tuple[float, float, float]:
     """Geometric mean over rows of median(numerator)/median(denominator), with an interval.
 
     Each pair is one row's (numerator, denominator) samples; every row weighs the same.
@@ -209,21 +210,17 @@ def geomean_ratio_ci(
     return _across_rows_ci(pairs, np.mean, confidence, resamples, seed)
 
 
-def median_ratio_ci(
-    pairs: Sequence[tuple[Sequence[float], Sequence[float]]],
-    confidence: float = CONFIDENCE,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = 0,
-) -> tuple[float, float, float]:
+def median_ratio_ci(pairs: RowPairs, confidence: float = CONFIDENCE,
+                    resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+                    ) -> tuple[float, float, float]:
     """Median over rows of median(numerator)/median(denominator), with an interval: the
     change most rows share, which a few rows that changed on their own do not move (the
     geometric mean would follow them). Bootstrap as geomean_ratio_ci."""
     return _across_rows_ci(pairs, np.median, confidence, resamples, seed)
 
 
-def _across_rows_ci(pairs: Sequence[tuple[Sequence[float], Sequence[float]]],
-                    combine: Callable[..., Any], confidence: float, resamples: int, seed: int
-                    ) -> tuple[float, float, float]:
+def _across_rows_ci(pairs: RowPairs, combine: Callable[..., Any], confidence: float,
+                    resamples: int, seed: int) -> tuple[float, float, float]:
     """`combine` (mean or median, over axis 0) of the rows' log ratios of medians, and its
     percentile-bootstrap interval."""
     if not pairs:
