@@ -301,10 +301,54 @@ def gpu_peak_flops(name: str) -> dict[str, Any]:
     return {"unknown": f"no datasheet entry for GPU {name!r}"}
 
 
+# Peak memory bandwidth in GB/s from the same datasheets (HBM or GDDR). The first
+# pattern matching the device name wins; A100s differ by memory size and form factor.
+GPU_BANDWIDTHS: tuple[tuple[str, str, float, str], ...] = (
+    (r"H200", "H200 (HBM3e)", 4800, "NVIDIA H200 datasheet"),
+    (r"H100 NVL", "H100 NVL (HBM3)", 3900, "NVIDIA H100 datasheet"),
+    (r"H100 PCIe", "H100 PCIe (HBM2e)", 2000, "NVIDIA H100 datasheet"),
+    (r"H100", "H100 SXM (HBM3)", 3350, "NVIDIA H100 datasheet"),
+    (r"A100.*80GB.*(SXM|HBM2e)|A100-SXM4-80GB", "A100 80GB SXM", 2039,
+     "NVIDIA A100 datasheet"),
+    (r"A100.*80GB", "A100 80GB PCIe", 1935, "NVIDIA A100 datasheet"),
+    (r"A100", "A100 40GB", 1555, "NVIDIA A100 datasheet"),
+    (r"\bA10\b", "A10 (GDDR6)", 600, "NVIDIA A10 datasheet"),
+    (r"L40S", "L40S (GDDR6)", 864, "NVIDIA L40S datasheet"),
+    (r"\bL4\b", "L4 (GDDR6)", 300, "NVIDIA L4 datasheet"),
+    (r"RTX 4090", "GeForce RTX 4090 (GDDR6X)", 1008, "NVIDIA Ada GPU architecture whitepaper"),
+    (r"V100", "V100 (HBM2)", 900, "NVIDIA V100 datasheet"),
+    (r"\bT4\b", "T4 (GDDR6)", 320, "NVIDIA T4 datasheet"),
+)
+
+
+def gpu_peak_bandwidth(name: str) -> dict[str, Any]:
+    """Peak memory bandwidth of a GPU by name (bytes/s and how it was found), or why
+    unknown."""
+    import re
+
+    for pattern, label, gbytes, source in GPU_BANDWIDTHS:
+        if re.search(pattern, name):
+            return {"bytes_per_s": gbytes * 1e9, "how": f"{label}: {gbytes:g} GB/s ({source})"}
+    return {"unknown": f"no datasheet entry for GPU {name!r}"}
+
+
 def add_gpu(environment: dict[str, Any], gpu: dict[str, Any]) -> None:
     """Put a GPU record (from a worker's describe()) into the environment, once per
     device, with its datasheet peaks."""
     gpus = environment.setdefault("gpus", [])
     if any(g.get("device") == gpu.get("device") for g in gpus):
         return
-    gpus.append({**gpu, "peak_flops": gpu_peak_flops(str(gpu.get("name", "")))})
+    name = str(gpu.get("name", ""))
+    gpus.append({**gpu, "peak_flops": gpu_peak_flops(name),
+                 "peak_bandwidth": gpu_peak_bandwidth(name)})
+
+
+def peak_bandwidth_for(environment: dict[str, Any], device: str) -> float | None:
+    """A GPU's datasheet memory bandwidth in bytes/s; None on a CPU, whose bandwidth
+    depends on the memory populated and is not derivable from what the OS reports."""
+    label = normal_device(device)
+    for gpu in environment.get("gpus", []):
+        if gpu.get("device") == label:
+            entry = gpu.get("peak_bandwidth") or {}
+            return entry.get("bytes_per_s")
+    return None

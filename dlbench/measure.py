@@ -32,7 +32,8 @@ injected: tests drive all of this with fake clocks and assert exact numbers.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import statistics
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dlbench import stats
@@ -45,6 +46,10 @@ CALIBRATION_FLOOR_S = 1e-4
 # the estimate cannot make a sample last minutes.
 CALIBRATION_MAX_GROWTH = 100
 MAX_INNER_LOOPS = 10**9
+# A GPU batch whose queueing took at least this share of its device window kept the GPU
+# waiting on the host: the kernels ran as fast as Python and the library could queue them
+# (a kernel-bound batch is queued in a small part of its window).
+LAUNCH_BOUND_FRACTION = 0.8
 
 
 @dataclass(frozen=True)
@@ -122,12 +127,14 @@ def stop_reason(samples: list[float], sampling_time: float, config: MeasureConfi
 
 @dataclass(frozen=True)
 class Block:
-    """One block's samples (seconds per call); `host_samples` pairs each with the host
-    time of the same batch when the timer measured device time; `stop` is the stopping
+    """One block's samples (seconds per call). When the timer measured device time,
+    `host_samples` and `enqueue_samples` pair each sample with the host's time of the
+    same batch (to the end of the wait; to the end of queueing). `stop` is the stopping
     rule's answer after this block (None: sample on)."""
 
     samples: tuple[float, ...]
     host_samples: tuple[float, ...]
+    enqueue_samples: tuple[float, ...]
     stop: str | None
 
 
@@ -135,6 +142,7 @@ class Block:
 class Measurement:
     samples_s: tuple[float, ...]
     host_samples_s: tuple[float, ...]
+    enqueue_samples_s: tuple[float, ...]
     inner_loops: int
     first_call_s: float
     stop: str
@@ -142,6 +150,14 @@ class Measurement:
     @property
     def summary(self) -> stats.Summary:
         return stats.summarize(self.samples_s)
+
+
+def launch_bound(enqueue_samples: Sequence[float], samples: Sequence[float]) -> bool:
+    """Whether queueing the batches took most of their device time (medians compared)."""
+    if not enqueue_samples or not samples:
+        return False
+    device = statistics.median(samples)
+    return device > 0 and statistics.median(enqueue_samples) >= LAUNCH_BOUND_FRACTION * device
 
 
 class Sampler:
@@ -155,6 +171,7 @@ class Sampler:
         self.inner_loops = 0
         self.samples: list[float] = []
         self.host_samples: list[float] = []
+        self.enqueue_samples: list[float] = []
         self.sampling_time = 0.0
         self.stop: str | None = None
 
@@ -187,6 +204,7 @@ class Sampler:
         self._spin(config.block_warmup_time)
         samples: list[float] = []
         host: list[float] = []
+        enqueue: list[float] = []
         room = config.max_samples - len(self.samples)
         timed = 0.0
         start = timer.clock()
@@ -194,17 +212,19 @@ class Sampler:
             elapsed = timer.time_batch(self.fn, loops)
             timed += elapsed
             samples.append(elapsed / loops)
-            if timer.separate_host_time:
+            if timer.reports_host_times:
                 host.append(timer.last_host_s / loops)
+                enqueue.append(timer.last_enqueue_s / loops)
             # The block's length is wall time (it sets the interleaving's pace); the
             # stopping rule counts only the timed batches.
             if timer.clock() - start >= config.block_time or len(samples) >= room:
                 break
         self.samples += samples
         self.host_samples += host
+        self.enqueue_samples += enqueue
         self.sampling_time += timed
         self.stop = stop_reason(self.samples, self.sampling_time, config)
-        return Block(tuple(samples), tuple(host), self.stop)
+        return Block(tuple(samples), tuple(host), tuple(enqueue), self.stop)
 
     def run(self) -> Measurement:
         """Everything in this process, block after block, until the stopping rule says."""
@@ -216,8 +236,9 @@ class Sampler:
 
     def measurement(self) -> Measurement:
         assert self.first_call_s is not None and self.stop is not None
-        return Measurement(tuple(self.samples), tuple(self.host_samples), self.inner_loops,
-                           self.first_call_s, self.stop)
+        return Measurement(tuple(self.samples), tuple(self.host_samples),
+                           tuple(self.enqueue_samples), self.inner_loops, self.first_call_s,
+                           self.stop)
 
     def _spin(self, duration: float) -> None:
         """Single timed calls, discarded, until `duration` of the clock has passed."""
@@ -235,9 +256,12 @@ def measure(fn: Callable[[], object], config: MeasureConfig = MeasureConfig(),
     return Sampler(fn, timer or HostTimer(), config).run()
 
 
-def quality_warnings(summary: stats.Summary, stop: str) -> list[str]:
-    """The summary's warnings plus the stopping rule's own."""
+def quality_warnings(summary: stats.Summary, stop: str, launch_bound: bool = False
+                     ) -> list[str]:
+    """The summary's warnings plus the stopping rule's own, and launch_bound."""
     codes = stats.quality_warnings(summary)
     if stop in ("max_time", "max_samples"):
         codes.append(stats.QualityWarning.CI_TARGET_MISSED.value)
+    if launch_bound:
+        codes.append(stats.QualityWarning.LAUNCH_BOUND.value)
     return codes

@@ -206,7 +206,7 @@ def expand(entries: Sequence[suites.Entry], targets: Sequence[Backend], sel: Sel
             params = wl.resolve(size=size, **entry.params)
             for dtype in entry.dtypes:
                 row = [(case_spec(wl, params, dtype, t, impl, sel.include_transfer), t)
-                       for t in targets for impl in wl.impls_for(t.name)]
+                       for t in targets for impl in wl.impls_for(t.name, t.device)]
                 too_big = memory_refusal(wl, params, dtype, len(targets), memory)
                 if too_big and sel.sizes is not None:
                     raise UsageError(too_big)  # a size the user typed: refuse outright

@@ -131,8 +131,10 @@ class Result:
     stop: str | None = None
     numerics: Numerics | None = None
     # Event-timed samples: the synchronised host time of the same batches, paired with
-    # samples_s (cupyx.profiler.benchmark reports both).
+    # samples_s (cupyx.profiler.benchmark reports both), and the host's time to queue
+    # them (the launch cost: most of the window in a launch-bound case).
     host_samples_s: tuple[float, ...] = ()
+    enqueue_samples_s: tuple[float, ...] = ()
     peak_device_bytes: int | None = None
 
     def __post_init__(self) -> None:
@@ -143,12 +145,20 @@ class Result:
     def median(self) -> float | None:
         return self.stats["median"] if self.stats else None
 
+    @property
+    def memory_bound(self) -> bool:
+        """Under one FLOP per byte moved: bandwidth is the figure of merit, and the peak
+        it is compared with is the memory's."""
+        return bool(self.flops is not None and self.bytes and self.flops / self.bytes < 1.0)
+
     def extra(self) -> dict[str, Any]:
         """The file's "extra" object: how the case was computed, and device-side figures."""
         d = self.numerics.to_dict() if self.numerics else {}
-        if self.host_samples_s:
-            d["host_samples_s"] = list(self.host_samples_s)
-            d["host_stats"] = stats.summarize(self.host_samples_s).to_dict()
+        for name, samples in (("host", self.host_samples_s),
+                              ("enqueue", self.enqueue_samples_s)):
+            if samples:
+                d[f"{name}_samples_s"] = list(samples)
+                d[f"{name}_stats"] = stats.summarize(samples).to_dict()
         if self.peak_device_bytes is not None:
             d["peak_device_bytes"] = self.peak_device_bytes
         return d
@@ -197,6 +207,7 @@ class Result:
             stop=d.get("stop"),
             numerics=Numerics.from_dict(extra),
             host_samples_s=tuple(extra.get("host_samples_s") or ()),
+            enqueue_samples_s=tuple(extra.get("enqueue_samples_s") or ()),
             peak_device_bytes=int(peak) if peak is not None else None,
         )
 

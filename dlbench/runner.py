@@ -16,7 +16,7 @@ Nothing here knows rich or typer: progress leaves as events through a callback.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dlbench import environment, measure, stats, worker, workloads
@@ -78,11 +78,13 @@ class _Sampling:
     prepared: Prepared
     samples: list[float] = field(default_factory=list)
     host_samples: list[float] = field(default_factory=list)
+    enqueue_samples: list[float] = field(default_factory=list)
     peak_device_bytes: int | None = None
 
     def add(self, reply: BlockReply) -> None:
         self.samples += reply.samples
         self.host_samples += reply.host_samples
+        self.enqueue_samples += reply.enqueue_samples
         if reply.peak_device_bytes is not None:
             self.peak_device_bytes = reply.peak_device_bytes
 
@@ -112,9 +114,16 @@ class Runner:
                 done += len(group)
         except KeyboardInterrupt:
             self._stop_workers(kill=True)
-            raise RunInterrupted(self.results) from None
+            raise RunInterrupted(self.in_plan_order()) from None
         self._stop_workers()
-        return self.results
+        return self.in_plan_order()
+
+    def in_plan_order(self) -> list[Result]:
+        """The results so far in the plan's order (they finish in another: a row's cases
+        end when each converges)."""
+        order = {spec: i for i, spec in enumerate([*self.plan.cases,
+                                                   *(s for s, _ in self.plan.skipped)])}
+        return sorted(self.results, key=lambda r: order.get(r.spec, len(order)))
 
     def backend_descriptions(self) -> dict[str, Any]:
         return {s.label: dict(s.describe) for s in self.slots.values() if s.describe}
@@ -227,20 +236,35 @@ class Runner:
         flops, nbytes = _cost(spec)
         median = summary.median
         prepared = case.prepared
-        gflops = flops / median / 1e9 if median > 0 else None
-        peak = environment.peak_for(self.environment, spec.device, spec.dtype,
-                                    math=prepared.numerics.float32_math)
-        return Result(
+        result = Result(
             spec=spec, status="ok", samples_s=tuple(case.samples),
             inner_loops=prepared.inner_loops, stats=summary.to_dict(), timer=prepared.timer,
-            flops=flops, bytes=nbytes, gflops=gflops,
+            flops=flops, bytes=nbytes,
+            gflops=flops / median / 1e9 if median > 0 else None,
             gbytes_per_s=nbytes / median / 1e9 if median > 0 else None,
-            fraction_of_peak=gflops * 1e9 / peak if (gflops and peak) else None,
-            verify=prepared.verify,
-            warnings=tuple(measure.quality_warnings(summary, stop)),
-            first_call_s=prepared.first_call_s, stop=stop, numerics=prepared.numerics,
-            host_samples_s=tuple(case.host_samples),
+            verify=prepared.verify, first_call_s=prepared.first_call_s, stop=stop,
+            numerics=prepared.numerics, host_samples_s=tuple(case.host_samples),
+            enqueue_samples_s=tuple(case.enqueue_samples),
             peak_device_bytes=case.peak_device_bytes)
+        fraction = self._fraction_of_peak(result)
+        warnings = measure.quality_warnings(
+            summary, stop, measure.launch_bound(case.enqueue_samples, case.samples))
+        if fraction is not None and fraction > 1:
+            warnings.append(stats.QualityWarning.ABOVE_PEAK.value)
+        return replace(result, fraction_of_peak=fraction, warnings=tuple(warnings))
+
+    def _fraction_of_peak(self, r: Result) -> float | None:
+        """Achieved over theoretical: bandwidth for memory-bound work, FLOP/s otherwise."""
+        spec = r.spec
+        if r.memory_bound:
+            peak = environment.peak_bandwidth_for(self.environment, spec.device)
+            rate = r.gbytes_per_s
+        else:
+            assert r.numerics is not None
+            peak = environment.peak_for(self.environment, spec.device, spec.dtype,
+                                        math=r.numerics.float32_math)
+            rate = r.gflops
+        return rate * 1e9 / peak if (rate and peak) else None
 
     def _finish(self, result: Result) -> None:
         self.results.append(result)

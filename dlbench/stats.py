@@ -46,6 +46,8 @@ class QualityWarning(StrEnum):
     FEW_SAMPLES = "few_samples"
     OUTLIERS = "outliers"
     CI_TARGET_MISSED = "ci_target_missed"
+    LAUNCH_BOUND = "launch_bound"
+    ABOVE_PEAK = "above_peak"
 
 
 EXPLANATIONS = {
@@ -57,6 +59,12 @@ EXPLANATIONS = {
     "than 5% from the median: something disturbed the run.",
     QualityWarning.CI_TARGET_MISSED: "--max-time ran out before the median's 95% interval got as "
     "narrow as requested.",
+    QualityWarning.LAUNCH_BOUND: "queueing the calls took most of the GPU time: the GPU waited "
+    "on the host (Python, wrappers, dispatch), so this is the launch rate, not the kernel's; "
+    "compare the native column, or --graph for the kernel alone.",
+    QualityWarning.ABOVE_PEAK: "more FLOP/s than the hardware's peak: the library did fewer "
+    "operations than the direct algorithm dlbench counts (e.g. a Winograd or FFT "
+    "convolution); the % of peak is shown as >100%.",
 }
 
 

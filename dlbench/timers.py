@@ -14,14 +14,22 @@ keeps the host time of the same batch beside the device time. Why this shape
   triton.testing.do_bench (events around the work, one sync), amortised over a
   batch as torch's blocked_autorange does (P2: no per-call sync inflating small
   kernels).
-* **Host time of the same batch, kept beside it.** The wall time from before the
-  start event to after the wait is what a user feels; it is stored with the event
-  time (cupyx reports both) so a launch-bound case, where the two disagree, can be
-  seen (P3, P13).
-* **Cold L2 outside the window.** For a "cold" measurement a flush (a write of
-  about twice the L2 size) runs before the start event and is waited for, so it is
-  never inside the timed window nor in the host time (P4; nvbench flushes per cold
-  sample, triton zeroes a buffer before each call).
+* **What the host did, kept beside it.** Two host figures come with each device
+  sample: the *enqueue* time (from just before the start event to just after the end
+  event is recorded: what queueing the batch cost the host) and the synchronised host
+  time (to the end of the wait: what a user feels). When the enqueue time is most of
+  the device window, the GPU was waiting on the host — Python, wrappers, dispatch —
+  and the case is launch-bound (P3, P13); the device time of such a case is the
+  launch rate, not the kernel's. A kernel-bound batch is queued long before it ends.
+* **Cold L2 without the host in the window.** For a "cold" measurement a flush (a
+  write of about twice the L2 size) is queued and the start event right behind it,
+  with no wait in between: the GPU runs the flush while the host dispatches the
+  kernel, so the window opens when the flush ends and holds the kernel, not the
+  dispatch (triton.testing.do_bench does this; nvbench blocks the stream with a spin
+  kernel for the same reason). Waiting after the flush instead would start the window
+  on an idle GPU and put the host's dispatch into every sample (measured on an H200:
+  31 µs for a 12 µs kernel). The host figures of a cold sample hold the flush's tail,
+  so none are kept (P4).
 
 Only events differ between devices: `HostEvent` reads a clock (tests drive it with
 FakeClock and assert exact numbers); each GPU backend wraps its own library's event
@@ -47,11 +55,13 @@ class Timer(Protocol):
     name: str
     clock: Clock
     sync: Callable[[], None]
-    # True when `time_batch` returns device time and `last_host_s` is a separate figure.
-    separate_host_time: bool
+    # True when `time_batch` returns device time and `last_host_s` / `last_enqueue_s` are
+    # host figures of the same batch worth keeping beside it.
+    reports_host_times: bool
     # True when every sample must be one call (a cold cache is cold for one call only).
     one_call_per_sample: bool
     last_host_s: float
+    last_enqueue_s: float
 
     def time_batch(self, fn: Callable[[], object], loops: int) -> float: ...
 
@@ -60,14 +70,14 @@ class HostTimer:
     """Times a batch of calls with a host clock, synchronising the device before each read."""
 
     name = "host"
-    separate_host_time = False
+    reports_host_times = False
     one_call_per_sample = False
 
     def __init__(self, clock: Clock = perf_clock, sync: Callable[[], None] = no_sync) -> None:
         self.clock = clock
         self.sync = sync
-        # The host time of the last batch: the sample itself here.
-        self.last_host_s = 0.0
+        # The host time of the last batch: the sample itself here (a CPU queues nothing).
+        self.last_host_s = self.last_enqueue_s = 0.0
 
     def time_batch(self, fn: Callable[[], object], loops: int) -> float:
         """Seconds for `loops` back-to-back calls of fn."""
@@ -77,7 +87,7 @@ class HostTimer:
         for _ in repeat(None, loops):
             fn()
         sync()
-        self.last_host_s = elapsed = clock() - start
+        self.last_host_s = self.last_enqueue_s = elapsed = clock() - start
         return elapsed
 
 
@@ -129,9 +139,8 @@ class LibraryEvent:
 
 
 class EventTimer:
-    """Times a batch by events on the current stream; keeps the host time of the same batch."""
-
-    separate_host_time = True
+    """Times a batch by events on the current stream; keeps the host's enqueue time and
+    synchronised time of the same batch beside it (hot cache only)."""
 
     def __init__(self, new_event: Callable[[], Event], clock: Clock = perf_clock,
                  sync: Callable[[], None] = no_sync, flush: Callable[[], None] | None = None,
@@ -140,28 +149,31 @@ class EventTimer:
         self.sync = sync
         self.flush = flush
         self.name = name
-        self.last_host_s = 0.0
+        self.last_host_s = self.last_enqueue_s = 0.0
         # Cold: every sample is one call after its own L2 flush, as nvbench's cold
         # measurement; a batch would leave all calls but the first hot.
         self.one_call_per_sample = flush is not None
+        self.reports_host_times = flush is None
         # Two events reused for every sample: creating events per sample costs host time
         # (cupyx creates them once per benchmark call too).
         self._start = new_event()
         self._end = new_event()
 
     def time_batch(self, fn: Callable[[], object], loops: int) -> float:
-        """Device seconds for `loops` back-to-back calls; host seconds in `last_host_s`."""
-        if self.flush is not None:
-            self.flush()  # queued before the start event: outside the window (P4)
-        # Drain queued work (a flush, a previous case) so that neither the host time nor
-        # the start event waits behind it; not counted, like triton's sync before timing.
+        """Device seconds for `loops` back-to-back calls; the host's in `last_enqueue_s`
+        (queueing the batch) and `last_host_s` (up to the end of the wait)."""
+        # Drain queued work (a previous case, the last sample) so the window starts on a
+        # stream with nothing of ours ahead of it; not counted, like triton's sync.
         self.sync()
+        if self.flush is not None:
+            self.flush()  # the start event goes right behind it: see the module docstring
         clock, start, end = self.clock, self._start, self._end
         host_start = clock()
         start.record()
         for _ in repeat(None, loops):
             fn()
         end.record()
+        self.last_enqueue_s = clock() - host_start
         end.synchronize()  # the one wait per sample (cupyx: synchronize end events)
         self.last_host_s = clock() - host_start
         return start.elapsed_s(end)

@@ -66,11 +66,13 @@ class Prepared:
 
 @dataclass(frozen=True)
 class BlockReply:
-    """One block of a case: samples (and paired host times), the stopping rule's answer,
-    and the device memory high-water mark so far (None on a CPU)."""
+    """One block of a case: samples (and the paired host and enqueue times of event-timed
+    ones), the stopping rule's answer, and the device memory high-water mark so far
+    (None on a CPU)."""
 
     samples: tuple[float, ...]
     host_samples: tuple[float, ...]
+    enqueue_samples: tuple[float, ...]
     stop: str | None
     peak_device_bytes: int | None
 
@@ -135,9 +137,13 @@ class Worker:
         """Build inputs, run the kernel once (its latency is the first-call time), check its
         output against the float64 reference, then warm up and calibrate."""
         try:
-            return self._prepare(spec, config, verify, seed)
+            outcome = self._prepare(spec, config, verify, seed)
         except Exception as exc:
-            return self.failure(exc)
+            outcome = self.failure(exc)
+        # Out of the except clause: the traceback, and the arrays its frames hold, are gone.
+        if isinstance(outcome, Failure):
+            self.release(spec.id)
+        return outcome
 
     def _prepare(self, spec: CaseSpec, config: MeasureConfig, verify: bool, seed: int
                  ) -> Prepared | Failure:
@@ -208,19 +214,25 @@ class Worker:
             os.kill(os.getpid(), signal.SIGKILL)
         try:
             block = self.cases[case_id].block()
-            return BlockReply(block.samples, block.host_samples, block.stop,
-                              self.backend.peak_memory())
+            return BlockReply(block.samples, block.host_samples, block.enqueue_samples,
+                              block.stop, self.backend.peak_memory())
         except Exception as exc:
-            return self.failure(exc)
+            failure = self.failure(exc)
+        # Out of the except clause: the traceback, and the arrays its frames hold, are gone.
+        self.release(case_id)
+        return failure
 
     def release(self, case_id: str) -> None:
+        """Drop a case and give its device memory back: the next case, and the other GPU
+        worker on this device, may need it (after a failure, so as not to inherit a
+        full device)."""
         self.cases.pop(case_id, None)
         gc.collect()
-        self.backend.free_cached()  # the other GPU worker on this device may need it
+        with contextlib.suppress(Exception):  # a device in an error state stays reported
+            self.backend.free_cached()
 
     def failure(self, exc: BaseException) -> Failure:
-        with contextlib.suppress(Exception):
-            self.backend.free_cached()  # so that the next case does not inherit a full device
+        """What an exception inside a case means: out of memory, or another error."""
         text = str(exc).lower()
         if isinstance(exc, MemoryError) or any(marker in text for marker in OOM_MARKERS):
             return Failure("oom", f"out of memory: {exc}".strip())

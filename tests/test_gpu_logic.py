@@ -236,7 +236,9 @@ def test_cold_cache_times_one_call_per_sample_after_a_flush():
     assert prepared.timer == "cuda-event"
     flushed = backend.flushes
     reply = w.block(s.id)
-    assert backend.flushes - flushed == len(reply.samples) == len(reply.host_samples)
+    assert backend.flushes - flushed == len(reply.samples)
+    # The host times of a cold sample would hold the flush's tail: none are kept.
+    assert reply.host_samples == reply.enqueue_samples == ()
 
 
 def test_failure_after_prepare_keeps_the_verification_in_the_result():
@@ -252,7 +254,9 @@ def test_event_timed_results_keep_host_time_through_the_runner(monkeypatch):
     monkeypatch.setenv(worker.EVENT_TIMER_ENV, "numpy")
     result, = Runner(Plan(cases=(spec(),), config=FAST)).run()
     assert result.status == "ok" and result.timer == "host-event"
-    assert len(result.host_samples_s) == len(result.samples_s)
+    assert len(result.host_samples_s) == len(result.enqueue_samples_s) == len(result.samples_s)
+    # Host "events" are read while the host works: queueing is the whole window.
+    assert "launch_bound" in result.warnings
     extra = Result.from_dict(result.to_dict()).extra()
     assert extra["host_stats"]["n"] == len(result.samples_s)
     assert math.isfinite(extra["host_stats"]["median"])
@@ -360,3 +364,43 @@ def test_end_to_end_native_torch_step_with_torch_copies(name):
     assert wl.check(first, widened, p, "float32").ok
     for a, b in zip(first, end_to_end(), strict=True):
         np.testing.assert_array_equal(a, backend.to_numpy(b))
+
+
+# -- % of peak: bandwidth for memory-bound rows, FLOP/s otherwise -----------------------
+def measured(spec_, samples, environment_record):
+    from dlbench.runner import _Sampling
+
+    runner = Runner(Plan(cases=()), environment_record=environment_record)
+    prepared = Prepared(1, 1e-3, "cuda-event", Numerics("ieee", {}, "hot"), None)
+    return runner._measured(spec_, _Sampling(prepared, list(samples)), "converged")
+
+
+def h200():
+    env = {"gpus": []}
+    environment.add_gpu(env, {"device": "cuda:0", "name": "NVIDIA H200"})
+    return env
+
+
+def test_a_memory_bound_row_is_held_against_the_memory_bandwidth():
+    wl = workloads.get("bandwidth")
+    p = wl.resolve()
+    s = CaseSpec.make("bandwidth", p, "float32", "torch", "cuda", "native")
+    nbytes = wl.bytes(p, 4)
+    result = measured(s, [nbytes / 4.0e12] * 10, h200())  # 4.0 TB/s measured
+    assert result.memory_bound and result.gbytes_per_s == pytest.approx(4000)
+    assert result.fraction_of_peak == pytest.approx(4.0 / 4.8)  # H200: 4.8 TB/s HBM3e
+    cpu = CaseSpec.make("bandwidth", p, "float32", "numpy", "cpu", "portable")
+    assert measured(cpu, [1e-3] * 10, h200()).fraction_of_peak is None  # no CPU figure
+
+
+def test_more_than_the_peak_is_said_not_printed_as_a_percentage():
+    p = workloads.get("conv2d").resolve()
+    s = CaseSpec.make("conv2d", p, "float32", "torch", "cuda", "native")
+    flops = workloads.get("conv2d").flops(p)
+    fast = measured(s, [flops / 90e12] * 10, h200())  # 90 TFLOP/s: beyond FP32's 67
+    assert fast.fraction_of_peak > 1 and "above_peak" in fast.warnings
+    slow = measured(s, [flops / 30e12] * 10, h200())
+    assert slow.fraction_of_peak == pytest.approx(30 / 67) and "above_peak" not in slow.warnings
+    from dlbench.report.rows import Cell, cell_lines
+
+    assert any(">100% of peak" in line for line in cell_lines(Cell(fast), None, "x"))

@@ -2,6 +2,7 @@
 
 import pytest
 
+from dlbench import measure
 from dlbench.clock import FakeClock, WorkClock
 from dlbench.measure import MeasureConfig, Sampler
 from dlbench.timers import EventTimer, HostEvent, HostTimer
@@ -60,23 +61,37 @@ def timer_for(device, flush=None):
     return EventTimer(device.new_event, clock=device.host, sync=device.sync, flush=flush)
 
 
-def test_device_time_is_between_the_events_and_host_time_is_kept():
+def test_device_time_is_between_the_events_and_host_times_are_kept():
     device = FakeDevice()
     timer = timer_for(device)
     # The first kernel starts one launch after the start event, then 4 run back to back.
     assert timer.time_batch(device.call, 4) == LAUNCH + 4 * KERNEL
-    # The host waited for the end event: its time covers the same span.
+    # The host waited for the end event: its time covers the same span...
     assert timer.last_host_s == LAUNCH + 4 * KERNEL
-    assert timer.name == "cuda-event"
+    # ...but queueing the batch took only the launches: the GPU was the limit.
+    assert timer.last_enqueue_s == 4 * LAUNCH
+    assert timer.name == "cuda-event" and timer.reports_host_times
 
 
-def test_launch_bound_batch_shows_as_host_time_over_device_busy_time():
+def test_launch_bound_batch_shows_as_enqueue_time_filling_the_window():
     device = FakeDevice(kernel=2.0**-16, launch=2.0**-12)
     timer = timer_for(device)
     elapsed = timer.time_batch(device.call, 8)
-    # The stream idles between launches: the events bracket launches, not kernels.
+    # The stream idles between launches: the events bracket launches, not kernels, and
+    # the synchronised host time cannot tell (it covers the same span).
     assert elapsed == 8 * 2.0**-12 + 2.0**-16
     assert timer.last_host_s == elapsed
+    # The enqueue time can: the host queued for all but the last kernel of the window.
+    assert timer.last_enqueue_s == 8 * 2.0**-12
+    assert measure.launch_bound([timer.last_enqueue_s], [elapsed])
+
+
+def test_a_kernel_bound_batch_is_not_launch_bound():
+    device = FakeDevice(kernel=2.0**-10, launch=2.0**-14)
+    timer = timer_for(device)
+    elapsed = timer.time_batch(device.call, 8)
+    assert not measure.launch_bound([timer.last_enqueue_s], [elapsed])
+    assert timer.last_enqueue_s / elapsed < 0.1
 
 
 def test_one_wait_per_sample_on_the_end_event_and_events_reused():
@@ -90,12 +105,25 @@ def test_one_wait_per_sample_on_the_end_event_and_events_reused():
     assert device.log.count("wait") == 3
 
 
-def test_flush_runs_before_the_start_event_and_is_not_timed():
-    device = FakeDevice()
+def test_cold_window_starts_behind_the_flush_without_the_hosts_dispatch():
+    """A dispatch four times longer than the kernel: the flush (2^-8 s of device work)
+    hides it, because the start event is queued right behind the flush with no wait in
+    between (triton's do_bench); the window holds the kernel alone."""
+    device = FakeDevice(kernel=2.0**-16, launch=2.0**-14)
     timer = timer_for(device, flush=device.flush)
-    assert timer.time_batch(device.call, 1) == LAUNCH + KERNEL
-    assert timer.last_host_s == LAUNCH + KERNEL  # the flush's 2^-8 s is in neither
-    assert device.log == ["flush", "sync", "record", "call", "record", "wait"]
+    assert timer.time_batch(device.call, 1) == 2.0**-16
+    assert device.log == ["sync", "flush", "record", "call", "record", "wait"]
+    assert timer.one_call_per_sample and not timer.reports_host_times
+
+
+def test_cold_window_with_a_wait_after_the_flush_would_hold_the_dispatch():
+    """What the old order (flush, wait, start event) measured on the same fake device:
+    the start event on an idle stream, the dispatch inside the window."""
+    device = FakeDevice(kernel=2.0**-16, launch=2.0**-14)
+    timer = timer_for(device)
+    device.flush()
+    device.sync()
+    assert timer.time_batch(device.call, 1) == 2.0**-14 + 2.0**-16
 
 
 def test_sampler_blocks_pair_host_times_with_event_samples():

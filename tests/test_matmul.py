@@ -76,3 +76,23 @@ def test_reduced_precision_fails_a_float32_tolerance():
     wl, out, inputs = run_portable("numpy", "float32", p)
     rough = {k: np.round(v * 2**7) / 2**7 for k, v in inputs.items()}
     assert not wl.check(rough["a"] @ rough["b"], inputs, p, "float32").ok
+
+
+def test_native_matmul_is_measured_on_gpus_only(matmul):
+    assert matmul.impls_for("torch", "cuda") == ("portable", "native")
+    assert matmul.impls_for("cupy", "cuda:1") == ("portable", "native")
+    assert matmul.impls_for("torch", "cpu") == ("portable",)
+    assert matmul.impls_for("numpy", "cpu") == ("portable",)
+    assert matmul.impls_for("torch") == ("portable", "native")  # what `dlbench list` shows
+
+
+def test_native_torch_matmul_is_the_bare_call_and_verifies(matmul):
+    """The kernel is torch.matmul bound to its arguments (run here on CPU tensors)."""
+    torch = pytest.importorskip("torch")
+    be = backends.get("torch")
+    p = matmul.resolve(size=48)
+    arrays = {k: be.asarray(v, "float32") for k, v in matmul.inputs(p).items()}
+    kernel = matmul.kernel("native", be, arrays, p)
+    assert kernel.func is torch.matmul
+    widened = {k: be.to_numpy(v).astype(np.float64) for k, v in arrays.items()}
+    assert matmul.check(be.to_numpy(kernel()), widened, p, "float32").ok

@@ -34,8 +34,9 @@ def list_command() -> None:
         for name in workloads.names():
             w = workloads.get(name)
             params = ", ".join(f"{p.name}={p.default}" for p in w.params)
+            where = f" on {'/'.join(w.native_devices)}" if w.native_devices else ""
             impls = ", ".join(dict.fromkeys(
-                f"native ({b})" if impl == "native" else impl
+                f"native ({b}{where})" if impl == "native" else impl
                 for b in backends.names() for impl in w.impls_for(b)))
             wl.add_row(name, params, ",".join(w.size_params), w.flops_formula, impls,
                        w.description)

@@ -117,15 +117,18 @@ def cell_lines(cell: Cell | None, baseline: str | None, column: str) -> list[str
         return [f"{r.status}: {r.error or 'no reason recorded'}"]
     lines = [format_time(r.median) + (" ⚠" if r.warnings else "")]
     rate = []
-    memory_bound = bool(r.flops is not None and r.bytes and r.flops / r.bytes < 1.0)
-    if memory_bound and r.gbytes_per_s is not None:
+    if r.memory_bound and r.gbytes_per_s is not None:
         rate.append(f"{r.gbytes_per_s:.3g} GB/s")  # bandwidth is its figure of merit
     elif r.gflops is not None:
         rate.append(format_flops(r.gflops * 1e9))
     if r.fraction_of_peak is not None:
-        rate.append(f"{100 * r.fraction_of_peak:.0f}% of peak")
+        # Beyond the peak only by counting more operations than the library did.
+        rate.append(">100% of peak" if r.fraction_of_peak > 1 else
+                    f"{100 * r.fraction_of_peak:.0f}% of peak")
     if rate:
         lines.append(" · ".join(rate))
+    if stats.QualityWarning.LAUNCH_BOUND.value in r.warnings:
+        lines.append("launch-bound")  # the GPU waited on the host: not the kernel's time
     if cell.speedup is not None and column != baseline:
         mark = "" if cell.significant else " (n.s.)"
         lines.append(format_speedup(cell.speedup) + mark)

@@ -74,6 +74,8 @@ class Workload:
     size_params: ClassVar[tuple[str, ...]]
     flops_formula: ClassVar[str]
     natives: ClassVar[dict[str, str]] = {}  # backend name -> "module:function"
+    # Devices (cpu, cuda) on which the natives are measured; None: on every device.
+    native_devices: ClassVar[tuple[str, ...] | None] = None
 
     # -- parameters -------------------------------------------------------------------
     def resolve(self, size: int | None = None, **overrides: int) -> dict[str, int]:
@@ -123,8 +125,12 @@ class Workload:
             return getattr(importlib.import_module(module), func)(backend, arrays, p)
         raise UsageError(f"{self.name} has no {impl!r} implementation for {backend.name}")
 
-    def impls_for(self, backend_name: str) -> tuple[str, ...]:
-        return ("portable", "native") if backend_name in self.natives else ("portable",)
+    def impls_for(self, backend_name: str, device: str | None = None) -> tuple[str, ...]:
+        """The implementations a backend offers (on `device`, when given)."""
+        native = backend_name in self.natives and (
+            device is None or self.native_devices is None
+            or device.split(":")[0] in self.native_devices)
+        return ("portable", "native") if native else ("portable",)
 
     def supports(self, backend: Any) -> tuple[bool, str]:
         """(can this workload run on this backend and device?, reason when not)."""

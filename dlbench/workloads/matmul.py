@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,13 @@ class Matmul(Workload):
     )
     size_params = ("m", "n", "k")
     flops_formula = "2·m·n·k"
+    # The library's own matmul, no array-API wrapper in between. On a GPU the wrapper and
+    # dispatch (about 5 µs) are a large part of a small GEMM (12 µs at 256² on an H200);
+    # on a CPU it is the same BLAS call a few µs later (3.8 µs for torch), a few percent
+    # of the smallest default case: not worth a column of its own there.
+    natives = {"torch": "dlbench.workloads.matmul:torch_native",
+               "cupy": "dlbench.workloads.matmul:cupy_native"}
+    native_devices = ("cuda",)
 
     def flops(self, p: Mapping[str, int]) -> float:
         return 2.0 * p["m"] * p["n"] * p["k"]
@@ -58,3 +66,18 @@ class Matmul(Workload):
         a, b = inputs["a"], inputs["b"]
         return scaled_check(output, a @ b, np.abs(a) @ np.abs(b),
                             dot_tolerance(dtype, p["k"], float32_math))
+
+
+def torch_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
+    """torch.matmul itself (cuBLAS on a GPU), bound to its arguments: no Python frame of
+    ours between the call and torch's dispatch."""
+    import torch
+
+    return functools.partial(torch.matmul, arrays["a"], arrays["b"])
+
+
+def cupy_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
+    """cupy.matmul itself (cuBLAS), bound to its arguments."""
+    import cupy
+
+    return functools.partial(cupy.matmul, arrays["a"], arrays["b"])

@@ -42,7 +42,7 @@ class Transfer(Workload):
         """Device memory a case needs: the source and the destination of an h2d copy."""
         return float(2 * p["n"] * itemsize)
 
-    def impls_for(self, backend_name: str) -> tuple[str, ...]:
+    def impls_for(self, backend_name: str, device: str | None = None) -> tuple[str, ...]:
         return tuple(IMPLS)
 
     def supports(self, backend: Any) -> tuple[bool, str]:
