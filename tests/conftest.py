@@ -32,3 +32,10 @@ def no_gpu(cuda_probes):
     """For the tests of what a machine without a GPU says: skipped where one is usable."""
     if any(probe.ok for probe in cuda_probes.values()):
         pytest.skip("a CUDA GPU is usable here")
+
+
+@pytest.fixture(autouse=True)
+def _outside_the_repository(tmp_path, monkeypatch):
+    """Every test runs in its own empty folder: a `dlbench run` that a test did not
+    expect to succeed writes its default results/ there, never into the repository."""
+    monkeypatch.chdir(tmp_path)

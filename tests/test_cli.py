@@ -39,9 +39,15 @@ def test_list_shows_backends_workloads_suites():
         assert text in result.stdout
 
 
-def test_list_explains_a_missing_library(monkeypatch):
+def test_list_explains_a_missing_library(monkeypatch, request):
     import importlib.util
 
+    from dlbench.backends import cuda
+
+    # The CUDA answers other tests cached (torch-cuda usable on a GPU machine) would
+    # outlive the patch below: ask again with torch gone, and forget that answer after.
+    cuda.forget()
+    request.addfinalizer(cuda.forget)
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "torch" else real(name, *a))
@@ -75,7 +81,7 @@ def test_env_json_has_the_record():
         (["--size", "300000"], ["needs about", "GiB", "available"]),
         (["--device", "tpu"], ["unknown device 'tpu'"]),
         (["--format", "xml"], ["--format must be one of"]),
-        (["--baseline", "cupy-cuda"], ["--baseline cupy-cuda is not among"]),
+        (["--baseline", "nosuch-cpu"], ["--baseline nosuch-cpu is not among"]),
         (["--min-time", "3", "--max-time", "1"], ["exceeds --max-time"]),
     ],
 )
@@ -180,8 +186,8 @@ def test_nothing_to_run_is_a_usage_error():
 def test_crashing_worker_gives_honest_exit_code_and_keeps_other_results(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "r.json"
-    result = invoke("run", "--backend", "numpy,torch", "--workload", "matmul", "--size", "64,96",
-                    "--dtype", "float32",
+    result = invoke("run", "--backend", "numpy,torch", "--device", "cpu", "--workload",
+                    "matmul", "--size", "64,96", "--dtype", "float32",
                     "--min-time", "0.05", "--max-time", "0.2", "-o", str(out),
                     env={"COLUMNS": "200", "DLBENCH_TEST_KILL_WORKER": "torch"})
     assert result.exit_code == 3, result.output

@@ -7,6 +7,7 @@ import pytest
 from dlbench import results, stats
 from dlbench.errors import ResultFileError
 from dlbench.results import CaseSpec, Result, RunDocument
+from tests.helpers import DATA
 
 
 def make_doc(**changes):
@@ -87,7 +88,7 @@ def test_a_gpu_result_entry_reads_and_writes_back_unchanged():
 
 
 def test_fixture_v1_loads():
-    doc = results.load("tests/data/result-v1.json")
+    doc = results.load(DATA / "result-v1.json")
     assert doc.results and all(r.status in results.STATUSES for r in doc.results)
 
 
