@@ -28,9 +28,21 @@ LIBRARIES = ("numpy", "torch", *CUPY_DISTRIBUTIONS, "array-api-compat",
 # Set by the user when the OS hides the clock (virtual machines): the all-core clock
 # under load, in GHz.
 CPU_GHZ_ENV = "DLBENCH_CPU_GHZ"
+# Variables that change what GPU kernels compute or how they are timed, behind every
+# flag dlbench sets: the driver's TF32 switch (0 turns TF32 off everywhere), torch's
+# override (1 makes its float32 GEMMs TF32 whatever its flags say), and synchronous
+# launches (every kernel launch waits for the kernel).
+GPU_ENV_NOTES = {
+    ("NVIDIA_TF32_OVERRIDE", "0"): "NVIDIA_TF32_OVERRIDE=0 is set: the driver runs no float32 "
+    "math on TF32 tensor cores, whatever --tf32 says",
+    ("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", "1"): "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1 is set: "
+    "torch's float32 GEMMs on a GPU use TF32 whatever --tf32 says",
+    ("CUDA_LAUNCH_BLOCKING", "1"): "CUDA_LAUNCH_BLOCKING=1 is set: every kernel launch waits for "
+    "its kernel, so GPU times include the host's launch and small kernels look slow",
+}
 ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
             "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "CUDA_VISIBLE_DEVICES", "CUPY_TF32",
-            CPU_GHZ_ENV)
+            *dict.fromkeys(name for name, _ in GPU_ENV_NOTES), CPU_GHZ_ENV)
 
 
 def _cpuinfo_fields(text: str) -> dict[str, str]:
@@ -183,6 +195,19 @@ def blas_notes(record: dict[str, Any]) -> list[str]:
             note += ", which uses no AVX-512 although this CPU has it"
         notes.append(note)
     return notes
+
+
+def gpu_env_notes(record: dict[str, Any]) -> list[str]:
+    """The recorded variables that silently change what a GPU run measures."""
+    env_vars = record.get("env_vars", {})
+    return [note for (name, value), note in GPU_ENV_NOTES.items()
+            if env_vars.get(name, "").strip() == value]
+
+
+def run_notes(record: dict[str, Any]) -> list[str]:
+    """What `dlbench run` says about its environment before the table: NumPy's BLAS
+    kernel, and the variables that change GPU numerics or timing."""
+    return blas_notes(record) + gpu_env_notes(record)
 
 
 def collect_host() -> dict[str, Any]:

@@ -64,6 +64,32 @@ def test_tf32_widens_only_the_float32_accumulation_term():
     assert workloads.dot_tolerance("float64", k, "tf32") == workloads.dot_tolerance("float64", k)
 
 
+@pytest.mark.parametrize(("flags", "capability", "env", "torch_library", "math_"), [
+    (True, (9, 0), {}, False, "tf32"),
+    (False, (9, 0), {}, False, "ieee"),
+    (True, (7, 0), {}, False, "ieee"),  # V100: no TF32 tensor cores, the flag does nothing
+    (True, (8, 0), {"NVIDIA_TF32_OVERRIDE": "0"}, True, "ieee"),  # the driver's switch wins
+    (False, (8, 6), {"TORCH_ALLOW_TF32_CUBLAS_OVERRIDE": "1"}, True, "tf32"),
+    (False, (8, 6), {"TORCH_ALLOW_TF32_CUBLAS_OVERRIDE": "1"}, False, "ieee"),  # torch's only
+    (False, (7, 5), {"TORCH_ALLOW_TF32_CUBLAS_OVERRIDE": "1"}, True, "ieee"),
+])
+def test_the_float32_math_in_force_is_more_than_the_flags(flags, capability, env,
+                                                          torch_library, math_):
+    assert cuda.effective_float32_math(flags, capability, env, torch_library) == math_
+
+
+def test_variables_that_change_gpu_numerics_are_recorded_and_said():
+    record = {"env_vars": environment.collect_env_vars(
+        {"NVIDIA_TF32_OVERRIDE": "0", "CUDA_LAUNCH_BLOCKING": "1", "UNRELATED": "x",
+         "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE": "0"})}
+    assert record["env_vars"] == {"NVIDIA_TF32_OVERRIDE": "0", "CUDA_LAUNCH_BLOCKING": "1",
+                                  "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE": "0"}
+    notes = environment.gpu_env_notes(record)
+    assert len(notes) == 2  # the override at 0 changes nothing: no note
+    assert notes[0].startswith("NVIDIA_TF32_OVERRIDE=0 is set")
+    assert notes[1].startswith("CUDA_LAUNCH_BLOCKING=1 is set")
+
+
 def tf32(x):
     """float32 values rounded to TF32's 10 mantissa bits (what tensor cores multiply)."""
     bits = np.asarray(x, dtype=np.float32).view(np.uint32)

@@ -77,6 +77,16 @@ def test_cupy_without_nvrtc_names_the_fix():
                              "install 'cupy-cuda12x[ctk]' or the CUDA toolkit")
 
 
+def test_cupy_13_without_cuda_pathfinder_is_usable():
+    """CuPy 13 has no cuda-pathfinder to ask for its libraries: the probe says usable and
+    leaves a missing library to the first kernel, rather than refusing a supported CuPy."""
+    def no_pathfinder(name):
+        raise ModuleNotFoundError("No module named 'cuda'")
+
+    out = cuda.classify_cupy(fake_cupy(), no_pathfinder)
+    assert out["ok"] and out["devices"][0]["name"] == "NVIDIA H100 80GB HBM3"
+
+
 def test_cupy_usable():
     out = cuda.classify_cupy(fake_cupy(count=2), loads_everything)
     assert out["ok"] and [d["index"] for d in out["devices"]] == [0, 1]

@@ -26,6 +26,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,8 @@ def classify_cupy(cupy: Any, load_library: Any = _load_nvidia_library) -> dict[s
     for library in CUPY_NEEDS:
         try:
             load_library(library)
+        except ModuleNotFoundError:
+            break  # no cuda-pathfinder (CuPy < 14) to ask: a first kernel will tell instead
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
             return {"ok": False, "info": info, "devices": devices, "reason":
@@ -238,6 +241,28 @@ def forget() -> None:
 
 
 # -- used inside a GPU worker ------------------------------------------------------------
+# TF32 tensor cores arrived with Ampere (compute capability 8.0); before it, the TF32
+# flags are accepted and do nothing.
+TF32_MIN_CAPABILITY = (8, 0)
+
+
+def effective_float32_math(flags_say_tf32: bool, capability: tuple[int, int],
+                           env: Mapping[str, str], torch_library: bool = False) -> str:
+    """How float32 products are really computed: "tf32" or "ieee".
+
+    The library's flags are only one voice: a GPU before Ampere has no TF32, the
+    driver's NVIDIA_TF32_OVERRIDE=0 turns it off everywhere, and torch's
+    TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1 turns it on for its GEMMs whatever the flags say.
+    """
+    if tuple(capability) < TF32_MIN_CAPABILITY:
+        return "ieee"
+    if env.get("NVIDIA_TF32_OVERRIDE", "").strip() == "0":
+        return "ieee"
+    if torch_library and env.get("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", "").strip() == "1":
+        return "tf32"
+    return "tf32" if flags_say_tf32 else "ieee"
+
+
 # The L2 flush writes this many times the L2 size: nvbench writes exactly L2; twice
 # leaves no line of the kernel's data behind under any replacement policy, still far
 # below triton's fixed 256 MB on today's 40-60 MB L2s.

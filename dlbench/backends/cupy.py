@@ -77,9 +77,12 @@ class CupyBackend(Backend):
 
     def float32_math(self) -> str:
         try:
-            return "tf32" if int(os.environ.get("CUPY_TF32", "0")) > 0 else "ieee"
+            flag = int(os.environ.get("CUPY_TF32", "0")) > 0
         except ValueError:
-            return "ieee"
+            flag = False
+        props = self._cupy.cuda.runtime.getDeviceProperties(cuda.device_index(self.device))
+        capability = (int(props.get("major", 0)), int(props.get("minor", 0)))
+        return cuda.effective_float32_math(flag, capability, os.environ)
 
     def memory_free(self) -> int | None:
         cupy = self._cupy

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -105,7 +106,8 @@ class TorchBackend(Backend):
         state = self.math_state()
         tf32 = (state["matmul_allow_tf32"] or state["cudnn_allow_tf32"]
                 or state["float32_matmul_precision"] != "highest")
-        return "tf32" if tf32 else "ieee"
+        capability = self._torch.cuda.get_device_capability(cuda.device_index(self.device))
+        return cuda.effective_float32_math(tf32, capability, os.environ, torch_library=True)
 
     def memory_free(self) -> int | None:
         if not self.is_cuda:

@@ -108,7 +108,7 @@ def run(
     for note in plan.notes:
         console.message(f"note: {note}", style="yellow")
     env_record = environment.collect()
-    for note in environment.blas_notes(env_record):
+    for note in environment.run_notes(env_record):
         console.message(f"note: {note}", style="yellow")
     saver = Saver(path, results.RunDocument(
         dlbench_version=__version__, created=now.isoformat(timespec="seconds"),
