@@ -41,6 +41,7 @@ class Selection:
     cache: str = "hot"
     tf32: str = "off"
     include_transfer: bool = False
+    graph: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Plan:
     options: DeviceOptions = DeviceOptions()
     suite: str = ""
     include_transfer: bool = False
+    graph: bool = False
     backends: tuple[str, ...] = ()  # labels of the backends selected to run
     notes: tuple[str, ...] = ()  # said once to the user: backends left out and why
 
@@ -71,7 +73,8 @@ class Plan:
                 "verify": self.verify, "seed": self.seed,
                 "cache": "cold" if self.options.cold_cache else "hot",
                 "tf32": "on" if self.options.tf32 else "off",
-                "include_transfer": self.include_transfer, "backends": list(self.backends)}
+                "include_transfer": self.include_transfer, "graph": self.graph,
+                "backends": list(self.backends)}
 
 
 def build(sel: Selection, available_memory: int | None = None) -> Plan:
@@ -90,7 +93,7 @@ def build(sel: Selection, available_memory: int | None = None) -> Plan:
     return Plan(cases=tuple(dict.fromkeys(cases)), config=config, threads=threads,
                 verify=sel.verify, skipped=tuple(dict(skipped).items()),
                 options=DeviceOptions(tf32=sel.tf32 == "on", cold_cache=sel.cache == "cold"),
-                suite=suite.name, include_transfer=sel.include_transfer,
+                suite=suite.name, include_transfer=sel.include_transfer, graph=sel.graph,
                 backends=tuple(t.label for t in targets), notes=tuple(notes))
 
 
@@ -171,12 +174,17 @@ def check_device_options(sel: Selection, targets: Sequence[Backend], notes: Sequ
         if cpu:
             raise UsageError(f"--cache cold flushes a GPU's L2 cache and needs GPU backends "
                              f"only; {', '.join(cpu)} run on the CPU (add --device cuda)")
-    if sel.include_transfer and all(t.device == "cpu" for t in targets):
+    if all(t.device == "cpu" for t in targets):
+        left_out = f" ({'; '.join(notes)})" if notes else ""
         # CPU backends compute on the host arrays themselves: there is nothing to copy,
         # and end-to-end figures would be the compute figures under another name.
-        raise UsageError("--include-transfer times host↔device copies around GPU kernels "
-                         "and needs a GPU backend; none is selected and available"
-                         + (f" ({'; '.join(notes)})" if notes else ""))
+        if sel.include_transfer:
+            raise UsageError("--include-transfer times host↔device copies around GPU "
+                             "kernels and needs a GPU backend; none is selected and "
+                             "available" + left_out)
+        if sel.graph:
+            raise UsageError("--graph times CUDA-graph replays of GPU kernels and needs a GPU "
+                             "backend; none is selected and available" + left_out)
 
 
 def entries(suite: suites.Suite, sel: Selection) -> list[suites.Entry]:
@@ -205,7 +213,7 @@ def expand(entries: Sequence[suites.Entry], targets: Sequence[Backend], sel: Sel
         for size in entry.sizes or (None,):
             params = wl.resolve(size=size, **entry.params)
             for dtype in entry.dtypes:
-                row = [(case_spec(wl, params, dtype, t, impl, sel.include_transfer), t)
+                row = [(case_spec(wl, params, dtype, t, impl, sel), t)
                        for t in targets for impl in wl.impls_for(t.name, t.device)]
                 too_big = memory_refusal(wl, params, dtype, len(targets), memory)
                 if too_big and sel.sizes is not None:
@@ -220,12 +228,14 @@ def expand(entries: Sequence[suites.Entry], targets: Sequence[Backend], sel: Sel
 
 
 def case_spec(wl: workloads.Workload, params: dict[str, int], dtype: str, target: Backend,
-              impl: str, include_transfer: bool) -> CaseSpec:
-    """End-to-end timing (--include-transfer) applies to kernels on a GPU only: CPU
-    columns stay the baseline the end-to-end figures are compared with, and the transfer
-    workload is itself the copies."""
-    end_to_end = include_transfer and target.device != "cpu" and wl.name != "transfer"
-    return CaseSpec.make(wl.name, params, dtype, target.name, target.device, impl, end_to_end)
+              impl: str, sel: Selection) -> CaseSpec:
+    """End-to-end timing (--include-transfer) and graph replay (--graph) apply to kernels
+    on a GPU only: CPU columns stay the baseline those figures are compared with, and the
+    transfer workload is itself the copies, timed as the copy engine does them."""
+    gpu_kernel = target.device != "cpu" and wl.name != "transfer"
+    return CaseSpec.make(wl.name, params, dtype, target.name, target.device, impl,
+                         end_to_end=sel.include_transfer and gpu_kernel,
+                         graph=sel.graph and gpu_kernel)
 
 
 def memory_refusal(wl: workloads.Workload, params: dict[str, int], dtype: str, backends: int,

@@ -27,8 +27,10 @@ SCHEMA_VERSION = 1
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
 STATUSES = ("ok", "wrong", "oom", "error", "skipped")
-# How ids, columns and files mark a GPU kernel timed with its host↔device copies.
+# How ids, columns and files mark a GPU kernel timed with its host↔device copies, and
+# one timed as replays of a CUDA graph (the kernels without Python's launches).
 END_TO_END_MARK = "+transfer"
+GRAPH_MARK = "+graph"
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,9 @@ class CaseSpec:
     """What is measured: hashable, so it keys dictionaries and pairs runs.
 
     `impl` names the kernel (portable, native, a transfer direction); `end_to_end` marks
-    a GPU kernel timed with its host↔device copies (--include-transfer). Ids, columns and
-    the file's "impl" field show end-to-end cases with a "+transfer" mark.
+    a GPU kernel timed with its host↔device copies (--include-transfer), `graph` one
+    timed as CUDA-graph replays (--graph). Ids, columns and the file's "impl" field show
+    them with "+transfer" and "+graph" marks, in that order.
     """
 
     workload: str
@@ -47,20 +50,35 @@ class CaseSpec:
     device: str
     impl: str
     end_to_end: bool = False
+    graph: bool = False
 
     @classmethod
     def make(cls, workload: str, params: Mapping[str, Any], dtype: str, backend: str,
-             device: str, impl: str, end_to_end: bool = False) -> CaseSpec:
-        return cls(workload, tuple(params.items()), dtype, backend, device, impl, end_to_end)
+             device: str, impl: str, end_to_end: bool = False, graph: bool = False
+             ) -> CaseSpec:
+        return cls(workload, tuple(params.items()), dtype, backend, device, impl, end_to_end,
+                   graph)
 
     @property
     def param_dict(self) -> dict[str, Any]:
         return dict(self.params)
 
     @property
+    def marks(self) -> str:
+        return (END_TO_END_MARK if self.end_to_end else "") + (GRAPH_MARK if self.graph else "")
+
+    @property
     def impl_label(self) -> str:
-        """The impl as ids and files show it: "native", or "native+transfer"."""
-        return self.impl + (END_TO_END_MARK if self.end_to_end else "")
+        """The impl as ids and files show it: "native", "native+transfer", "native+graph"."""
+        return self.impl + self.marks
+
+    @staticmethod
+    def parse_impl(label: str) -> tuple[str, bool, bool]:
+        """A file's impl label back into (impl, end_to_end, graph)."""
+        graph = label.endswith(GRAPH_MARK)
+        label = label.removesuffix(GRAPH_MARK)
+        end_to_end = label.endswith(END_TO_END_MARK)
+        return label.removesuffix(END_TO_END_MARK), end_to_end, graph
 
     @property
     def label(self) -> str:
@@ -71,8 +89,7 @@ class CaseSpec:
     def column(self) -> str:
         """The backend-device(-impl) label a table column uses, "+transfer" marked."""
         suffix = "" if self.impl == "portable" else f"-{self.impl}"
-        mark = END_TO_END_MARK if self.end_to_end else ""
-        return f"{self.label}{suffix}{mark}"
+        return f"{self.label}{suffix}{self.marks}"
 
     @property
     def row_key(self) -> str:
@@ -180,12 +197,10 @@ class Result:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Result:
-        impl = d["impl"]
-        end_to_end = isinstance(impl, str) and impl.endswith(END_TO_END_MARK)
-        if end_to_end:
-            impl = impl[: -len(END_TO_END_MARK)]
+        impl, end_to_end, graph = (CaseSpec.parse_impl(d["impl"]) if isinstance(d["impl"], str)
+                                   else (d["impl"], False, False))
         spec = CaseSpec.make(d["workload"], d["params"], d["dtype"], d["backend"], d["device"],
-                             impl, end_to_end)
+                             impl, end_to_end, graph)
         extra = d.get("extra") or {}
         peak = extra.get("peak_device_bytes")
         return cls(

@@ -177,3 +177,36 @@ class EventTimer:
         end.synchronize()  # the one wait per sample (cupyx: synchronize end events)
         self.last_host_s = clock() - host_start
         return start.elapsed_s(end)
+
+
+class CaptureError(Exception):
+    """The kernel could not be recorded into a CUDA graph (a host sync, a pageable copy,
+    an allocation the capture forbids); the message is the library's."""
+
+
+class GraphTimer(EventTimer):
+    """Times replays of a CUDA graph that holds the whole batch: the kernels without the
+    host's launches in between (triton.testing.do_bench_cudagraph's method).
+
+    A batch of `loops` calls is captured once, on first use, and each sample is one
+    replay between the events: one host launch for all of them. Calibration and warm-up
+    ask for a few batch sizes; each is captured once and kept.
+    """
+
+    def __init__(self, new_event: Callable[[], Event],
+                 capture: Callable[[Callable[[], object], int], Callable[[], object]],
+                 clock: Clock = perf_clock, sync: Callable[[], None] = no_sync,
+                 flush: Callable[[], None] | None = None, name: str = "cuda-graph") -> None:
+        super().__init__(new_event, clock, sync, flush, name)
+        self.capture = capture
+        self._replays: dict[int, Callable[[], object]] = {}
+
+    def time_batch(self, fn: Callable[[], object], loops: int) -> float:
+        replay = self._replays.get(loops)
+        if replay is None:
+            try:
+                replay = self.capture(fn, loops)
+            except Exception as exc:
+                raise CaptureError(f"{type(exc).__name__}: {exc}") from exc
+            self._replays[loops] = replay
+        return super().time_batch(replay, 1)

@@ -24,7 +24,7 @@ from dlbench import backends, workloads
 from dlbench.backends import Backend, DeviceOptions
 from dlbench.measure import MeasureConfig, Sampler
 from dlbench.results import CaseSpec, Numerics
-from dlbench.timers import EventTimer, HostEvent, Timer
+from dlbench.timers import CaptureError, EventTimer, HostEvent, Timer
 from dlbench.workloads._endtoend import with_transfers
 
 # Test hook: a backend name here makes its kernels' first output wrong, so tests can
@@ -120,10 +120,10 @@ class Worker:
         config = MeasureConfig(warmup_time=seconds)
         Sampler(wl.kernel("portable", self.backend, arrays, p), self.timer(), config).prepare()
 
-    def timer(self) -> Timer:
+    def timer(self, graph: bool = False) -> Timer:
         if os.environ.get(EVENT_TIMER_ENV) == self.backend.name:
             return EventTimer(HostEvent, sync=self.backend.synchronize, name="host-event")
-        return self.backend.timer()
+        return self.backend.timer(graph=graph)
 
     def numerics(self) -> Numerics:
         backend = self.backend
@@ -163,7 +163,7 @@ class Worker:
         # Widen the inputs before the first call: training steps update them in place.
         widened = ({k: backend.to_numpy(v).astype(np.float64) for k, v in arrays.items()}
                    if verify else None)
-        timer = self.timer()
+        timer = self.timer(spec.graph)
         sampler = Sampler(kernel, timer, config)
         output = sampler.first_call()
         numerics = self.numerics()
@@ -233,6 +233,8 @@ class Worker:
 
     def failure(self, exc: BaseException) -> Failure:
         """What an exception inside a case means: out of memory, or another error."""
+        if isinstance(exc, CaptureError):  # the case cannot run in this mode: not an error
+            return Failure("skipped", f"cannot be timed as a CUDA graph: {exc}")
         text = str(exc).lower()
         if isinstance(exc, MemoryError) or any(marker in text for marker in OOM_MARKERS):
             return Failure("oom", f"out of memory: {exc}".strip())

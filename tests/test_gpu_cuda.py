@@ -72,3 +72,36 @@ def test_end_to_end_includes_the_copies(gpu_library):
         assert r.status == "ok" and r.verify["ok"], (r.spec.id, r.error)
     assert results[1].spec.column == f"{gpu_library}-cuda+transfer"
     assert results[1].stats["median"] > results[0].stats["median"]
+
+
+def test_native_matmul_and_enqueue_times(gpu_library):
+    """The bare library call beside the portable one; each hot sample carries the host's
+    enqueue time, never more than the synchronised host time of the same batch."""
+    portable = matmul(gpu_library, 256)
+    native = CaseSpec.make("matmul", portable.param_dict, "float32", gpu_library, "cuda",
+                           "native")
+    results = Runner(Plan(cases=(portable, native), config=FAST)).run()
+    assert [r.spec for r in results] == [portable, native]  # plan order
+    for r in results:
+        assert r.status == "ok" and r.verify["ok"], (r.spec.id, r.error)
+        assert len(r.enqueue_samples_s) == len(r.host_samples_s) == len(r.samples_s)
+        assert all(e <= h for e, h in zip(r.enqueue_samples_s, r.host_samples_s, strict=True))
+
+
+def test_graph_mode_times_replays_and_verifies(gpu_library):
+    eager = CaseSpec.make("matmul", {"m": 256, "n": 256, "k": 256}, "float32", gpu_library,
+                          "cuda", "native")
+    graph = CaseSpec.make("matmul", eager.param_dict, "float32", gpu_library, "cuda", "native",
+                          graph=True)
+    results = Runner(Plan(cases=(eager, graph), config=FAST)).run()
+    for r in results:
+        assert r.status == "ok" and r.verify["ok"], (r.spec.id, r.error)
+    assert results[1].timer == "cuda-graph" and results[1].spec.column.endswith("+graph")
+    # Without a launch per call, a 256² GEMM is not launch-bound.
+    assert "launch_bound" not in results[1].warnings
+
+
+def test_cold_samples_keep_no_host_figures(gpu_library):
+    result, = Runner(Plan(cases=(matmul(gpu_library, 256),), config=FAST,
+                          options=DeviceOptions(cold_cache=True))).run()
+    assert result.status == "ok" and result.host_samples_s == result.enqueue_samples_s == ()

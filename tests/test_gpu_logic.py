@@ -151,6 +151,16 @@ class FakeGpu(NumpyBackend):
         self.flushes = getattr(self, "flushes", 0) + 1
         buffer.fill(0)
 
+    def capture(self, fn, calls):
+        """A "graph" that replays `calls` calls of fn; the captures are counted."""
+        self.captures = [*getattr(self, "captures", []), calls]
+
+        def replay():
+            for _ in range(calls):
+                fn()
+
+        return replay
+
 
 @pytest.mark.parametrize("impl", ["h2d-pageable", "h2d-pinned", "d2h-pageable", "d2h-pinned"])
 def test_transfer_copies_exactly(impl):
@@ -328,11 +338,12 @@ def test_end_to_end_restores_the_inputs_each_call():
 def test_end_to_end_marks_gpu_cases_only():
     matmul, transfer = workloads.get("matmul"), workloads.get("transfer")
     p = {"m": 8}
-    gpu = case_spec(matmul, p, "float32", FakeGpu(), "native", True)
+    on = Selection(include_transfer=True)
+    gpu = case_spec(matmul, p, "float32", FakeGpu(), "native", on)
     assert gpu.end_to_end and gpu.impl == "native" and gpu.impl_label == "native+transfer"
-    assert not case_spec(matmul, p, "float32", FakeGpu(), "native", False).end_to_end
-    assert not case_spec(matmul, p, "float32", NumpyBackend(), "portable", True).end_to_end
-    assert not case_spec(transfer, p, "float32", FakeGpu(), "h2d-pinned", True).end_to_end
+    assert not case_spec(matmul, p, "float32", FakeGpu(), "native", Selection()).end_to_end
+    assert not case_spec(matmul, p, "float32", NumpyBackend(), "portable", on).end_to_end
+    assert not case_spec(transfer, p, "float32", FakeGpu(), "h2d-pinned", on).end_to_end
     cupy = CaseSpec.make("matmul", p, "float32", "cupy", "cuda", "portable", True)
     assert cupy.column == "cupy-cuda+transfer"
     assert cupy.id == "matmul/m=8/float32/cupy-cuda/portable+transfer"
@@ -430,3 +441,44 @@ def test_more_than_the_peak_is_said_not_printed_as_a_percentage():
     from dlbench.report.rows import Cell, cell_lines
 
     assert any(">100% of peak" in line for line in cell_lines(Cell(fast), None, "x"))
+
+
+# -- --graph on the fake device ----------------------------------------------------------
+def test_a_graph_case_is_timed_by_replays_and_verified_eagerly():
+    backend = FakeGpu()
+    w = Worker(backend, DeviceOptions())
+    s = spec(64, "fakegpu", "cuda")
+    s = CaseSpec.make(s.workload, s.param_dict, "float32", "fakegpu", "cuda", "portable",
+                      graph=True)
+    prepared = w.prepare(s, FAST, True, 1)
+    assert isinstance(prepared, Prepared) and prepared.verify["ok"]  # the eager first call
+    assert prepared.timer == "cuda-graph"
+    assert backend.captures[0] == 1  # warm-up and calibration start from one call
+    reply = w.block(s.id)
+    assert reply.samples and prepared.inner_loops in backend.captures
+    assert len(set(backend.captures)) == len(backend.captures)  # each size captured once
+    assert s.column == "fakegpu-cuda+graph" and s.id.endswith("/portable+graph")
+
+
+def test_a_case_that_cannot_be_captured_is_skipped_with_the_reason():
+    class NoGraphs(FakeGpu):
+        def capture(self, fn, calls):
+            raise RuntimeError("operation not permitted when stream is capturing")
+
+    s = CaseSpec.make("matmul", {"m": 32, "n": 32, "k": 32}, "float32", "fakegpu", "cuda",
+                      "portable", graph=True)
+    reply = Worker(NoGraphs(), DeviceOptions()).prepare(s, FAST, True, 1)
+    assert reply == Failure("skipped", "cannot be timed as a CUDA graph: RuntimeError: "
+                                       "operation not permitted when stream is capturing")
+
+
+def test_graph_mode_marks_gpu_kernels_and_is_recorded():
+    matmul = workloads.get("matmul")
+    on = Selection(graph=True, include_transfer=True)
+    both = case_spec(matmul, {"m": 8}, "float32", FakeGpu(), "native", on)
+    assert both.impl_label == "native+transfer+graph"
+    assert Result.from_dict(Result(spec=both, status="skipped", error="x").to_dict()).spec == both
+    assert not case_spec(matmul, {"m": 8}, "float32", NumpyBackend(), "portable", on).graph
+    with pytest.raises(UsageError, match="--graph times CUDA-graph replays"):
+        build(Selection(backends=("numpy",), graph=True))
+    assert build(Selection(backends=("numpy",), sizes=(64,))).settings()["graph"] is False

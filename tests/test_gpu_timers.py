@@ -5,7 +5,7 @@ import pytest
 from dlbench import measure
 from dlbench.clock import FakeClock, WorkClock
 from dlbench.measure import MeasureConfig, Sampler
-from dlbench.timers import EventTimer, HostEvent, HostTimer
+from dlbench.timers import CaptureError, EventTimer, GraphTimer, HostEvent, HostTimer
 
 LAUNCH = 2.0**-14  # host seconds to queue one kernel
 KERNEL = 2.0**-10  # device seconds one kernel runs
@@ -36,6 +36,17 @@ class FakeDevice:
 
     def new_event(self):
         return FakeDeviceEvent(self)
+
+    def capture(self, fn, calls):
+        """A graph of `calls` kernels: one launch replays them all back to back."""
+        self.log.append(f"capture {calls}")
+
+        def replay():
+            self.log.append("replay")
+            self.host.advance(self.launch)
+            self.busy_until = max(self.busy_until, self.host.now) + calls * self.kernel
+
+        return replay
 
 
 class FakeDeviceEvent:
@@ -148,3 +159,35 @@ def test_host_timer_keeps_its_own_time_as_host_time():
     clock = WorkClock([2.0**-10])
     timer = HostTimer(clock)
     assert timer.time_batch(clock.work, 2) == timer.last_host_s == pytest.approx(2.0**-9)
+
+
+def test_graph_replays_time_the_kernels_without_the_launches():
+    """Launch-bound eagerly (a launch 16 times the kernel); one replay of a captured batch
+    pays one launch for all of it, so its time per call is the kernel's."""
+    device = FakeDevice(kernel=2.0**-16, launch=2.0**-12)
+    eager = timer_for(device).time_batch(device.call, 64) / 64
+    timer = GraphTimer(device.new_event, device.capture, clock=device.host, sync=device.sync)
+    per_call = timer.time_batch(device.call, 64) / 64
+    assert eager == pytest.approx(2.0**-12, rel=0.02)
+    assert per_call == 2.0**-16 + 2.0**-12 / 64  # one launch, shared by the whole batch
+    assert timer.name == "cuda-graph" and timer.last_enqueue_s == 2.0**-12
+
+
+def test_each_batch_size_is_captured_once():
+    device = FakeDevice()
+    timer = GraphTimer(device.new_event, device.capture, clock=device.host, sync=device.sync)
+    for loops in (1, 8, 8, 1, 8):
+        timer.time_batch(device.call, loops)
+    assert [e for e in device.log if e.startswith("capture")] == ["capture 1", "capture 8"]
+    assert device.log.count("replay") == 5 and "call" not in device.log
+
+
+def test_a_capture_that_fails_says_so_as_a_capture_error():
+    device = FakeDevice()
+
+    def refuse(fn, calls):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    timer = GraphTimer(device.new_event, refuse, clock=device.host, sync=device.sync)
+    with pytest.raises(CaptureError, match="RuntimeError: operation not permitted"):
+        timer.time_batch(device.call, 4)

@@ -19,7 +19,7 @@ from dlbench.backends import cuda
 from dlbench.clock import Clock, perf_clock
 from dlbench.errors import UsageError
 from dlbench.registry import Registry
-from dlbench.timers import Event, EventTimer, HostTimer, Timer
+from dlbench.timers import Event, EventTimer, GraphTimer, HostTimer, Timer
 
 # Built-in backends by module, imported on first use of the registry (cheap: the
 # modules import their libraries lazily).
@@ -87,11 +87,15 @@ class Backend:
     def synchronize(self) -> None:
         """Wait for queued device work; nothing to wait for on a CPU."""
 
-    def timer(self, clock: Clock = perf_clock) -> Timer:
+    def timer(self, clock: Clock = perf_clock, graph: bool = False) -> Timer:
         """Host time on a CPU; on a GPU, the library's events with host time beside them,
-        after an L2 flush per sample when the cache is to be cold."""
+        after an L2 flush per sample when the cache is to be cold, around replays of a
+        CUDA graph when `graph`."""
         if self.device == "cpu":
             return HostTimer(clock, self.synchronize)
+        if graph:
+            return GraphTimer(self.new_event, self.capture, clock, self.synchronize,
+                              self._l2_flush())
         return EventTimer(self.new_event, clock, self.synchronize, self._l2_flush())
 
     def set_threads(self, threads: int | None) -> None:
@@ -151,6 +155,10 @@ class Backend:
 
     def l2_bytes(self) -> int | None:
         return None
+
+    def capture(self, fn: Callable[[], object], calls: int) -> Callable[[], object]:
+        """Record `calls` calls of fn into a CUDA graph; return its replay."""
+        raise UsageError(f"{self.label} has no CUDA graphs")
 
     def fill_zero(self, buffer: Any) -> None:
         raise UsageError(f"{self.label} has no device memory")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+from collections.abc import Callable
 from typing import Any
 
 from dlbench.backends import Backend, DeviceOptions, cuda, register
@@ -110,6 +111,21 @@ class CupyBackend(Backend):
         runtime = self._cupy.cuda.runtime
         return runtime.deviceGetAttribute(runtime.cudaDevAttrL2CacheSize,
                                           cuda.device_index(self.device))
+
+    def capture(self, fn: Callable[[], object], calls: int) -> Callable[[], object]:
+        cupy = self._cupy
+        fn()  # lazy work (kernel compilation, pool growth) before the capture, not in it
+        self.synchronize()
+        stream = cupy.cuda.Stream(non_blocking=True)  # the legacy stream cannot capture
+        with stream:
+            stream.begin_capture()
+            try:
+                for _ in range(calls):
+                    fn()
+            finally:
+                graph = stream.end_capture()
+        graph.upload()
+        return graph.launch  # on the current stream, between the timer's events
 
     def fill_zero(self, buffer: Any) -> None:
         # fill(0) on a contiguous array is cudaMemsetAsync: no kernel to compile (the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 from dlbench.backends import Backend, cuda, register
@@ -138,6 +139,22 @@ class TorchBackend(Backend):
 
     def fill_zero(self, buffer: Any) -> None:
         buffer.zero_()  # a memset writing every byte
+
+    def capture(self, fn: Callable[[], object], calls: int) -> Callable[[], object]:
+        torch = self._torch
+        # torch's recipe: one call on a side stream first (lazy allocations and library
+        # workspaces happen outside the capture), then capture on torch.cuda.graph's own
+        # stream into its private memory pool.
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            fn()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for _ in range(calls):
+                fn()
+        return graph.replay  # launches on the current stream, between the timer's events
 
     def host_empty(self, n: int, dtype: str, pinned: bool) -> Any:
         torch = self._torch

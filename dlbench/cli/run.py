@@ -34,6 +34,7 @@ EXAMPLES = """
   dlbench run --workload matmul --format json | jq '.results[].gflops'
   dlbench run --device cuda --dtype float16,bfloat16 --tf32 on --cache cold
   dlbench run --backend numpy,cupy --include-transfer  [dim]# speedup with the bus[/dim]
+  dlbench run --device cuda --workload matmul --size 256 --graph  [dim]# no Python[/dim]
   dlbench run --backend torch,cupy --workload transfer --size 16777216
 """
 
@@ -78,6 +79,11 @@ def run(
         help="Time GPU kernels end to end: copy inputs in from host memory, compute, copy "
              "the output back (columns marked +transfer); CPU columns are unchanged.")]
     = False,
+    graph: Annotated[bool, typer.Option(
+        "--graph",
+        help="Time GPU kernels as replays of a CUDA graph holding the batch: the kernels "
+             "without Python's launches (columns marked +graph); cases that cannot be "
+             "captured are skipped with the reason. CPU columns are unchanged.")] = False,
     no_verify: Annotated[bool, typer.Option(
         "--no-verify", help="Skip checking outputs against the float64 reference.")] = False,
     output: Annotated[Path | None, typer.Option(
@@ -99,7 +105,7 @@ def run(
             suite=suite, backends=split(backend), devices=split(device),
             workloads=split(workload), dtypes=split(dtype), sizes=positive_ints(size, "--size"),
             threads=threads, min_time=min_time, max_time=max_time, verify=not no_verify,
-            cache=cache, tf32=tf32, include_transfer=include_transfer))
+            cache=cache, tf32=tf32, include_transfer=include_transfer, graph=graph))
         _check_baseline(baseline, plan)
         now = datetime.now(UTC)
         path = output or default_output(now)
