@@ -9,6 +9,7 @@ starts.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,6 +23,12 @@ from dlbench.measure import MeasureConfig
 from dlbench.results import CaseSpec
 
 INSTALL_HINT = {"torch": "pip install 'dlbench[torch]'", "cupy": "pip install 'dlbench[cupy]'"}
+# Seconds of sampling per case and backend: beyond a day is a typo (`inf`, `1e9`), and
+# would only end at the sample limit, hours later.
+MAX_SECONDS = 86_400.0
+# Threads per backend: more than any machine's logical CPUs (the largest servers have
+# under 1,000); a larger number reaches the libraries as an overflow, not a thread count.
+MAX_THREADS = 4096
 
 
 @dataclass(frozen=True)
@@ -98,7 +105,11 @@ def build(sel: Selection, available_memory: int | None = None) -> Plan:
 
 
 def check_names(sel: Selection) -> None:
-    """Unknown dtypes, workloads and option values are refused before anything else."""
+    """Unknown dtypes, workloads and option values are refused before anything else; so
+    is an empty selection, which would otherwise mean "everything"."""
+    for field in ("backends", "devices", "workloads", "dtypes", "sizes"):
+        if getattr(sel, field) == ():
+            raise UsageError(f"no {field} selected (leave the option out for all of them)")
     for dtype in sel.dtypes or ():
         if dtype not in suites.DTYPES:
             raise UsageError(f"unknown dtype {dtype!r} (known: {', '.join(suites.DTYPES)})")
@@ -275,6 +286,14 @@ def reconcile(suite_settings: dict[str, Any], sel: Selection
             settings["min_time"] = sel.max_time
         else:
             settings["max_time"] = settings["min_time"]
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise UsageError(f"threads (suite setting or --threads): {threads} is not a usable "
+                         f"thread count (1 to {MAX_THREADS}; more than any machine has)")
+    for key in ("min_time", "max_time"):  # TOML has inf and nan; the options refuse them
+        value = settings.get(key)
+        if value is not None and not (math.isfinite(value) and value <= MAX_SECONDS):
+            raise UsageError(f"{key} (suite setting or option): {value!r} is not a usable "
+                             f"number of seconds (at most {MAX_SECONDS:,.0f})")
     try:
         return MeasureConfig(**settings), threads
     except ValueError as exc:

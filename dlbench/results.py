@@ -5,6 +5,10 @@ migration from the previous version, and a fixture under tests/data/):
 
 * 1 — first version (dlbench 0.1): environment, settings, results with raw samples,
   stats, verification and quality warnings.
+
+The JSON Schema of the current version is published as dlbench/schema/result.schema.json,
+and every file is validated against it before use (`parse`). A new version keeps the old
+schema beside it, to validate files of that version before they are migrated.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dlbench import stats
+from dlbench import schema, stats
 from dlbench.errors import DlbenchError, ResultFileError
 
 SCHEMA = "dlbench.result"
@@ -27,6 +32,8 @@ SCHEMA_VERSION = 1
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
 STATUSES = ("ok", "wrong", "oom", "error", "skipped")
+# progress(done, total): how far a long job over many results is (big files take seconds).
+Progress = Callable[[int, int], None]
 # How ids, columns and files mark a GPU kernel timed with its host↔device copies, and
 # one timed as replays of a CUDA graph (the kernels without Python's launches).
 END_TO_END_MARK = "+transfer"
@@ -289,18 +296,34 @@ def dumps(doc: RunDocument) -> str:
 
 def write_atomic(path: Path, text: str | bytes, overwrite: bool = True) -> None:
     """Write via a temporary file in the same folder and rename, so a reader never
-    sees half a file and a crash never leaves one. Bytes (a PNG) are written as they are."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not overwrite and path.exists():
-        raise ResultFileError(f"{path} already exists; choose another -o path or remove it")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    sees half a file and a crash never leaves one. Bytes (a PNG) are written as they are.
+
+    A FIFO or a character device (`-o /dev/stdout`, a pipe) is written in place: renaming
+    over it would replace the node with a regular file (as root, /dev/null itself).
+    Folders, block devices and sockets are refused. Every failure is a ResultFileError."""
     try:
-        if isinstance(text, bytes):
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(text)
-        else:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
+        kind = output_kind(path)
+        if kind not in (None, "file", "stream"):
+            raise ResultFileError(f"{path} is {kind}; dlbench writes regular files (and "
+                                  "FIFOs or character devices in place)")
+        if not overwrite and kind is not None:
+            raise ResultFileError(f"{path} already exists; choose another -o path or remove it")
+        if kind == "stream":
+            with open(path, "wb") as fh:
+                fh.write(text if isinstance(text, bytes) else text.encode("utf-8"))
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _replace(path, text)
+    except OSError as exc:
+        raise ResultFileError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def _replace(path: Path, text: str | bytes) -> None:
+    # A short prefix: the temporary name must fit where a name of the maximum length does.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text if isinstance(text, bytes) else text.encode("utf-8"))
         # mkstemp creates 0600; a result or report is meant to be shared like any file.
         umask = os.umask(0)
         os.umask(umask)
@@ -311,12 +334,30 @@ def write_atomic(path: Path, text: str | bytes, overwrite: bool = True) -> None:
         raise
 
 
+def output_kind(path: Path) -> str | None:
+    """What `path` is now: None (nothing), "file", "stream" (a FIFO or character device,
+    written in place), or the words for what dlbench never writes ("a folder", ...).
+    Raises OSError when it cannot be told (a name too long, a file in the way)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+        return "stream"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "a block device" if stat.S_ISBLK(mode) else "a socket or other special file"
+
+
 def dump(doc: RunDocument, path: Path) -> None:
     write_atomic(path, dumps(doc))
 
 
-def parse(data: Any, source: str) -> RunDocument:
-    """Check schema and version, migrate old versions, and build the document."""
+def parse(data: Any, source: str, progress: Progress | None = None) -> RunDocument:
+    """Check schema and version, validate against the published schema, migrate old
+    versions, and build the document; `progress` follows the validation."""
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ResultFileError(f"{source}: not a dlbench result file (no \"schema\": \"{SCHEMA}\")")
     version = data.get("schema_version")
@@ -326,6 +367,9 @@ def parse(data: Any, source: str) -> RunDocument:
             f"{source}: schema_version {version!r} is not supported by this dlbench "
             f"(supported: 1..{SCHEMA_VERSION})"
             + ("; it was written by a newer dlbench: upgrade to read it" if newer else ""))
+    schema.validate(data, schema.RESULT, source, "the dlbench result schema", progress)
+    for key in ("environment", "settings"):
+        schema.check_depth(data.get(key), source, key)
     while version < SCHEMA_VERSION:
         data = MIGRATIONS[version](data)
         version += 1
@@ -335,8 +379,8 @@ def parse(data: Any, source: str) -> RunDocument:
         raise ResultFileError(f"{source}: malformed result entry ({exc})") from None
 
 
-def load(path: str | Path) -> RunDocument:
-    return parse(read_json(path), str(path))
+def load(path: str | Path, progress: Progress | None = None) -> RunDocument:
+    return parse(read_json(path), str(path), progress)
 
 
 def read_json(path: str | Path) -> Any:
@@ -347,6 +391,8 @@ def read_json(path: str | Path) -> Any:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ResultFileError(f"{p}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise ResultFileError(f"{p}: nested too deeply to read") from None
     return data
 
 

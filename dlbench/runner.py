@@ -112,10 +112,13 @@ class Runner:
                         self._finish(Result(spec=spec, status="skipped", error=skipped[spec]))
                 self._measure_row([s for s in group if s not in skipped], done)
                 done += len(group)
+            self.stop()
         except KeyboardInterrupt:
-            self._stop_workers(kill=True)
+            self.stop(kill=True)
             raise RunInterrupted(self.in_plan_order()) from None
-        self._stop_workers()
+        except BaseException:  # a failed save, a bug: no worker outlives the run
+            self.stop(kill=True)
+            raise
         return self.in_plan_order()
 
     def in_plan_order(self) -> list[Result]:
@@ -166,7 +169,8 @@ class Runner:
             slot.process.stop(kill=True)
         slot.process, slot.dead_reason = None, reason
 
-    def _stop_workers(self, kill: bool = False) -> None:
+    def stop(self, kill: bool = False) -> None:
+        """Stop every worker still running (killed, after a Ctrl-C); idempotent."""
         for slot in self.slots.values():
             if slot.process is not None:
                 slot.process.stop(kill=kill)
@@ -178,15 +182,16 @@ class Runner:
         if slot.process is None and slot.dead_reason is None:
             self._spawn(slot)
             self._await_start(slot)
-        if slot.process is None:
-            return Failure("error", slot.dead_reason or "worker not running")
+        if slot.process is None:  # this case never reached a worker: say so, and why
+            return Failure("error", f"not run: {slot.dead_reason or 'no worker'}")
         try:
             return slot.process.call(fn, *args)
         except WorkerError as exc:
             return Failure("error", str(exc))
         except WorkerCrashed as exc:
             slot.crashes += 1
-            self._mark_dead(slot, str(exc))
+            self._mark_dead(slot, f"the {slot.label} worker died {slot.crashes} times and is "
+                                  f"not started again (last: {exc})")
             if slot.crashes < MAX_WORKER_CRASHES:
                 slot.dead_reason = None
             return Failure("error", str(exc))

@@ -6,6 +6,7 @@ never from another test_*.py file; tests/conftest.py holds pytest fixtures and h
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +127,51 @@ def check_snapshot(name: str, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     assert path.exists(), f"no snapshot {path}: run with DLBENCH_UPDATE_SNAPSHOTS=1 once"
     assert text == path.read_text(encoding="utf-8")
+
+
+# -- property tests and the exit-code contract --------------------------------------------------
+
+# Property tests run a few examples in CI; DLBENCH_PROPERTY_PROFILE=nightly runs thousands,
+# and a number runs that many.
+PROFILE = os.environ.get("DLBENCH_PROPERTY_PROFILE", "ci")
+
+
+# CI draws the same examples every time (a steady run time, a failure that reproduces);
+# the other profiles draw new ones.
+DERANDOMIZE = PROFILE == "ci"
+
+
+def examples(ci: int, nightly: int) -> int:
+    """How many examples a property test generates in the profile chosen."""
+    return nightly if PROFILE == "nightly" else int(PROFILE) if PROFILE.isdigit() else ci
+
+
+def assert_contract(result, allowed=(0, 2, 3, 130)):
+    """A CliRunner result keeps the exit-code contract: an allowed code, never a traceback,
+    and dlbench's own errors (exit 2) in one line "error: ...", with at most "note: " lines
+    beside it. Click's usage errors (unknown option, missing argument) keep their panel."""
+    detail = f"exit {result.exit_code}\n{result.output}\n{result.exception!r}"
+    assert result.exit_code in allowed, detail
+    assert result.exception is None or isinstance(result.exception, SystemExit), detail
+    assert "Traceback" not in result.output, detail
+    if result.exit_code != 2 or "Usage:" in result.output:
+        return  # Click's own usage errors and help (`dlbench` alone) keep their panel
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1, detail
+    assert all(line.startswith(("error: ", "note: ")) for line in lines), detail
+
+
+def while_reading(fifo: Path, write):
+    """Make the FIFO `fifo` and call `write()` while a thread reads it: (the bytes read,
+    what write returned). The reader is a daemon: a write that never opens the FIFO
+    cannot hang the test run."""
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    try:
+        returned = write()
+    finally:
+        reader.join(10)
+    return b"".join(got), returned

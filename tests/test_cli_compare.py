@@ -200,3 +200,20 @@ def test_relative_through_the_command_line(tmp_path):
     assert "(whole suite)" in [r["id"] for r in doc["rows"]]
     few = write(tmp_path, "few.json", result(noisy(1e-3, seed=1)))
     assert_one_line_error(invoke(few, few, "--relative"), "--relative needs at least 5")
+
+
+def test_a_new_file_of_impossible_timings_does_not_pass_the_gate(tmp_path, runs):
+    """Negative, zero or NaN samples (a corrupted or hand-edited file) are refused in one
+    line (exit 2), where they used to read as "faster" (exit 0)."""
+    for bad in (-1e-3, 0.0, float("nan")):
+        data = json.loads(runs["base"].read_text())
+        data["results"][0]["samples_s"] = [bad] * len(data["results"][0]["samples_s"])
+        path = tmp_path / "garbage.json"
+        path.write_text(json.dumps(data))
+        assert_one_line_error(invoke(runs["base"], path), "garbage.json: does not match the "
+                              "dlbench result schema at $.results[0].samples_s[0]: expected")
+    data = json.loads(PYTEST_BENCHMARK.read_text())
+    data["benchmarks"][0]["stats"]["median"] = -1
+    path.write_text(json.dumps(data))
+    assert_one_line_error(invoke(PYTEST_BENCHMARK, path),
+                          "$.benchmarks[0].stats.median: expected a number > 0, got -1")

@@ -3,6 +3,7 @@
 import json
 import math
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -293,7 +294,8 @@ def test_interrupted_run_is_noted(tmp_path):
     ("[1, 2]", "neither a dlbench result file"),
     ('{"schema": "dlbench.report", "schema_version": 1}', "not a dlbench result file"),
     ('{"schema": "dlbench.result", "schema_version": 99}', "schema_version 99 is not supported"),
-    ('{"benchmarks": [{"stats": {"median": 1}}]}', "malformed pytest-benchmark entry"),
+    ('{"benchmarks": [{"stats": {"median": 1}}]}',
+     r'does not match pytest-benchmark JSON at \$\.benchmarks\[0\]: required key "name"'),
 ])
 def test_read_refuses_bad_files(tmp_path, text, message):
     path = tmp_path / "f.json"
@@ -427,3 +429,16 @@ def test_median_ratio_ignores_a_few_rows_that_moved_on_their_own():
     ratio, lo, hi = stats.median_ratio_ci(pairs)
     assert lo < ratio < hi and ratio == pytest.approx(1.02, abs=0.01)
     assert stats.geomean_ratio_ci(pairs)[0] > 1.15  # the mean follows the two outliers
+
+
+@pytest.mark.parametrize("bad", [[-1e-3] * 12, [0.0] * 12, [math.nan] * 12, [math.inf] * 12])
+def test_impossible_timings_are_invalid_never_faster(bad):
+    base = result(noisy(1e-3, n=12))
+    new = replace(result(noisy(1e-3, n=12)), samples_s=tuple(bad),
+                  stats={"median": bad[0], "iqr": 0.0, "n": 12})
+    row = compare.compare(source(base, result(noisy(2e-3), size=512)),
+                          source(new, result(noisy(2e-3, seed=3), size=512),
+                                 path="new.json")).rows
+    judged = {r.id: r for r in row}[base.spec.id]
+    assert judged.verdict is Verdict.INVALID
+    assert "NEW has impossible times (each must be positive and finite)" in judged.reason

@@ -109,3 +109,31 @@ def test_help_does_not_import_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("False")
     assert "report" in out.stdout
+
+
+def test_a_wrong_result_whose_error_is_unknown_still_shows(tmp_path):
+    """A NaN output's error is written as null (JSON has no NaN): shown as nan, no crash."""
+    data = json.loads(LAPTOP.read_text())
+    wrong = next(r for r in data["results"] if r["status"] == "wrong")
+    wrong["verify"]["max_rel_err"] = None
+    path = tmp_path / "nan-error.json"
+    path.write_text(json.dumps(data))
+    for fmt in ("table", "md"):
+        result = invoke("report", path, "--format", fmt, env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        assert "err nan " in result.stdout and "tol 1e-05" in result.stdout
+
+
+def test_charts_leave_out_values_no_log_axis_can_hold(tmp_path):
+    """Rates so extreme that a ratio overflows, and a subnormal byte count (an infinite
+    intensity): the charts draw what they can instead of failing."""
+    pytest.importorskip("matplotlib")
+    data = json.loads(LAPTOP.read_text())
+    data["results"][0]["flops"] = 1.7e308
+    data["results"][1]["bytes"] = 5e-324
+    data["results"][2]["samples_s"][:2] = [1e-12, 1e6]  # the extremes a time may take
+    path = tmp_path / "extreme.json"
+    path.write_text(json.dumps(data))
+    for out in ("r.html", "charts.png"):
+        result = invoke("report", path, "-o", tmp_path / out)
+        assert result.exit_code == 0, result.output

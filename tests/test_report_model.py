@@ -141,3 +141,20 @@ def test_roofline_roofs_known_and_unknown():
     assert "compute roof (cpu float32): unknown — the OS does not report" in lap.unknown[0]
     point = next(p for p in lap.points if p.label == "matmul m=n=k=64 float32")
     assert point.intensity == pytest.approx(2 * 64**3 / (12 * 64**2))
+
+
+def test_no_extrapolation_from_parameters_the_workload_would_refuse():
+    """A hand-edited training step without its sequence length, or with a zero one, is
+    tabled but not extrapolated (the extrapolation would divide by it); a workload this
+    dlbench does not know keeps the extrapolation's own checks."""
+    from dlbench import workloads
+
+    good = workloads.get("transformer_train_step").resolve(size=4)
+    missing = {k: v for k, v in good.items() if k != "seq"}
+    rs = [result("transformer_train_step", params, "numpy", "cpu", 1e-3)
+          for params in (good, missing, {**good, "seq": 0})]
+    rs.append(result("future_train_step", {"batch": 8}, "numpy", "cpu", 1e-3))
+    rep = model.build([("a.json", document(rs))])
+    assert sorted(e.workload for e in rep.epochs) == ["future_train_step",
+                                                      "transformer_train_step"]
+    assert len(rep.machines[0].table.rows) == 4

@@ -7,7 +7,7 @@ import pytest
 from dlbench import results, stats
 from dlbench.errors import ResultFileError
 from dlbench.results import CaseSpec, Result, RunDocument
-from tests.helpers import DATA
+from tests.helpers import DATA, while_reading
 
 
 def make_doc(**changes):
@@ -126,3 +126,25 @@ def test_atomic_write_leaves_no_temporary_and_refuses_overwrite(tmp_path):
 def test_unknown_status_rejected():
     with pytest.raises(ValueError):
         Result(spec=make_doc().results[0].spec, status="fast")
+
+
+def test_write_atomic_writes_a_fifo_in_place_and_refuses_folders(tmp_path):
+    import os
+    import stat
+
+    fifo = tmp_path / "pipe"
+    got, _ = while_reading(fifo, lambda: results.write_atomic(fifo, "data\n"))
+    assert got == b"data\n" and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    with pytest.raises(ResultFileError, match="is a folder"):
+        results.write_atomic(tmp_path, "x")
+    with pytest.raises(ResultFileError, match="already exists"):
+        results.write_atomic(fifo, "x", overwrite=False)
+
+
+def test_write_atomic_fits_a_name_of_the_longest_length_and_says_why_it_fails(tmp_path):
+    longest = tmp_path / ("n" * 250 + ".json")  # 255 bytes: the usual NAME_MAX
+    results.write_atomic(longest, "ok\n")
+    assert longest.read_text() == "ok\n"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ResultFileError, match=r"file/r\.json: cannot write \("):
+        results.write_atomic(tmp_path / "file" / "r.json", "x")

@@ -3,12 +3,14 @@ registered below by name."""
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
 
 from dlbench import __version__
-from dlbench.cli import compare, env, listing, report, run
+from dlbench.cli import compare, console, env, listing, report, run
 
 app = typer.Typer(
     name="dlbench",
@@ -34,12 +36,23 @@ def _root(
 ) -> None:
     """dlbench: why GPUs made deep learning practical, measured on your own machine."""
 
-app.command("run")(run.run)
-app.command("list")(listing.list_command)
-app.command("env")(env.env)
-app.command("report")(report.report)
-app.command("compare")(compare.compare)
+
+# Every command ends a DlbenchError in one line wherever it arises (a result file that
+# cannot be written any more in the middle of a run, too), and a Ctrl-C in one line.
+for name, command in (("run", run.run), ("list", listing.list_command), ("env", env.env),
+                      ("report", report.report), ("compare", compare.compare)):
+    app.command(name)(console.interruptible(console.user_errors()(command)))
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code != console.EXIT_INTERRUPTED:
+            raise
+        # CPython marks a KeyboardInterrupt that passed through exec() (dataclass and
+        # pydantic imports run exec) as unhandled, and at exit kills the process with
+        # SIGINT even though it was handled: leave with 130 before that can happen.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(console.EXIT_INTERRUPTED)

@@ -10,6 +10,7 @@ import typer
 from dlbench import compare as core
 from dlbench.cli import console
 from dlbench.cli import output as destinations
+from dlbench.cli.steps import Steps
 from dlbench.report import compare as views
 
 FORMATS = ("table", "md", "json")
@@ -69,11 +70,14 @@ def compare(
     with console.user_errors():
         fmt = destinations.choose_format(fmt, output, FORMATS, SUFFIXES)
         target = destinations.destination(output)
-        destinations.refuse_existing([output], force)
+        destinations.check_targets([output], force)
         default = core.parse_threshold(threshold, "--threshold")
         overrides = core.load_thresholds(thresholds) if thresholds else ()
-        comparison = core.compare(core.read(base), core.read(new), threshold=default,
-                                  alpha=alpha, overrides=overrides, relative=relative)
+        with Steps() as steps:
+            sources = [core.read(p, steps.reading(p)) for p in (base, new)]
+            comparison = core.compare(*sources, threshold=default, alpha=alpha,
+                                      overrides=overrides, relative=relative,
+                                      progress=steps.step("comparing"))
         if fmt == "table":
             console.print_data(views.render_table(comparison))
         else:

@@ -1,14 +1,20 @@
 """Where a command's output goes: `--format`, `-o/--output` and `--force`, decided once.
 
-Every command that writes refuses an unknown format and an existing file (unless
-`--force`) before any work is done, with the same one-line messages, and writes files
-atomically (`results.write_atomic`), so a reader never sees half a file.
+Every command that writes refuses an unknown format, an existing file (unless `--force`)
+and an output it could not write before any work is done, with the same one-line
+messages, and writes files atomically (`results.write_atomic`), so a reader never sees
+half a file; `run` also locks its output against a second run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from dlbench import results
 from dlbench.cli import console
@@ -46,13 +52,127 @@ def choose_format(fmt: str | None, output: str | None, formats: Sequence[str],
     return chosen
 
 
-def refuse_existing(paths: Iterable[str | Path | None], force: bool) -> None:
-    """Never overwrite silently: the files of `paths` that exist are an error without
-    --force. Paths are shown as the user wrote them; None and '-' (stdout) are skipped."""
-    taken = [str(p) for p in paths if p not in (None, STDOUT) and Path(p).exists()]
+def check_targets(paths: Iterable[str | Path | None], force: bool, streams: bool = True
+                  ) -> None:
+    """Before any work, that every file of `paths` can be written, so that no work is lost
+    to an output that fails at the end: its folder exists (it is made) and takes a new
+    file, the path is not a folder, and an existing file is replaced only with --force
+    (never silently). A FIFO or character device (`-o /dev/stdout`) is written in place,
+    where `streams` allows it, and needs no --force: nothing is replaced. Paths are shown
+    as the user wrote them; None and '-' (stdout) are skipped."""
+    taken = []
+    for p in paths:
+        if p in (None, STDOUT):
+            continue
+        kind = _kind(Path(p), str(p))
+        if kind == "stream" and not streams:
+            raise UsageError(f"{p} is a FIFO or device: a run rewrites its result file after "
+                             "every case and needs a regular file path (or --format json "
+                             "for stdout)")
+        if kind not in (None, "file", "stream"):
+            raise UsageError(f"{p} is {kind}; give a file path"
+                             + (f" such as {Path(p) / 'result.json'}" if kind == "a folder"
+                                else ""))
+        if kind == "file":
+            taken.append(str(p))
+        if kind != "stream":
+            _check_folder(Path(p), str(p))
     if taken and not force:
         verb = "exists" if len(taken) == 1 else "exist"
         raise UsageError(f"{', '.join(taken)} already {verb}; use --force to replace it")
+
+
+def _kind(path: Path, shown: str) -> str | None:
+    try:
+        return results.output_kind(path)
+    except NotADirectoryError:
+        raise UsageError(f"{shown}: {_not_a_folder(path)} is a file, not a folder") from None
+    except OSError as exc:
+        raise UsageError(f"{shown}: cannot write there ({exc.strerror or exc})") from None
+
+
+def _not_a_folder(path: Path) -> Path:
+    """The first of `path`'s parents that exists and is not a folder."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return path.parent
+
+
+def _check_folder(path: Path, shown: str) -> None:
+    """The folder of `path`, or the nearest existing one it would be made in, takes a new
+    file: what the write will need, tried now (a read-only file system, no permission).
+    Nothing is made: a command refused later leaves no folder behind."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".dlbench-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except NotADirectoryError:
+        raise UsageError(f"{shown}: {_not_a_folder(path)} is a file, not a folder") from None
+    except OSError as exc:
+        raise UsageError(f"{shown}: cannot write in {folder} ({exc.strerror or exc})") from None
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold `path` for one run: a second run writing the same file is refused, where it
+    would silently lose one run's results (both rewrite the file after every case). The
+    lock is an flock on a hidden file beside it, removed at the end; the kernel releases
+    it however the process ends, so a killed run never leaves the path locked. Where
+    there is no flock (Windows) the path is not locked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    lock = path.with_name(_lock_name(path.name))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot make its folder ({exc.strerror or exc})") from None
+    fd = _take(lock, path, fcntl)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _lock_name(name: str) -> str:
+    """'.NAME.lock', or a shortened NAME with a hash where that would be too long."""
+    if len(name.encode()) <= 200:
+        return f".{name}.lock"
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    return f".{name[:100]}-{digest}.lock"
+
+
+def _take(lock: Path, path: Path, fcntl: Any) -> int:
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot lock it ({lock}: {exc.strerror})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise UsageError(f"{path} is being written by another dlbench run"
+                             + (f" (pid {holder})" if holder.isdigit() else "")
+                             + "; wait for it to finish or choose another -o path") from None
+        # The run that held the lock removes its file when done: a lock taken on a file
+        # removed in between holds nothing, so take it again on the new one.
+        try:
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
 
 
 def write(target: Path | None, data: str | bytes) -> None:

@@ -10,6 +10,7 @@ import typer
 from dlbench import results
 from dlbench.cli import console
 from dlbench.cli import output as destinations
+from dlbench.cli.steps import Steps
 from dlbench.errors import UsageError
 from dlbench.report import csv as csv_report
 from dlbench.report import html, markdown, model, plots, terminal
@@ -57,12 +58,13 @@ def report(
             raise UsageError("--format png writes image files, not stdout: give -o PATH.png")
         if fmt in ("png", "html"):
             plots.require(fmt)
-        docs = [(str(f), results.load(f)) for f in files]
-        rep = model.build(docs, baseline)
+        targets = _targets(fmt, output)
+        destinations.check_targets(targets, force)
+        with Steps() as steps:
+            docs = [(str(f), results.load(f, steps.reading(f))) for f in files]
+            rep = model.build(docs, baseline, steps.step("computing speedups"))
         if baseline != DEFAULT_BASELINE and not any(v.table.baseline for v in rep.machines):
             raise UsageError(f"--baseline {baseline} is not a column of any result file")
-        targets = _targets(fmt, output)
-        destinations.refuse_existing(targets, force)
         if fmt == "table":
             console.print_data(terminal.render_report(rep))
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +13,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dlbench import __version__, environment, results
-from dlbench.cli import console
+from dlbench.cli import console, options
 from dlbench.cli import output as destinations
 from dlbench.cli.options import positive_ints, split
 from dlbench.errors import UsageError
@@ -45,6 +46,7 @@ def default_output(now: datetime) -> Path:
 
 
 def run(
+    ctx: typer.Context,
     suite: Annotated[str, typer.Option(help="Built-in suite name or path to a .toml suite.")]
     = "quick",
     backend: Annotated[list[str] | None, typer.Option(
@@ -102,14 +104,19 @@ def run(
     with console.user_errors():
         destinations.check_format(fmt, FORMATS)
         plan = build(Selection(
-            suite=suite, backends=split(backend), devices=split(device),
-            workloads=split(workload), dtypes=split(dtype), sizes=positive_ints(size, "--size"),
-            threads=threads, min_time=min_time, max_time=max_time, verify=not no_verify,
+            suite=suite, backends=split(backend, "--backend"),
+            devices=split(device, "--device"), workloads=split(workload, "--workload"),
+            dtypes=split(dtype, "--dtype"), sizes=positive_ints(size, "--size"),
+            threads=options.threads(threads), min_time=options.seconds(min_time, "--min-time"),
+            max_time=options.seconds(max_time, "--max-time"), verify=not no_verify,
             cache=cache, tf32=tf32, include_transfer=include_transfer, graph=graph))
         _check_baseline(baseline, plan)
         now = datetime.now(UTC)
         path = output or default_output(now)
-        destinations.refuse_existing([path], force)
+        # Before any measuring: the output can be written, and no other run writes it.
+        destinations.check_targets([path], force, streams=False)
+        # Released when the command ends, however it ends (the context is closed).
+        ctx.with_resource(destinations.locked(path))
 
     for note in plan.notes:
         console.message(f"note: {note}", style="yellow")
@@ -123,17 +130,19 @@ def run(
     progress = RunProgress(plan.total, quiet)
     runner = Runner(plan, on_event=progress.on_event, on_result=saver.add,
                     environment_record=env_record)
+    interrupted = False
     try:
         with progress:
             runner.run()
-    except RunInterrupted:
-        env_record["backends"] = runner.backend_descriptions()
-        saver.save(interrupted=True)
-        console.message(f"interrupted: {len(saver.finished)} finished result(s) saved to "
-                        f"{path}", style="yellow")
-        raise typer.Exit(console.EXIT_INTERRUPTED) from None
+    except (RunInterrupted, KeyboardInterrupt):  # also a Ctrl-C just after the last case
+        runner.stop(kill=True)
+        interrupted = True
     env_record["backends"] = runner.backend_descriptions()
-    doc = saver.save()
+    doc = saver.save(runner.in_plan_order(), interrupted=interrupted)
+    if interrupted:
+        console.message(f"interrupted: {len(doc.results)} finished result(s) saved to "
+                        f"{path}", style="yellow")
+        raise typer.Exit(console.EXIT_INTERRUPTED)
     if not quiet or fmt != "table":  # asked-for data is printed even when quiet
         _show(doc, fmt, baseline)
     if not quiet:
@@ -158,10 +167,11 @@ class Saver:
 
     def add(self, result: results.Result) -> None:
         self.finished.append(result)
-        self.save()
+        self.save(self.finished)
 
-    def save(self, **changes: object) -> results.RunDocument:
-        self.doc = self.doc.with_results(tuple(self.finished), **changes)
+    def save(self, finished: Sequence[results.Result], **changes: object
+             ) -> results.RunDocument:
+        self.doc = self.doc.with_results(tuple(finished), **changes)
         results.dump(self.doc, self.path)
         return self.doc
 

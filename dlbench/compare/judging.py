@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -155,11 +155,10 @@ def judge(ident: str, base: Timing | None, new: Timing | None, threshold: float 
                    reason="only in NEW" if base is None else "only in BASE")
     row = dict(id=ident, threshold=threshold, base_median=base.median,
                new_median=new.median, n_base=base.n, n_new=new.n)
-    bad = [f"{side} {t.status}" + (f": {t.error}" if t.error else "")
-           for side, t in (("BASE", base), ("NEW", new)) if t.status != "ok"]
-    if bad or not base.median or not new.median:
-        return Row(**row, verdict=Verdict.INVALID,
-                   reason="; ".join(bad) or "no positive median to compare")
+    bad = [why for side, t in (("BASE", base), ("NEW", new)) if (why := _unusable(side, t))]
+    if bad:
+        return Row(**row, verdict=Verdict.INVALID, reason="; ".join(bad))
+    assert base.median and new.median
     if shift != 1.0:
         new = replace(new, samples=tuple(x / shift for x in new.samples),
                       median=new.median / shift,
@@ -189,6 +188,19 @@ def judge(ident: str, base: Timing | None, new: Timing | None, threshold: float 
     verdict, why = _verdict(ratio, lo, hi, p, threshold, alpha)
     return Row(**row, verdict=verdict, ratio=ratio, lo=lo, hi=hi, p=p,
                reason="; ".join(x for x in (why, note) if x))
+
+
+def _unusable(side: str, t: Timing) -> str | None:
+    """Why one side's timing cannot be judged: a case that failed, or times no clock gives
+    (zero, negative, NaN or infinite: a corrupted or hand-made file; a gate must not call
+    them "faster")."""
+    if t.status != "ok":
+        return f"{side} {t.status}" + (f": {t.error}" if t.error else "")
+    if t.median is None:
+        return f"{side} has no median to compare"
+    if not all(math.isfinite(x) and x > 0 for x in (t.median, *t.samples)):
+        return f"{side} has impossible times (each must be positive and finite)"
+    return None
 
 
 def _verdict(ratio: float, lo: float, hi: float, p: float | None, threshold: float,
@@ -230,9 +242,12 @@ def _summary_interval(base: Timing, new: Timing, confidence: float) -> tuple[flo
 
 def compare(base: Source, new: Source, threshold: float = DEFAULT_THRESHOLD,
             alpha: float = DEFAULT_ALPHA, overrides: Sequence[tuple[str, float]] = (),
-            resamples: int = stats.BOOTSTRAP_RESAMPLES, relative: bool = False) -> Comparison:
+            resamples: int = stats.BOOTSTRAP_RESAMPLES, relative: bool = False,
+            progress: Callable[[int, int], None] | None = None) -> Comparison:
     """Every benchmark of either file, judged (against the suite-wide shift when
-    `relative`); the environments' differences listed."""
+    `relative`); the environments' differences listed. `progress(done, total)` follows
+    the judging, the slow part (bootstrap intervals: milliseconds per benchmark)."""
+    tick = progress or (lambda done, total: None)
     if not 0.0 < alpha < 1.0:
         raise UsageError(f"alpha must be between 0 and 1, got {alpha}")
     base_map, notes = _by_id(base)
@@ -250,9 +265,12 @@ def compare(base: Source, new: Source, threshold: float = DEFAULT_THRESHOLD,
     if relative and shift is None:
         raise UsageError(f"--relative needs at least {MIN_ROWS_FOR_SHIFT} benchmarks with "
                          "valid raw samples on both sides to estimate the suite-wide shift")
-    rows = [judge(i, base_map.get(i), new_map.get(i),
-                  threshold_for(i, threshold, overrides), alpha, resamples,
-                  shift.ratio if relative and shift else 1.0) for i in ids]
+    rows = []
+    for i in ids:
+        rows.append(judge(i, base_map.get(i), new_map.get(i),
+                          threshold_for(i, threshold, overrides), alpha, resamples,
+                          shift.ratio if relative and shift else 1.0))
+        tick(len(rows), len(ids))
     if not any(r.verdict not in (Verdict.INVALID, Verdict.NEW, Verdict.MISSING) for r in rows):
         raise UsageError(f"{base.path} and {new.path}: no benchmark has a valid timing on both "
                          "sides (every common one failed or was skipped)")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlbench import results
+from dlbench import results, schema
 from dlbench.compare.environments import environment_facts, flatten
 from dlbench.errors import ResultFileError
 from dlbench.machine import UNKNOWN_CPU, UNKNOWN_HOST, Hardware, hardware
@@ -45,13 +45,18 @@ class Source:
     notes: tuple[str, ...] = ()
 
 
-def read(path: str | Path) -> Source:
-    """A dlbench result file or pytest-benchmark JSON, told apart by content."""
+def read(path: str | Path, progress: results.Progress | None = None) -> Source:
+    """A dlbench result file or pytest-benchmark JSON, told apart by content, and
+    validated against its schema before use; `progress` follows the validation."""
     p = Path(path)
     data = results.read_json(p)
     if isinstance(data, dict) and "schema" in data:
-        return from_document(results.parse(data, str(p)), str(p))
+        return from_document(results.parse(data, str(p), progress), str(p))
     if isinstance(data, dict) and isinstance(data.get("benchmarks"), list):
+        schema.validate(data, schema.PYTEST_BENCHMARK, str(p), "pytest-benchmark JSON",
+                        progress)
+        for key in ("machine_info", "commit_info"):
+            schema.check_depth(data.get(key), str(p), key)
         return from_pytest_benchmark(data, str(p))
     raise ResultFileError(f"{p}: neither a dlbench result file (\"schema\": "
                           f"\"{results.SCHEMA}\") nor pytest-benchmark JSON (\"benchmarks\")")

@@ -5,13 +5,25 @@ number of steps an epoch needs. It ignores data loading, evaluation and everythi
 real training loop does, and the model is dlbench's small workload, not the model a
 dataset of that size is usually trained with. Without a measured training step there is
 nothing to extrapolate from, and nothing is said.
+
+Each field counts its data in its own unit, the one its datasets are measured in:
+- image (mlp, cnn steps): samples; a step trains on `batch` of them.
+- language (transformer_train_step): tokens, batch·seq per step. A text corpus is a
+  number of tokens, cut into sequences of whatever length a model uses, so tokens/s is
+  what carries over from dlbench's sequence length to a real one.
+- speech (lstm_train_step): seconds of audio, batch·timesteps frames per step with one
+  frame per FRAME_SECONDS. Speech corpora are measured in hours; dlbench's sequences
+  (25 frames = 0.25 s by default) are far shorter than real utterances (LibriSpeech's
+  average about 12 s), so "sequences/s" would not carry over, audio-seconds/s does (the
+  inverse of a real-time factor).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from dlbench.report.cells import compact_params, format_time
 from dlbench.results import Result
@@ -26,6 +38,31 @@ FORMULA = ("samples/s = batch / median step time; epoch time ≈ ⌈N / batch⌉
            "(interval: the same with the ends of the median's 95% interval)")
 CAVEAT = ("an extrapolation from one measured training step of dlbench's small model: no data "
           "loading, no evaluation, not the real model usually trained on a dataset of that size")
+# One LSTM timestep is one frame of speech features: the usual 10 ms hop (DeepSpeech 2's
+# spectrograms, Kaldi's filterbanks).
+FRAME_SECONDS = 0.01
+
+
+@dataclass(frozen=True)
+class Field:
+    """How a field's training step counts its data: the unit, how many units one step
+    trains on, and dataset sizes in that unit."""
+
+    unit: str
+    per_step: Callable[[Mapping[str, Any]], float]
+    datasets: tuple[tuple[str, int], ...]
+
+
+FIELDS = {
+    "lstm_train_step": Field(
+        "audio-seconds", lambda p: p["batch"] * p["timesteps"] * FRAME_SECONDS,
+        (("100 h of audio (LibriSpeech-clean-100-sized)", 100 * 3600),
+         ("960 h of audio (LibriSpeech-sized)", 960 * 3600))),
+    "transformer_train_step": Field(
+        "tokens", lambda p: p["batch"] * p["seq"],
+        (("103M tokens (WikiText-103-sized)", 103_227_021),
+         ("9B tokens (OpenWebText-sized)", 9_000_000_000))),
+}
 
 
 @dataclass(frozen=True)
@@ -54,25 +91,65 @@ class EpochEstimate:
     def samples_per_s(self) -> float:
         return self.batch / self.median_s
 
+    @property
+    def rate_unit(self) -> str:
+        return "samples"
+
+    @property
+    def rate(self) -> float:
+        """Units of data (rate_unit) trained on per second."""
+        return self.samples_per_s
+
+
+@dataclass(frozen=True)
+class UnitEpochEstimate(EpochEstimate):
+    """An estimate whose data is counted in a unit other than samples (tokens, seconds of
+    audio): `per_step` units per step, each epoch's `samples` in that unit. samples/s
+    stays batch / step time (sequences/s)."""
+
+    unit: str
+    per_step: float
+
+    @property
+    def rate_unit(self) -> str:
+        return self.unit
+
+    @property
+    def rate(self) -> float:
+        return self.per_step / self.median_s
+
+
+def _epochs(datasets: Sequence[tuple[str, int]], per_step: float, median: float,
+            ci: Sequence[float]) -> tuple[Epoch, ...]:
+    out = []
+    for dataset, n in datasets:
+        # round() first: 16·25·0.01 audio-seconds is 3.9999999999999996 in binary
+        steps = math.ceil(round(n / per_step, 9))
+        out.append(Epoch(dataset, n, steps, steps * median, steps * ci[0], steps * ci[1]))
+    return tuple(out)
+
 
 def estimates(labelled: Sequence[tuple[str, Result]]) -> tuple[EpochEstimate, ...]:
     """One estimate per measured (status ok) training-step result with a batch size;
     `labelled` pairs each result with its machine's label."""
-    out = []
+    out: list[EpochEstimate] = []
     for machine, r in labelled:
-        batch = r.spec.param_dict.get("batch")
+        p = r.spec.param_dict
+        batch = p.get("batch")
         median = r.median
         if (not r.spec.workload.endswith(SUFFIX) or r.status != "ok" or not isinstance(batch, int)
                 or batch < 1 or not median or median <= 0):
             continue
         ci = (r.stats or {}).get("ci95") or [median, median]
-        epochs = []
-        for dataset, n in DATASET_SIZES:
-            steps = math.ceil(n / batch)
-            epochs.append(Epoch(dataset, n, steps, steps * median, steps * ci[0], steps * ci[1]))
-        out.append(EpochEstimate(machine, r.spec.column, r.spec.workload,
-                                 compact_params(r.spec.params), r.spec.dtype, batch, median,
-                                 (float(ci[0]), float(ci[1])), tuple(epochs)))
+        common = (machine, r.spec.column, r.spec.workload, compact_params(r.spec.params),
+                  r.spec.dtype, batch, median, (float(ci[0]), float(ci[1])))
+        field = FIELDS.get(r.spec.workload)
+        if field is None:
+            out.append(EpochEstimate(*common, _epochs(DATASET_SIZES, batch, median, ci)))
+            continue
+        per_step = field.per_step(p)
+        out.append(UnitEpochEstimate(*common, _epochs(field.datasets, per_step, median, ci),
+                                     field.unit, per_step))
     return tuple(out)
 
 
@@ -88,10 +165,15 @@ def format_duration(seconds: float) -> str:
 
 def lines(e: EpochEstimate) -> list[str]:
     """The estimate in words, with its inputs, for the text views."""
+    units = isinstance(e, UnitEpochEstimate)
     head = (f"{e.machine}: {e.column} {e.workload} {e.params} {e.dtype}: median step "
             f"{format_time(e.median_s)} [{format_time(e.ci95[0])}, {format_time(e.ci95[1])}] "
-            f"→ {e.samples_per_s:,.0f} samples/s")
+            f"→ {e.samples_per_s:,.0f} {'sequences' if units else 'samples'}/s")
+    per_step = f"{e.batch}"
+    if isinstance(e, UnitEpochEstimate):
+        head += f" = {e.rate:,.0f} {e.unit}/s ({e.per_step:,.4g} {e.unit} per step)"
+        per_step = f"{e.per_step:,.4g} {e.unit}"
     return [head] + [
-        f"  {ep.dataset}: ⌈{ep.samples:,} / {e.batch}⌉ = {ep.steps:,} steps × "
+        f"  {ep.dataset}: ⌈{ep.samples:,} / {per_step}⌉ = {ep.steps:,} steps × "
         f"{format_time(e.median_s)} ≈ {format_duration(ep.seconds)} "
         f"[{format_duration(ep.lo)}, {format_duration(ep.hi)}]" for ep in e.epochs]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from dlbench import workloads
+from dlbench.errors import DlbenchError
 from dlbench.report import epoch
 from dlbench.report.cells import Cell
 from dlbench.report.machines import Machine, fingerprint, machines
@@ -51,8 +53,10 @@ def cross_label(machine: str, column: str) -> str:
     return f"{machine}: {column}"
 
 
-def build(docs: Sequence[tuple[str, RunDocument]], baseline: str = DEFAULT_BASELINE) -> Report:
-    """Merge documents (with the names they were read from) into one report."""
+def build(docs: Sequence[tuple[str, RunDocument]], baseline: str = DEFAULT_BASELINE,
+          progress: Callable[[int, int], None] | None = None) -> Report:
+    """Merge documents (with the names they were read from) into one report.
+    `progress(done, total)` follows the tables' speedups, in results."""
     found = machines([doc.environment for _, doc in docs])
     by_fp = {m.fingerprint: m for m in found}
     sources: dict[str, list[SourceFile]] = {m.label: [] for m in found}
@@ -74,16 +78,52 @@ def build(docs: Sequence[tuple[str, RunDocument]], baseline: str = DEFAULT_BASEL
             measured[r.spec] = r
         if doc.interrupted:
             notes.append(f"{name}: the run was interrupted; its results are partial")
+    tables = _Tables(sum(map(len, merged.values())) * (2 if len(found) > 1 else 1), progress)
     views = tuple(
         MachineView(m, tuple(sources[m.label]), tuple(merged[m.label].values()), origin[m.label],
-                    labelled_table([(r.spec.column, r) for r in merged[m.label].values()],
-                                   baseline))
+                    tables.make([(r.spec.column, r) for r in merged[m.label].values()],
+                                baseline))
         for m in found)
     cross = None
     if len(views) > 1:
         with_base = [v.machine.label for v in views if v.table.baseline == baseline]
-        cross = labelled_table(
+        cross = tables.make(
             [(cross_label(v.machine.label, r.spec.column), r) for v in views for r in v.results],
             cross_label(with_base[0], baseline) if with_base else None)
-    epochs = epoch.estimates([(v.machine.label, r) for v in views for r in v.results])
+    epochs = epoch.estimates([(v.machine.label, r) for v in views for r in v.results
+                              if _own_params(r)])
     return Report(baseline, views, cross, epochs, tuple(notes))
+
+
+def _own_params(r: Result) -> bool:
+    """Whether the parameters of a result, of a workload this dlbench knows, are ones that
+    workload accepts (in range, none unknown): what an extrapolation may compute with. A
+    hand-edited file can hold a zero batch, and the fields whose extrapolation reads more
+    than the batch (tokens per step: batch·seq) need every parameter in the file; older
+    files of other workloads may lack the parameters added since. A workload this dlbench
+    does not know (a newer file's) is left to the extrapolation's own checks."""
+    try:
+        wl = workloads.get(r.spec.workload)
+    except DlbenchError:
+        return True
+    params = r.spec.param_dict
+    try:
+        resolved = wl.resolve(**params)
+    except DlbenchError:
+        return False
+    return r.spec.workload not in epoch.FIELDS or resolved == params
+
+
+class _Tables:
+    """Makes a report's tables, telling `progress` how far they are all together."""
+
+    def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
+        self.total, self.done, self.progress = total, 0, progress
+
+    def make(self, labelled: Sequence[tuple[str, Result]], baseline: str | None
+             ) -> SpeedupTable:
+        start, progress = self.done, self.progress
+        table = labelled_table(labelled, baseline, None if progress is None else
+                               lambda done, _: progress(start + done, self.total))
+        self.done += len(labelled)
+        return table

@@ -62,6 +62,12 @@ def _axes(count: int) -> tuple[Any, list[Any]]:
     return fig, axes[:count]
 
 
+def _plottable(*values: Any) -> bool:
+    """Whether the values can stand on a log axis: numbers, finite and positive (a file may
+    hold rates so extreme that a ratio of them overflows)."""
+    return all(isinstance(v, int | float) and math.isfinite(v) and v > 0 for v in values)
+
+
 def _label(report: Report, machine: str, column: str) -> str:
     return column if len(report.machines) == 1 else f"{machine}: {column}"
 
@@ -81,15 +87,17 @@ def _series(report: Report, value: str) -> dict[str, dict[str, Any]]:
                     cell = p.row.cells.get(column)
                     if cell is None or cell.result.status != "ok":
                         continue
-                    if value == "gflops" and cell.result.gflops:
+                    if value == "gflops" and _plottable(p.size, cell.result.gflops):
                         xs.append(p.size)
                         ys.append(cell.result.gflops)
                         errs.append((0.0, 0.0))
-                    elif value == "speedup" and cell.speedup and column != table.baseline:
+                    elif (value == "speedup" and cell.speedup and column != table.baseline
+                          and _plottable(p.size, *cell.speedup)):
                         point, lo, hi = cell.speedup
                         xs.append(p.size)
                         ys.append(point)
-                        errs.append((point - lo, hi - point))
+                        # A bootstrap interval need not contain its point estimate.
+                        errs.append((max(point - lo, 0.0), max(hi - point, 0.0)))
                 if xs:
                     entry["lines"][_label(report, view.machine.label, column)] = (xs, ys, errs)
     return {title: e for title, e in out.items() if e["lines"]}
@@ -125,16 +133,23 @@ def _roofline_chart(report: Report) -> Any:
     fig, axes = _axes(len(report.machines))
     for ax, view in zip(axes, report.machines, strict=True):
         roof = roofline(view)
-        for column in dict.fromkeys(p.column for p in roof.points):
-            pts = [p for p in roof.points if p.column == column]
+        points = [p for p in roof.points if _plottable(p.intensity, p.flops_per_s)]
+        for column in dict.fromkeys(p.column for p in points):
+            pts = [p for p in points if p.column == column]
             ax.scatter([p.intensity for p in pts], [p.flops_per_s for p in pts],
                        label=_safe(column))
-        xs = [p.intensity for p in roof.points] or [1.0]
+        xs = [p.intensity for p in points] or [1.0]
         lo, hi = min(xs) / 4, max(xs) * 4
+        if not _plottable(lo, hi):
+            lo, hi = 0.25, 4.0
         for label, flops in roof.compute:
+            if not _plottable(flops):
+                continue
             ax.axhline(flops, color="tab:red", linewidth=1.2)
             ax.annotate(_safe(label), (lo, flops), va="bottom", fontsize=7, color="tab:red")
         for label, bandwidth in roof.bandwidth:
+            if not _plottable(bandwidth * lo, bandwidth * hi):
+                continue
             ax.plot([lo, hi], [bandwidth * lo, bandwidth * hi], color="tab:gray", linewidth=1.2)
             ax.annotate(_safe(label), (lo, bandwidth * lo), va="bottom", fontsize=7,
                         color="tab:gray")
@@ -148,7 +163,7 @@ def _roofline_chart(report: Report) -> Any:
         ax.set_ylabel("achieved FLOP/s")
         ax.set_title(_safe(f"roofline: {view.machine.label}"))
         ax.grid(True, which="both", alpha=0.3)
-        if roof.points:
+        if points:
             ax.legend(fontsize=8, loc="upper left")
     return fig
 

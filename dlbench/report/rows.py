@@ -9,7 +9,7 @@ can share one table ("host: torch-cpu"); `speedup_table` labels them by backend.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from dlbench import stats
@@ -60,9 +60,12 @@ def speedup_table(results: Sequence[Result], baseline: str | None = DEFAULT_BASE
 
 
 def labelled_table(labelled: Sequence[tuple[str, Result]],
-                   baseline: str | None = DEFAULT_BASELINE) -> SpeedupTable:
+                   baseline: str | None = DEFAULT_BASELINE,
+                   progress: Callable[[int, int], None] | None = None) -> SpeedupTable:
     """The table of (column label, result) pairs; a later result replaces an earlier one
-    of the same row and column."""
+    of the same row and column. `progress(done, total)` follows the speedups' bootstrap
+    intervals (milliseconds per result), in results."""
+    tick = progress or (lambda done, total: None)
     columns: list[str] = []
     rows: dict[str, Row] = {}
     codes: list[str] = []
@@ -80,7 +83,9 @@ def labelled_table(labelled: Sequence[tuple[str, Result]],
     else:
         columns.remove(baseline)
         columns.insert(0, baseline)
+        done = 0
         for row in rows.values():
+            done += len(row.cells)
             base = row.cells.get(baseline)
             if base is None or base.result.status != "ok":
                 continue
@@ -88,7 +93,9 @@ def labelled_table(labelled: Sequence[tuple[str, Result]],
                 if cell.result.status == "ok" and cell.result.samples_s:
                     row.cells[column] = Cell(cell.result, stats.ratio_ci(
                         base.result.samples_s, cell.result.samples_s))
+            tick(done, len(labelled))
         geomeans = _geomeans(baseline, columns, rows.values())
+    tick(len(labelled), len(labelled))
     return SpeedupTable(baseline, tuple(columns), tuple(rows.values()), tuple(codes), geomeans,
                         find_crossovers(baseline, tuple(columns), tuple(rows.values())))
 
@@ -111,8 +118,8 @@ def cell_lines(cell: Cell | None, baseline: str | None, column: str) -> list[str
     r = cell.result
     if r.status == "wrong":
         err = r.verify or {}
-        return ["✗ wrong", f"err {err.get('max_rel_err', float('nan')):.2g} > tol "
-                           f"{err.get('tol', float('nan')):.2g}"]
+        return ["✗ wrong", f"err {_number(err.get('max_rel_err')):.2g} > tol "
+                           f"{_number(err.get('tol')):.2g}"]
     if r.status != "ok":
         return [f"{r.status}: {r.error or 'no reason recorded'}"]
     lines = [format_time(r.median) + (" ⚠" if r.warnings else "")]
@@ -133,6 +140,12 @@ def cell_lines(cell: Cell | None, baseline: str | None, column: str) -> list[str
         mark = "" if cell.significant else " (n.s.)"
         lines.append(format_speedup(cell.speedup) + mark)
     return lines
+
+
+def _number(value: object) -> float:
+    """A recorded error or tolerance; NaN where there is none (a NaN output's error is
+    stored as null)."""
+    return float(value) if isinstance(value, int | float) else float("nan")
 
 
 def format_geomean(g: GeoMean) -> str:

@@ -54,6 +54,9 @@ def load(name_or_path: str) -> Suite:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"suite file {path}: cannot read ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"suite file {path}: not UTF-8 text ({exc.reason} at byte "
+                             f"{exc.start})") from None
         return parse(text, source=str(path), name=path.stem)
     if name_or_path not in builtin_names():
         raise UsageError(f"unknown suite {name_or_path!r} (built-in: {', '.join(builtin_names())}; "

@@ -21,7 +21,9 @@ from dlbench.registry import Registry
 
 _BUILTIN_MODULES = ("dlbench.workloads.matmul", "dlbench.workloads.conv2d",
                     "dlbench.workloads.mlp", "dlbench.workloads.cnn",
-                    "dlbench.workloads.bandwidth", "dlbench.workloads.transfer")
+                    "dlbench.workloads.bandwidth", "dlbench.workloads.transfer",
+                    "dlbench.workloads.lstm", "dlbench.workloads.attention",
+                    "dlbench.workloads.transformer")
 
 # Unit roundoff u = 2^-(mantissa bits + 1) of each dtype.
 UNIT_ROUNDOFF = {

@@ -50,3 +50,13 @@ def check_step(output: Sequence[np.ndarray], new: Mapping[str, np.ndarray],
               for got, name in zip(output, names, strict=True)]
     return Check(all(c.ok for c in checks), max(c.max_abs_err for c in checks),
                  max(c.max_rel_err for c in checks), tol)
+
+
+def chain_tolerance(dtype: str, length: int, float32_math: str = "ieee") -> float:
+    """The tolerance of a chain of products and nonlinearities (a training step, a
+    recurrence, an attention layer) whose error scale the caller has propagated: the
+    same factors as check_step's, for a check of one output array."""
+    tol = STEP_TOLERANCE_FACTOR * dot_tolerance(dtype, length, float32_math)
+    if ACCUMULATION_DTYPE[dtype] != dtype:
+        tol += LOW_PRECISION_INTERMEDIATES * UNIT_ROUNDOFF[dtype]
+    return tol

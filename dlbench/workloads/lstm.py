@@ -1,0 +1,485 @@
+"""lstm and lstm_train_step: a single-layer LSTM over a sequence, the recurrent layer of
+speech models (DeepSpeech 2's acoustic model), forward alone and as a training step.
+
+Gates in torch's order (input i, forget f, cell g, output o) and weights in torch's
+layout (w_ih 4H×I, w_hh 4H×H, two biases), so the native kernel is torch.nn.LSTM on the
+same arrays (oneDNN on a CPU, cuDNN on a GPU). The portable kernel is organised as
+cuDNN and oneDNN organise an LSTM: the input projection of the whole sequence is ONE
+GEMM (T·B × I by I × 4H); each timestep adds ONE GEMM for the recurrence (B × H by
+H × 4H) and elementwise gate math on B × 4H. The loop over timesteps is inherent: step
+t needs h_{t−1}. Backward through time mirrors it: one GEMM per step carries ∂h back,
+and the weight gradients of the whole sequence are two GEMMs after the loop.
+
+FLOPs count the GEMMs; the gate nonlinearities and products (about 20 operations per
+hidden unit and timestep, against 8·(I+H) in the GEMMs) are left out, as is customary.
+- forward: 2·4H·(I+H)·B·T — the input projection 2·4H·I·B·T and the recurrence
+  2·4H·H·B·T (counting the first step's product with h₀ = 0, which the kernels compute).
+- training step: the forward, then backward 2·4H·I·B·T (∂W_ih) + 2·4H·H·B·T (∂W_hh) +
+  2·4H·H·B·(T−1) (∂h carried back through the recurrence; the first step's ∂h₀ and the
+  layer input's ∂x are not needed, and not counted), plus the per-frame classifier
+  3·2·T·B·H·C (its forward, its weight gradient, and ∂h): in all
+  8·H·B·(2·T·I + 3·T·H − H) + 6·T·B·H·C, about 2.5× the forward when I = H.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from dlbench.workloads import DEFAULT_SEED, Check, Kernel, Param, Workload, register, scaled_check
+from dlbench.workloads._arrayapi import device_of, sgd_update, softmax_cross_entropy
+from dlbench.workloads._reference import einsum as _einsum
+from dlbench.workloads._training import chain_tolerance, check_step
+
+LEARNING_RATE = 0.5
+WEIGHTS = ("w_ih", "w_hh", "b_ih", "b_hh", "w_out", "b_out")
+LSTM_WEIGHTS = WEIGHTS[:4]
+# torch.nn.LSTM's parameter names for w_ih, w_hh, b_ih, b_hh.
+TORCH_NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+# The label of frame t is the symbol of frame t − DELAY: a memoryless model cannot do
+# better than chance on it, so a falling loss shows the recurrence carrying information.
+DELAY = 1
+
+_SHAPE = (
+    Param("hidden", 512, "hidden units H"),
+    Param("batch", 16, "sequences per batch B"),
+    Param("timesteps", 25, "sequence length T (frames)"),
+    Param("input", 0, "input features I per frame (0: the same as hidden)", minimum=0),
+)
+
+
+class _Lstm(Workload):
+    """What the forward and the training step share: shape, inputs, cost model."""
+
+    size_params = ("batch",)
+    natives: dict[str, str]
+
+    def resolve(self, size: int | None = None, **overrides: int) -> dict[str, int]:
+        p = super().resolve(size, **overrides)
+        if p["input"] == 0:
+            p["input"] = p["hidden"]
+        return p
+
+    def forward_flops(self, p: Mapping[str, int]) -> float:
+        return 8.0 * p["hidden"] * (p["input"] + p["hidden"]) * p["batch"] * p["timesteps"]
+
+    def weight_count(self, p: Mapping[str, int]) -> int:
+        return 4 * p["hidden"] * (p["input"] + p["hidden"] + 2)
+
+    def memory_bytes(self, p: Mapping[str, int], itemsize: int) -> float:
+        frames = p["timesteps"] * p["batch"]
+        activations = frames * (p["input"] + p.get("classes", 0) + 12 * p["hidden"])
+        weights = self.weight_count(p) + p["hidden"] * p.get("classes", 0)
+        # device: the weights, their gradients and a copy in flight, and the activations;
+        # the float64 reference: the weights widened, their magnitudes, the new weights and
+        # their scales, and values, error scales and magnitudes of the activations
+        return float((3 * weights + activations) * itemsize + (5 * weights + 3 * activations) * 8)
+
+    def inputs(self, p: Mapping[str, int], seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:
+        h, i = p["hidden"], p["input"]
+        rng = np.random.default_rng(seed + 1)
+        bound = 1.0 / np.sqrt(h)  # torch.nn.LSTM's own initialisation
+
+        def uniform(*shape: int) -> np.ndarray:
+            return rng.uniform(-bound, bound, shape)
+
+        return {"x": np.random.default_rng(seed).standard_normal(
+                    (p["timesteps"], p["batch"], i)),
+                "w_ih": uniform(4 * h, i), "w_hh": uniform(4 * h, h),
+                "b_ih": uniform(4 * h), "b_hh": uniform(4 * h)}
+
+
+@register
+class Lstm(_Lstm):
+    name = "lstm"
+    description = "single-layer LSTM forward over a sequence (speech; DeepBench's RNN shapes)"
+    params = _SHAPE
+    flops_formula = "2·4·hidden·(input+hidden)·batch·timesteps"
+    natives = {"torch": "dlbench.workloads.lstm:torch_native_forward"}
+
+    def flops(self, p: Mapping[str, int]) -> float:
+        return self.forward_flops(p)
+
+    def bytes(self, p: Mapping[str, int], itemsize: int) -> float:
+        frames = p["timesteps"] * p["batch"]
+        return float(frames * (p["input"] + p["hidden"]) + self.weight_count(p)) * itemsize
+
+    def portable(self, xp: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
+        cell = Cell(xp, arrays, p["batch"], p["hidden"])
+        x = arrays["x"]
+        return lambda: xp.stack(cell.forward(x)[0][1:])
+
+    def check(self, output: np.ndarray, inputs: Mapping[str, np.ndarray],
+              p: Mapping[str, int], dtype: str, float32_math: str = "ieee") -> Check:
+        ref = reference_forward(inputs)
+        tol = chain_tolerance(dtype, p["input"] + p["hidden"], float32_math)
+        return scaled_check(np.asarray(output), np.stack(ref.h[1:]),
+                            np.stack(ref.h_scale[1:]), tol)
+
+
+@register
+class LstmTrainStep(_Lstm):
+    name = "lstm_train_step"
+    description = ("one SGD step of an LSTM frame classifier: forward, per-frame softmax CE, "
+                   "backward through time, update")
+    params = (*_SHAPE, Param("classes", 29, "output classes per frame (DeepSpeech's 29 "
+                                            "characters)", minimum=2))
+    flops_formula = ("8·hidden·batch·(2·timesteps·input + 3·timesteps·hidden − hidden) + "
+                     "6·timesteps·batch·hidden·classes")
+    natives = {"torch": "dlbench.workloads.lstm:torch_native_step"}
+
+    def flops(self, p: Mapping[str, int]) -> float:
+        h, b, t, i, c = (p[k] for k in ("hidden", "batch", "timesteps", "input", "classes"))
+        return 8.0 * h * b * (2 * t * i + 3 * t * h - h) + 6.0 * t * b * h * c
+
+    def bytes(self, p: Mapping[str, int], itemsize: int) -> float:
+        frames = p["timesteps"] * p["batch"]
+        weights = self.weight_count(p) + (p["hidden"] + 1) * p["classes"]
+        # data in, weights read and written, gates and states written and read back
+        return float(frames * (p["input"] + p["classes"] + 2 * 6 * p["hidden"])
+                     + 2 * weights) * itemsize
+
+    def inputs(self, p: Mapping[str, int], seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:
+        arrays = super().inputs(p, seed)
+        x, onehot = delayed_symbols(p["timesteps"], p["batch"], p["input"], p["classes"], seed)
+        rng = np.random.default_rng(seed + 2)
+        h, c = p["hidden"], p["classes"]
+        return {**arrays, "x": x, "y": onehot,
+                "w_out": rng.standard_normal((h, c)) * np.sqrt(1.0 / h), "b_out": np.zeros(c)}
+
+    def portable(self, xp: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
+        t, b, h, c = p["timesteps"], p["batch"], p["hidden"], p["classes"]
+        cell = Cell(xp, arrays, b, h)
+        x, w_out, b_out = arrays["x"], arrays["w_out"], arrays["b_out"]
+        y = xp.reshape(arrays["y"], (t * b, c))
+        x_all = xp.reshape(x, (t * b, p["input"]))
+
+        def step() -> tuple[Any, ...]:
+            hs, saved = cell.forward(x)
+            h_all = xp.reshape(xp.stack(hs), ((t + 1) * b, h))
+            top = h_all[b:]  # h_1 … h_T, one row per frame
+            _, dlogits = softmax_cross_entropy(xp, xp.matmul(top, w_out) + b_out, y)
+            dtop = xp.reshape(xp.matmul(dlogits, w_out.T), (t, b, h))
+            dz = cell.backward(dtop, saved)  # (T·B, 4H)
+            dz_t = dz.T
+            db = xp.sum(dz, axis=0)
+            grads = ((cell.w_ih, xp.matmul(dz_t, x_all)), (cell.w_hh, xp.matmul(dz_t, h_all[:-b])),
+                     (cell.b_ih, db), (cell.b_hh, db), (w_out, xp.matmul(top.T, dlogits)),
+                     (b_out, xp.sum(dlogits, axis=0)))
+            for param, grad in grads:
+                sgd_update(param, grad, LEARNING_RATE)
+            return tuple(arrays[k] for k in WEIGHTS)
+
+        return step
+
+    def check(self, output: tuple[np.ndarray, ...], inputs: Mapping[str, np.ndarray],
+              p: Mapping[str, int], dtype: str, float32_math: str = "ieee") -> Check:
+        new, scale = reference_step(inputs)
+        reduction = max(p["input"] + p["hidden"], 4 * p["hidden"],
+                        p["timesteps"] * p["batch"])
+        return check_step(output, new, scale, WEIGHTS, dtype, reduction, float32_math)
+
+
+def delayed_symbols(timesteps: int, batch: int, features: int, classes: int, seed: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """A frame-labelling task that needs memory: each frame shows a random symbol (a
+    Gaussian blob around the symbol's centre) and is labelled with the symbol shown
+    DELAY frames earlier (the first frames, with no past, with their own)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((classes, features)) * 1.5
+    symbols = rng.integers(0, classes, (timesteps, batch))
+    x = centres[symbols] + rng.standard_normal((timesteps, batch, features))
+    labels = np.concatenate([symbols[:DELAY], symbols[:-DELAY]]) if timesteps > DELAY \
+        else symbols
+    return x, np.eye(classes)[labels]
+
+
+class Cell:
+    """The portable LSTM layer: forward over a sequence and backward through time.
+
+    The three sigmoid gates and the tanh gate come from ONE tanh over the B × 4H
+    pre-activations, σ(z) = ½ + ½·tanh(z/2): `mul` holds ½ for i, f, o and 1 for g, `off`
+    ½ and 0, so gates = tanh(z·mul)·mul + off, and ∂gates/∂z = mul² − (gates − off)².
+    Few array operations per step (in place where the array API allows), no exp overflow.
+    """
+
+    def __init__(self, xp: Any, arrays: Mapping[str, Any], batch: int, hidden: int) -> None:
+        self.xp, self.hidden = xp, hidden
+        self.w_ih, self.w_hh = arrays["w_ih"], arrays["w_hh"]
+        self.b_ih, self.b_hh = arrays["b_ih"], arrays["b_hh"]
+        like = arrays["w_hh"]
+        dtype, device = like.dtype, device_of(like)
+
+        def blocks(*values: float) -> Any:
+            return xp.concat([xp.full((hidden,), v, dtype=dtype, device=device)
+                              for v in values])
+
+        self.mul, self.off = blocks(0.5, 0.5, 1.0, 0.5), blocks(0.5, 0.5, 0.0, 0.5)
+        self.mul2 = self.mul * self.mul
+        self.zeros = xp.zeros((batch, hidden), dtype=dtype, device=device)
+
+    def split(self, gates: Any) -> tuple[Any, Any, Any, Any]:
+        h = self.hidden
+        return gates[:, :h], gates[:, h:2 * h], gates[:, 2 * h:3 * h], gates[:, 3 * h:]
+
+    def forward(self, x: Any) -> tuple[list[Any], tuple[list[Any], list[Any], list[Any]]]:
+        """h₀ … h_T (h₀ = 0), and what backward needs: per step the gates, c_{t−1} and
+        tanh(c_t)."""
+        xp = self.xp
+        t_len, batch, features = x.shape
+        xw = xp.matmul(xp.reshape(x, (t_len * batch, features)), self.w_ih.T)
+        xw = xp.reshape(xw, (t_len, batch, 4 * self.hidden))
+        xw += self.b_ih + self.b_hh
+        w_hh_t = self.w_hh.T
+        h, c = self.zeros, self.zeros
+        hs, all_gates, cs, tanh_cs = [h], [], [], []
+        for t in range(t_len):
+            z = xp.matmul(h, w_hh_t)
+            z += xw[t]
+            z *= self.mul
+            gates = xp.tanh(z)
+            gates *= self.mul
+            gates += self.off
+            i, f, g, o = self.split(gates)
+            cs.append(c)
+            c = f * c
+            c += i * g
+            tanh_c = xp.tanh(c)
+            h = o * tanh_c
+            hs.append(h)
+            all_gates.append(gates)
+            tanh_cs.append(tanh_c)
+        return hs, (all_gates, cs, tanh_cs)
+
+    def backward(self, dh_out: Any, saved: tuple[list[Any], list[Any], list[Any]]) -> Any:
+        """∂loss/∂z for every step, as one (T·B, 4H) array, from ∂loss/∂h_t (T, B, H)."""
+        xp = self.xp
+        all_gates, cs, tanh_cs = saved
+        t_len = len(all_gates)
+        dh_next, dc_next = self.zeros, self.zeros
+        dzs: list[Any] = [None] * t_len
+        for t in reversed(range(t_len)):
+            gates, tanh_c = all_gates[t], tanh_cs[t]
+            i, f, g, o = self.split(gates)
+            dh = dh_out[t] + dh_next
+            dc = tanh_c * tanh_c
+            dc -= 1
+            dc *= o
+            dc *= dh
+            dc = dc_next - dc  # dc_next + dh·o·(1 − tanh²c)
+            dz = xp.concat((dc * g, dc * cs[t], dc * i, dh * tanh_c), axis=1)
+            slope = gates - self.off
+            slope *= slope
+            dz *= self.mul2 - slope
+            dzs[t] = dz
+            if t:
+                dh_next, dc_next = xp.matmul(dz, self.w_hh), dc * f
+        return xp.reshape(xp.stack(dzs), (t_len * dh_out.shape[1], 4 * self.hidden))
+
+
+# -- the float64 reference: gate by gate, its own loops and products --------------------
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+class ReferenceForward:
+    """A float64 LSTM forward, written gate by gate (four weight blocks, four products
+    per step; independent of the portable fused GEMM), and beside each value the scale
+    its rounding errors have, in units of one product's relative error.
+
+    The error model is first order and local: a pre-activation z is a dot product, whose
+    error scales with its sum of magnitudes |x|·|W_ih|ᵀ + |h|·|W_hh|ᵀ + |b|; a gate's
+    error is that times the gate's derivative; the cell state adds the errors of its
+    products and carries its own error forward multiplied by f (< 1, so it stays
+    bounded); h = o·tanh(c) adds the errors of o and of c. The error a step inherits
+    through h_{t−1}·W_hh is left out: W_hh's entries are ±1/√H, so that product of a
+    random-sign error shrinks it, and the sigmoid's derivative (≤ ¼) shrinks it again.
+    """
+
+    def __init__(self, a: Mapping[str, np.ndarray]) -> None:
+        x, w_ih, w_hh = a["x"], a["w_ih"], a["w_hh"]
+        t_len, batch, _ = x.shape
+        hidden = w_hh.shape[1]
+        blocks = [slice(k * hidden, (k + 1) * hidden) for k in range(4)]
+        bias = a["b_ih"] + a["b_hh"]
+        mag_bias = np.abs(a["b_ih"]) + np.abs(a["b_hh"])
+        abs_x, abs_w_ih, abs_w_hh = np.abs(x), np.abs(w_ih), np.abs(w_hh)
+        h = np.zeros((batch, hidden))
+        c, c_scale = np.zeros_like(h), np.zeros_like(h)
+        self.h, self.h_scale, self.c, self.c_scale = [h], [h], [c], [c]
+        self.gates: list[tuple[np.ndarray, ...]] = []
+        self.gate_scale: list[tuple[np.ndarray, ...]] = []
+        for t in range(t_len):
+            pre, mag = [], []
+            for s in blocks:
+                pre.append(x[t] @ w_ih[s].T + h @ w_hh[s].T + bias[s])
+                mag.append(abs_x[t] @ abs_w_ih[s].T + np.abs(h) @ abs_w_hh[s].T + mag_bias[s])
+            i, f, o = _sigmoid(pre[0]), _sigmoid(pre[1]), _sigmoid(pre[3])
+            g = np.tanh(pre[2])
+            e_i, e_f, e_o = (s * (1 - s) * m for s, m in ((i, mag[0]), (f, mag[1]), (o, mag[3])))
+            e_g = (1 - g * g) * mag[2]
+            c_new = f * c + i * g
+            c_scale = (f * c_scale + np.abs(c) * e_f + np.abs(g) * e_i + i * e_g
+                       + np.abs(f * c) + np.abs(i * g))
+            c = c_new
+            tanh_c = np.tanh(c)
+            h = o * tanh_c
+            self.h_scale.append(np.abs(tanh_c) * e_o + o * (1 - tanh_c ** 2) * c_scale
+                                + np.abs(h))
+            self.h.append(h)
+            self.c.append(c)
+            self.c_scale.append(c_scale)
+            self.gates.append((i, f, g, o))
+            self.gate_scale.append((e_i, e_f, e_g, e_o))
+
+
+def reference_forward(a: Mapping[str, np.ndarray]) -> ReferenceForward:
+    return ReferenceForward(a)
+
+
+def _frames(v: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(v, axis=0)  # (T·B, …), frame-major as the data
+
+
+def reference_step(a: Mapping[str, np.ndarray]
+                   ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One float64 step, and for each updated array the magnitude its rounding errors
+    scale with: |w| + lr·(the gradient's computation done on magnitudes).
+
+    Magnitudes are first order and local, like the forward's: every value the backward
+    reads from the forward is taken as |value| + its error scale, each product or sum
+    as the sum of its terms' magnitudes, while what a step receives from the next one
+    through time (∂h, ∂c) is the reference's own value, not a magnitude compounded
+    over T steps: that would grow like (√H)^T and accept anything.
+    """
+    fwd = ReferenceForward(a)
+    w_hh, w_out, y = a["w_hh"], a["w_out"], a["y"]
+    t_len, batch, classes = y.shape
+    hidden = w_hh.shape[1]
+    top = _frames(fwd.h[1:])
+    top_mag = _frames([np.abs(h) + s for h, s in zip(fwd.h[1:], fwd.h_scale[1:], strict=True)])
+    logits = top @ w_out + a["b_out"]
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    prob = exp / exp.sum(axis=1, keepdims=True)
+    frames_n = t_len * batch
+    y2 = y.reshape(frames_n, classes)
+    dlogits = (prob - y2) / frames_n
+    # δp ≈ p·δlogit, and the logits' error scales with |h|·|W_out|.
+    m_dlogits = (prob * (1 + top_mag @ np.abs(w_out)) + y2) / frames_n
+    dtop = (dlogits @ w_out.T).reshape(t_len, batch, hidden)
+    m_dtop = (m_dlogits @ np.abs(w_out).T).reshape(t_len, batch, hidden)
+    dz, m_dz = _reference_bptt(fwd, w_hh, dtop, m_dtop)
+    x2 = a["x"].reshape(frames_n, -1)
+    h_prev = _frames(fwd.h[:-1])
+    h_prev_mag = _frames([np.abs(h) + s for h, s in zip(fwd.h[:-1], fwd.h_scale[:-1],
+                                                         strict=True)])
+    grads = {"w_ih": _einsum("ng,ni->gi", dz, x2), "w_hh": _einsum("ng,nh->gh", dz, h_prev),
+             "b_ih": dz.sum(axis=0), "b_hh": dz.sum(axis=0),
+             "w_out": _einsum("nh,nc->hc", top, dlogits), "b_out": dlogits.sum(axis=0)}
+    mags = {"w_ih": m_dz.T @ np.abs(x2), "w_hh": m_dz.T @ h_prev_mag,
+            "b_ih": m_dz.sum(axis=0), "b_hh": m_dz.sum(axis=0),
+            "w_out": top_mag.T @ m_dlogits, "b_out": m_dlogits.sum(axis=0)}
+    new = {k: a[k] - LEARNING_RATE * grads[k] for k in WEIGHTS}
+    scale = {k: np.abs(a[k]) + LEARNING_RATE * mags[k] for k in WEIGHTS}
+    return new, scale
+
+
+def _reference_bptt(fwd: ReferenceForward, w_hh: np.ndarray, dtop: np.ndarray,
+                    m_dtop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """∂loss/∂z per frame (T·B, 4H), gate by gate, and its magnitude."""
+    t_len = dtop.shape[0]
+    hidden = w_hh.shape[1]
+    blocks = [w_hh[k * hidden:(k + 1) * hidden] for k in range(4)]
+    abs_blocks = [np.abs(w) for w in blocks]
+    dh_next = dc_next = m_dh_next = np.zeros_like(dtop[0])
+    dzs, m_dzs = [None] * t_len, [None] * t_len
+    for t in reversed(range(t_len)):
+        i, f, g, o = fwd.gates[t]
+        e_i, e_f, e_g, e_o = fwd.gate_scale[t]
+        c_prev, tanh_c = fwd.c[t], np.tanh(fwd.c[t + 1])
+        dh = dtop[t] + dh_next
+        m_dh = m_dtop[t] + m_dh_next
+        dc = dc_next + dh * o * (1 - tanh_c ** 2)
+        e_tanh_c = (1 - tanh_c ** 2) * fwd.c_scale[t + 1]
+        m_dc = np.abs(dc_next) + m_dh * (o + e_o)
+        dz = [dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
+              dh * tanh_c * o * (1 - o)]
+        # each gate's derivative is evaluated at a value with an error: magnitude + scale
+        m_dz = [m_dc * (np.abs(g) + e_g) * (i * (1 - i) + e_i),
+                m_dc * (np.abs(c_prev) + fwd.c_scale[t]) * (f * (1 - f) + e_f),
+                m_dc * (i + e_i) * (1 - g * g + e_g),
+                m_dh * (np.abs(tanh_c) + e_tanh_c) * (o * (1 - o) + e_o)]
+        dzs[t], m_dzs[t] = np.concatenate(dz, axis=1), np.concatenate(m_dz, axis=1)
+        dh_next = sum(d @ w for d, w in zip(dz, blocks, strict=True))
+        m_dh_next = sum(np.abs(d) @ w for d, w in zip(dz, abs_blocks, strict=True))
+        dc_next = dc * f
+    return _frames(dzs), _frames(m_dzs)
+
+
+def torch_module(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int],
+                 train: bool) -> Any:
+    """torch.nn.LSTM whose parameters are the case's arrays (shared storage): torch's
+    own kernel — oneDNN on a CPU for float32 and bfloat16, cuDNN on a GPU."""
+    import torch
+
+    x = arrays["x"]
+    module = torch.nn.LSTM(p["input"], p["hidden"], device=x.device, dtype=x.dtype)
+    for name, key in zip(TORCH_NAMES, LSTM_WEIGHTS, strict=True):
+        setattr(module, name, torch.nn.Parameter(arrays[key], requires_grad=train))
+    if x.is_cuda:
+        # cuDNN wants the weights in one buffer; else every call copies them into one.
+        module.flatten_parameters()
+    return module
+
+
+def torch_native_forward(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]
+                         ) -> Kernel:
+    """torch.nn.LSTM in inference mode (no autograd graph)."""
+    import torch
+
+    module, x = torch_module(backend, arrays, p, train=False), arrays["x"]
+
+    def forward() -> Any:
+        with torch.no_grad():
+            return module(x)[0]
+
+    return forward
+
+
+def torch_native_step(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]
+                      ) -> Kernel:
+    """torch.nn.LSTM, a linear classifier, cross-entropy, autograd and torch.optim.SGD;
+    gradients set to None each step so that no state grows between calls."""
+    import torch
+    import torch.nn.functional as F
+
+    module = torch_module(backend, arrays, p, train=True)
+    w_out, b_out = (arrays[k].requires_grad_(True) for k in ("w_out", "b_out"))
+    params = [getattr(module, name) for name in TORCH_NAMES] + [w_out, b_out]
+    x = arrays["x"]
+    frames = p["timesteps"] * p["batch"]
+    y = arrays["y"].reshape(frames, p["classes"])
+    optimizer = torch.optim.SGD(params, lr=LEARNING_RATE)
+
+    def step() -> tuple[Any, ...]:
+        optimizer.zero_grad(set_to_none=True)
+        top = module(x)[0].reshape(frames, p["hidden"])
+        F.cross_entropy(top @ w_out + b_out, y).backward()
+        optimizer.step()
+        return tuple(params)
+
+    return step
+
+
+def loss(xp: Any, arrays: Mapping[str, Any]) -> float:
+    """Mean per-frame cross-entropy of the current weights on the step's data (float64)."""
+    host = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
+    top = np.concatenate(ReferenceForward(host).h[1:], axis=0)
+    logits = top @ host["w_out"] + host["b_out"]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    y = host["y"].reshape(logits.shape)
+    return float(-(y * log_p).sum() / logits.shape[0])
