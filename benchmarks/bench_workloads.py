@@ -19,7 +19,8 @@ from dlbench import backends, workloads
 
 # Small sizes: a gate wants many quick, stable rounds, not a big problem.
 SIZES = {"matmul": 256, "conv2d": 16, "mlp_train_step": 64, "cnn_train_step": 16,
-         "bandwidth": 1 << 20}
+         "bandwidth": 1 << 20, "lstm": 4, "lstm_train_step": 4, "attention": 128,
+         "transformer_train_step": 2}
 BACKENDS = [name for name in ("numpy", "torch") if importlib.util.find_spec(name)]
 
 

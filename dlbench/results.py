@@ -117,6 +117,9 @@ class Numerics:
     float32_math: str = "ieee"
     math: Mapping[str, Any] = field(default_factory=dict)
     cache: str | None = None
+    # What the kernel itself chose and only it can tell, e.g. the attention backend
+    # torch's scaled_dot_product_attention dispatched to (a kernel's `extra`).
+    kernel: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"float32_math": self.float32_math}
@@ -124,13 +127,16 @@ class Numerics:
             d["math"] = dict(self.math)
         if self.cache is not None:
             d["cache"] = self.cache
+        if self.kernel:
+            d["kernel"] = dict(self.kernel)
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Numerics | None:
         if "float32_math" not in d:
             return None
-        return cls(str(d["float32_math"]), dict(d.get("math") or {}), d.get("cache"))
+        return cls(str(d["float32_math"]), dict(d.get("math") or {}), d.get("cache"),
+                   dict(d.get("kernel") or {}))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import gc
 import os
 import signal
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -158,6 +158,7 @@ class Worker:
         arrays = {k: backend.asarray(v, spec.dtype) for k, v in host.items()}
         del host
         kernel = wl.kernel(spec.impl, backend, arrays, p)
+        kernel_info = dict(getattr(kernel, "extra", None) or {})
         if spec.end_to_end:
             kernel = with_transfers(backend, kernel, arrays, spec.dtype)
         # Widen the inputs before the first call: training steps update them in place.
@@ -166,7 +167,7 @@ class Worker:
         timer = self.timer(spec.graph)
         sampler = Sampler(kernel, timer, config)
         output = sampler.first_call()
-        numerics = self.numerics()
+        numerics = replace(self.numerics(), kernel=kernel_info)
         check = None
         if widened is not None:
             check = wl.check(self._to_host(output), widened, p, spec.dtype,
