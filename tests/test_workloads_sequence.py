@@ -468,3 +468,12 @@ def test_epochs_count_tokens_for_language_and_audio_seconds_for_speech():
     # the image steps keep their samples, and their dataclass fields (the JSON report's)
     assert (image.rate_unit, image.rate) == ("samples", pytest.approx(12_800))
     assert not isinstance(image, epoch.UnitEpochEstimate)
+
+
+def test_a_file_without_the_units_parameters_counts_samples_instead_of_failing():
+    """A hand-made or older file may lack timesteps/seq: the report still reads it."""
+    speech, language = epoch.estimates([("box", r) for r in (
+        measured("lstm_train_step", {"batch": 16}, 0.05),
+        measured("transformer_train_step", {"batch": 8, "seq": 0}, 0.1))])
+    assert (speech.rate_unit, speech.rate) == ("samples", pytest.approx(320))
+    assert (language.rate_unit, language.rate) == ("samples", pytest.approx(80))

@@ -129,6 +129,18 @@ def _epochs(datasets: Sequence[tuple[str, int]], per_step: float, median: float,
     return tuple(out)
 
 
+def _units_per_step(field: Field | None, p: Mapping[str, Any]) -> float | None:
+    """Units one step trains on; None where a (hand-made or older) file lacks a parameter
+    the unit needs: the estimate then counts samples, as for any training step."""
+    if field is None:
+        return None
+    try:
+        per_step = float(field.per_step(p))
+    except (KeyError, TypeError):
+        return None
+    return per_step if math.isfinite(per_step) and per_step > 0 else None
+
+
 def estimates(labelled: Sequence[tuple[str, Result]]) -> tuple[EpochEstimate, ...]:
     """One estimate per measured (status ok) training-step result with a batch size;
     `labelled` pairs each result with its machine's label."""
@@ -144,10 +156,10 @@ def estimates(labelled: Sequence[tuple[str, Result]]) -> tuple[EpochEstimate, ..
         common = (machine, r.spec.column, r.spec.workload, compact_params(r.spec.params),
                   r.spec.dtype, batch, median, (float(ci[0]), float(ci[1])))
         field = FIELDS.get(r.spec.workload)
-        if field is None:
+        per_step = _units_per_step(field, p)
+        if field is None or per_step is None:
             out.append(EpochEstimate(*common, _epochs(DATASET_SIZES, batch, median, ci)))
             continue
-        per_step = field.per_step(p)
         out.append(UnitEpochEstimate(*common, _epochs(field.datasets, per_step, median, ci),
                                      field.unit, per_step))
     return tuple(out)
