@@ -45,6 +45,9 @@ def report(
     baseline: Annotated[str, typer.Option(
         help="The column speedups are relative to, on every machine.")] = DEFAULT_BASELINE,
     force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    wide: Annotated[bool, typer.Option(
+        "--wide", "-w", help="Terminal table cells with GFLOP/s, % of peak and the speedup's "
+        "interval (the default shows time and speedup, to fit 80 columns).")] = False,
 ) -> None:
     """Merge result files (many machines allowed) into speedup tables, crossovers and charts.
 
@@ -66,7 +69,7 @@ def report(
         if baseline != DEFAULT_BASELINE and not any(v.table.baseline for v in rep.machines):
             raise UsageError(f"--baseline {baseline} is not a column of any result file")
         if fmt == "table":
-            console.print_data(terminal.render_report(rep))
+            console.print_data(terminal.render_report(rep, wide=wide))
             return
         for target, data in zip(targets, _render(fmt, rep), strict=True):
             destinations.write(target, data)

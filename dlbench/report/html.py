@@ -8,9 +8,9 @@ import base64
 from html import escape
 
 from dlbench import stats
-from dlbench.report import epoch
+from dlbench.report import epoch, headline
 from dlbench.report.machines import summary
-from dlbench.report.model import Report
+from dlbench.report.model import Report, machine_epochs
 from dlbench.report.roofline import roofline
 from dlbench.report.rows import SpeedupTable, cell_lines, format_geomean, table_notes
 
@@ -18,10 +18,14 @@ POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px;
        padding: 0 1em; color: #222; }
-table { border-collapse: collapse; margin: 0.8em 0; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; vertical-align: top; }
-th { background: #f3f3f3; }
-td.num { text-align: right; white-space: nowrap; }
+table { border-collapse: collapse; margin: 0.8em 0; max-width: 100%; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.5em; vertical-align: top;
+         overflow-wrap: anywhere; }
+th { background: #f3f3f3; position: sticky; top: 0; z-index: 1; }
+td.num { text-align: right; }
+td.num span { white-space: nowrap; }
+p.headline { font-size: 1.05em; }
+ul.headline li { margin: 0.2em 0; }
 td.wrong, td.error, td.oom { color: #b00; }
 td.skipped, td.ns { color: #888; }
 tr.geomean td { font-weight: bold; }
@@ -42,6 +46,27 @@ CAPTIONS = {
 }
 
 
+def _lines(lines: list[str]) -> str:
+    """A cell's lines, each kept whole where it fits (a time, a rate, a speedup and its
+    interval); a line longer than the column breaks at its spaces rather than widening
+    the page."""
+    return "<br>".join(" ".join(f"<span>{escape(part)}</span>" for part in _parts(line))
+                       if line[:1].isdigit() else escape(line) for line in lines)
+
+
+def _parts(line: str) -> list[str]:
+    """'1.25× [1.24, 1.26] (n.s.)' -> ['1.25×', '[1.24, 1.26]', '(n.s.)']: the pieces of a
+    line that read wrong when broken inside."""
+    out: list[str] = []
+    for word in line.split(" "):
+        if out and (out[-1].count("[") > out[-1].count("]") or word in ("µs", "ms", "s", "ns")
+                    or word.startswith(("GFLOP", "TFLOP", "MFLOP", "GB/s", "FLOP", "of"))):
+            out[-1] += " " + word
+        else:
+            out.append(word)
+    return out
+
+
 def _table(table: SpeedupTable, caption: str) -> str:
     head = "".join(f"<th>{escape(c)}{' (baseline)' if c == table.baseline else ''}</th>"
                    for c in table.columns)
@@ -55,12 +80,12 @@ def _table(table: SpeedupTable, caption: str) -> str:
                 css.append(cell.result.status)
                 if cell.speedup and not cell.significant and column != table.baseline:
                     css.append("ns")
-            text = "<br>".join(escape(line) for line in cell_lines(cell, table.baseline, column))
+            text = _lines(cell_lines(cell, table.baseline, column))
             cells.append(f'<td class="{" ".join(css)}">{text}</td>')
         body.append(f"<tr><td>{escape(row.workload)}</td><td>{escape(row.params)}</td>"
                     f"<td>{escape(row.dtype)}</td>{''.join(cells)}</tr>")
     if table.geomeans:
-        cells = "".join(f'<td class="num">{escape(format_geomean(table.geomeans[c]))}</td>'
+        cells = "".join(f'<td class="num">{_lines([format_geomean(table.geomeans[c])])}</td>'
                         if c in table.geomeans else "<td></td>" for c in table.columns)
         body.append(f'<tr class="geomean"><td colspan="3">geometric mean</td>{cells}</tr>')
     notes = table_notes(table) + [f"⚠ {code}: {stats.explain(code)}" for code in table.warnings]
@@ -72,23 +97,30 @@ def _table(table: SpeedupTable, caption: str) -> str:
 def _epochs(report: Report) -> str:
     if not report.epochs:
         return ""
-    datasets = [ep.dataset for ep in report.epochs[0].epochs]
-    head = "".join(f"<th>epoch of {escape(d)}</th>" for d in datasets)
+    tables = "".join(_epoch_table(group) for group in epoch.by_unit(report.epochs))
+    return ("<h2>What this means: one epoch, extrapolated</h2>" + tables
+            + f'<p class="note">{escape(epoch.FORMULA)}</p>'
+            f'<p class="note">{escape(epoch.CAVEAT)}</p>')
+
+
+def _epoch_table(group: list[epoch.EpochEstimate]) -> str:
+    """One table per unit of data, headed by that unit's rate and datasets."""
+    first = group[0]
+    head = "".join(f"<th>epoch of {escape(ep.dataset)}</th>" for ep in first.epochs)
     rows = []
-    for e in report.epochs:
+    for e in group:
         cells = "".join(f'<td class="num">{ep.steps:,} steps ≈ '
-                        f"{escape(epoch.format_duration(ep.seconds))} "
-                        f"[{escape(epoch.format_duration(ep.lo))}, "
-                        f"{escape(epoch.format_duration(ep.hi))}]</td>" for ep in e.epochs)
+                        f"<span>{escape(epoch.format_duration(ep.seconds))}</span> "
+                        f"<span>[{escape(epoch.format_duration(ep.lo))}, "
+                        f"{escape(epoch.format_duration(ep.hi))}]</span></td>"
+                        for ep in e.epochs)
         rows.append(f"<tr><td>{escape(e.machine)}</td><td>{escape(e.column)}</td>"
                     f"<td>{escape(e.workload)}</td><td>{escape(e.params)}</td>"
                     f"<td>{escape(e.dtype)}</td><td class=\"num\">{e.batch}</td>"
-                    f'<td class="num">{e.samples_per_s:,.0f}</td>{cells}</tr>')
-    return ("<h2>What this means: one epoch, extrapolated</h2><table><thead><tr><th>machine</th>"
-            "<th>backend</th><th>workload</th><th>params</th><th>dtype</th><th>batch</th>"
-            f"<th>samples/s</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-            f'<p class="note">{escape(epoch.FORMULA)}</p>'
-            f'<p class="note">{escape(epoch.CAVEAT)}</p>')
+                    f'<td class="num">{e.rate:,.0f}</td>{cells}</tr>')
+    return ("<table><thead><tr><th>machine</th><th>backend</th><th>workload</th>"
+            f"<th>params</th><th>dtype</th><th>batch</th><th>{escape(first.rate_unit)}/s</th>"
+            f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
 def render(report: Report, charts: dict[str, bytes]) -> str:
@@ -96,6 +128,11 @@ def render(report: Report, charts: dict[str, bytes]) -> str:
     parts = [f"<h1>dlbench report</h1><p>{sum(len(v.sources) for v in report.machines)} "
              f"result file(s) from {len(report.machines)} machine(s); each machine's speedups "
              f"are against its own {escape(report.baseline)}.</p>"]
+    for view in report.machines:
+        story = headline.sentences(view.table, machine_epochs(report, view))
+        parts.append(f'<section class="headline"><h2>In short: '
+                     f'{escape(view.machine.label)}</h2><ul class="headline">'
+                     + "".join(f"<li>{escape(line)}</li>" for line in story) + "</ul></section>")
     for view in report.machines:
         env = "".join(f"<dt>{escape(what)}</dt><dd>{escape(value)}</dd>"
                       for what, value in summary(view.machine))

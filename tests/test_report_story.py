@@ -1,0 +1,185 @@
+"""The story a run tells: the headline, a table that fits 80 columns, columns in reading
+order, sweeps only where they are sweeps, epochs grouped by unit. On two committed runs:
+a real CPU-only `dlbench run` (run-cpu.json) and a GPU machine's (run-h200.json, made by
+tests/data/make_h200_fixture.py)."""
+
+import io
+import re
+
+import pytest
+from rich.console import Console
+
+from dlbench import results
+from dlbench.report import epoch, headline, markdown, terminal
+from dlbench.report.rows import speedup_table
+from dlbench.report.sweeps import find_sweeps
+from dlbench.results import CaseSpec, Result
+from tests.helpers import DATA, build, check_snapshot, result
+
+CPU_RUN = DATA / "run-cpu.json"
+H200_RUN = DATA / "run-h200.json"
+
+
+def run_view(path, width, wide=False):
+    """What `dlbench run` prints for this result file in a terminal `width` columns wide."""
+    doc = results.load(path)
+    table = speedup_table(doc.results)
+    story = headline.sentences(table, epoch.estimates([("", r) for r in doc.results]))
+    console = Console(width=width, file=io.StringIO(), color_system=None, highlight=False)
+    console.print(terminal.render(table, wide=wide, story=story))
+    return console.file.getvalue()
+
+
+@pytest.mark.parametrize("path", [CPU_RUN, H200_RUN], ids=["cpu", "h200"])
+@pytest.mark.parametrize("width", [80, 160])
+def test_run_view_snapshot(path, width):
+    check_snapshot(f"run-{path.stem.removeprefix('run-')}-{width}.txt", run_view(path, width))
+
+
+def table_rows(text):
+    """The lines of the table blocks (up to the notes), split into rows: a row starts
+    with its size label (or 'geometric mean'), and its continuation lines are indented."""
+    rows, current = [], None
+    for line in text.splitlines():
+        if line.startswith("speedup = "):
+            break
+        if re.match(r"^(\d+|geometric mean)\s", line):
+            current = [line]
+            rows.append(current)
+        elif current is not None and line.startswith(" ") and line.strip() and \
+                not line.strip().startswith(("numpy", "size", "dlbench")):
+            current.append(line)
+        else:
+            current = None
+    return rows
+
+
+@pytest.mark.parametrize("path", [CPU_RUN, H200_RUN], ids=["cpu", "h200"])
+def test_at_80_columns_every_line_fits_and_no_cell_is_over_two_lines(path):
+    text = run_view(path, 80)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    rows = table_rows(text)
+    assert len(rows) >= 10
+    assert all(len(row) <= 2 for row in rows), [row for row in rows if len(row) > 2]
+    assert "In short" in text and "GFLOP/s" not in text.split("speedup = ")[0]
+
+
+def test_the_wide_view_keeps_rates_and_intervals():
+    text = run_view(H200_RUN, 200, wide=True)
+    assert "GFLOP/s" in text and re.search(r"\d\.\d\d× \[\d", text)
+
+
+def test_a_gpu_run_needs_two_blocks_at_80_columns_and_one_at_160():
+    assert "dlbench results (1 of 2)" in run_view(H200_RUN, 80)
+    assert "(1 of" not in run_view(H200_RUN, 160)
+
+
+def test_columns_cpu_then_gpu_baseline_first_portable_beside_native():
+    table = speedup_table(results.load(H200_RUN).results)
+    assert table.columns == ("numpy-cpu", "torch-cpu", "torch-cpu-native", "cupy-cuda",
+                             "cupy-cuda-native", "torch-cuda", "torch-cuda-native")
+
+
+def test_column_order_is_generic_in_backend_and_device_names():
+    rs = [result([1e-3] * 8, backend=b) for b in ("numpy",)]
+    specs = [("tensorflow", "gpu", "portable"), ("jax", "tpu", "native"), ("jax", "cpu", "native"),
+             ("jax", "cpu", "portable"), ("numpy", "cpu", "portable"), ("jax", "gpu", "portable")]
+    rs = []
+    for backend, device, impl in specs:
+        r = result([1e-3] * 8, backend=backend)
+        spec = r.spec.__class__.make("matmul", r.spec.param_dict, "float32", backend, device,
+                                     impl)
+        rs.append(r.__class__(spec=spec, status="ok", samples_s=r.samples_s, stats=r.stats))
+    table = speedup_table(rs)
+    assert table.columns == ("numpy-cpu", "jax-cpu", "jax-cpu-native", "jax-gpu",
+                             "tensorflow-gpu", "jax-tpu-native")
+
+
+def test_cpu_only_headline_says_what_was_compared_and_that_no_gpu_was_measured():
+    doc = results.load(CPU_RUN)
+    table = speedup_table(doc.results)
+    story = headline.sentences(table, epoch.estimates([("", r) for r in doc.results]))
+    assert 3 <= len(story) <= 6
+    assert story[0].startswith("Compared numpy-cpu (baseline), torch-cpu, torch-cpu-native")
+    assert "No GPU was measured" in story[0]
+    assert not any("GPU loses" in s for s in story)
+
+
+def test_gpu_headline_names_its_rows_and_numbers():
+    doc = results.load(H200_RUN)
+    table = speedup_table(doc.results)
+    story = headline.sentences(table, epoch.estimates([("", r) for r in doc.results]))
+    text = "\n".join(story)
+    assert 3 <= len(story) <= 6
+    assert "Devices: cpu, cuda." in story[0]
+    g = table.geomeans["torch-cuda-native"]
+    assert story[1] == (f"Fastest column: torch-cuda-native is {headline.ratio(g.point)} faster "
+                        f"than numpy-cpu over {g.rows} rows (geometric mean), 95% interval "
+                        f"{headline.interval(g.lo, g.hi)}.")
+    assert "Biggest win: attention (batch=8, seq=256" in text and "on torch-cuda-native" in text
+    assert "launch-bound" in text  # the smallest GPU win is the 256² matmul's launch rate
+    assert "One transformer_train_step" in text and "9B tokens" in text
+
+
+def test_the_gpu_losing_is_said_with_the_rows():
+    base = [result([1e-3] * 10, size=s) for s in (64, 1024)]
+    gpu = []
+    for size, t in ((64, 2e-3), (1024, 0.1e-3)):
+        r = result([t] * 10, size=size, backend="torch")
+        spec = r.spec.__class__.make("matmul", r.spec.param_dict, "float32", "torch", "cuda",
+                                     "portable")
+        gpu.append(r.__class__(spec=spec, status="ok", samples_s=r.samples_s, stats=r.stats))
+    story = headline.sentences(speedup_table(base + gpu))
+    assert any(s.startswith("The GPU loses to numpy-cpu on 1 cell(s): matmul (m=64, n=64, "
+                            "k=64, float32) on torch-cuda 0.50×") for s in story)
+
+
+def test_no_sentence_without_numbers_to_support_it():
+    only = speedup_table([result([1e-3] * 10)])
+    story = headline.sentences(only)
+    assert len(story) == 2 and "no speedup to report" in story[1]
+
+
+def test_parameters_are_never_merged_by_equal_values():
+    rows = speedup_table(results.load(CPU_RUN).results).rows
+    conv = next(r for r in rows if r.workload == "conv2d")
+    assert conv.params == "n=32, c=128, h=28, w=28, k=128, r=3, s=3, stride=1, pad=1"
+    cnn = next(r for r in rows if r.workload == "cnn_train_step")
+    assert "batch=32, channels=3, hw=32, filters=32" in cnn.params
+
+
+def deepbench(m, n, k, backend, t):
+    """A matmul of shape m×k by k×n on `backend`-cpu, every sample `t`."""
+    return Result(spec=CaseSpec.make("matmul", {"m": m, "n": n, "k": k}, "float32", backend,
+                                     "cpu", "portable"),
+                  status="ok", samples_s=(t,) * 10, stats=result([t] * 10).stats)
+
+
+def test_unrelated_shapes_are_no_sweep_and_get_no_crossover():
+    shapes = [(35, 700, 2048), (5124, 9124, 2560), (7680, 1, 2560)]  # DeepBench GEMMs
+    rs = [deepbench(*s, "numpy", 1e-3) for s in shapes] + \
+         [deepbench(*s, "torch", 2e-3) for s in shapes]
+    table = speedup_table(rs)
+    assert table.crossovers == ()
+    sweeps = find_sweeps(table.rows)
+    assert [len(s.points) for s in sweeps] == [1, 1, 1]
+    # rows that differ in the primary size alone, other sizes fixed, are a sweep
+    swept = [deepbench(m, 700, 2048, b, t) for m in (35, 5124)
+             for b, t in (("numpy", 1e-3), ("torch", 0.5e-3))]
+    (cross,) = speedup_table(swept).crossovers
+    assert cross.sweep == "matmul float32 (n=700, k=2048)" and cross.size == "m = 35"
+
+
+def test_epoch_tables_group_by_unit():
+    doc = results.load(CPU_RUN)
+    report = build(CPU_RUN)
+    md = markdown.render_report(report)
+    section = md.split("### What this means")[1]
+    # one table per unit: samples (MLP, CNN), audio-seconds (LSTM), tokens (transformer)
+    assert "| samples/s |" in section and "| audio-seconds/s |" in section
+    assert "| tokens/s |" in section
+    tokens_table = section.split("| tokens/s |")[1].split("\n\n")[0]
+    assert "transformer_train_step" in tokens_table and "mlp_train_step" not in tokens_table
+    assert "epoch of 9B tokens (OpenWebText-sized)" in section
+    assert len(epoch.by_unit(report.epochs)) == 3
+    assert doc.results
