@@ -119,7 +119,7 @@ def test_html_is_self_contained_with_tables_environment_and_charts():
     assert page.startswith("<!DOCTYPE html>")
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     assert not re.search(r"(src|href)=\"(https?:)?//", page)  # nothing fetched
-    assert page.count('<img class="chart"') == 3 and page.count("data:image/svg+xml;base64,") == 3
+    assert page.count('<img class="chart"') == 4 and page.count("data:image/svg+xml;base64,") == 4
     assert "<h2>Machine gpu-box</h2>" in page and "NVIDIA H100 80GB HBM3" in page
     assert "gpu-box: compute roof (cuda float32): unknown" in page
     assert "gpu-box: cpu float32 peak 1000 GFLOP/s" in page

@@ -9,6 +9,7 @@ from html import escape
 
 from dlbench import stats
 from dlbench.report import epoch, headline
+from dlbench.report.cells import Row
 from dlbench.report.machines import summary
 from dlbench.report.model import Report, machine_epochs
 from dlbench.report.roofline import roofline
@@ -19,8 +20,9 @@ CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px;
        padding: 0 1em; color: #222; }
 table { border-collapse: collapse; margin: 0.8em 0; max-width: 100%; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.5em; vertical-align: top;
-         overflow-wrap: anywhere; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.5em; vertical-align: top; }
+td.params { overflow-wrap: anywhere; }
+td.dtype { white-space: nowrap; }
 th { background: #f3f3f3; position: sticky; top: 0; z-index: 1; }
 td.num { text-align: right; }
 td.num span { white-space: nowrap; }
@@ -38,11 +40,13 @@ figure img { max-width: 100%; }
 """
 CAPTIONS = {
     "throughput": "Throughput (GFLOP/s) against problem size, log-log, one line per backend.",
-    "speedup": "Speedup over each machine's baseline with its 95% bootstrap interval; the "
-               "dashed line is 1× (no faster).",
-    "roofline": "Roofline: arithmetic intensity (FLOP per byte moved) against achieved FLOP/s, "
-                "with the compute roof from the environment's peak and the bandwidth roof "
-                "from a measured bandwidth result, where known.",
+    "speedup": "Speedup over each machine's baseline against problem size, with its 95% "
+               "bootstrap interval; the dashed line is 1× (no faster).",
+    "bars": "Workloads measured at one size: each column's speedup over the baseline, "
+            "whiskers for the 95% bootstrap interval, log scale; the dashed line is 1×.",
+    "roofline": "Roofline: arithmetic intensity (FLOP per byte moved) against achieved FLOP/s; "
+                "each roof is the lower of the compute peak (from the environment) and the "
+                "bandwidth roof (from a measured bandwidth result), where known.",
 }
 
 
@@ -67,31 +71,56 @@ def _parts(line: str) -> list[str]:
     return out
 
 
+# Value columns in one table beside the baseline: more are split into further tables that
+# repeat it, so a table of many backends or machines fits a 1280-px window.
+COLUMNS_PER_TABLE = 5
+
+
+def _blocks(table: SpeedupTable) -> list[list[str]]:
+    base = [table.baseline] if table.baseline else []
+    others = [c for c in table.columns if c != table.baseline]
+    chunks = [others[i:i + COLUMNS_PER_TABLE]
+              for i in range(0, len(others), COLUMNS_PER_TABLE)] or [[]]
+    return [base + chunk for chunk in chunks]
+
+
+def _breakable(name: str) -> str:
+    """A workload name that may break after its underscores (transformer_train_step)."""
+    return "_<wbr>".join(escape(part) for part in name.split("_"))
+
+
+def _cell(table: SpeedupTable, row: Row, column: str) -> str:
+    cell = row.cells.get(column)
+    css = ["num"]
+    if cell is not None:
+        css.append(cell.result.status)
+        if cell.speedup and not cell.significant and column != table.baseline:
+            css.append("ns")
+    text = _lines(cell_lines(cell, table.baseline, column))
+    return f'<td class="{" ".join(css)}">{text}</td>'
+
+
 def _table(table: SpeedupTable, caption: str) -> str:
-    head = "".join(f"<th>{escape(c)}{' (baseline)' if c == table.baseline else ''}</th>"
-                   for c in table.columns)
-    body = []
-    for row in table.rows:
-        cells = []
-        for column in table.columns:
-            cell = row.cells.get(column)
-            css = ["num"]
-            if cell is not None:
-                css.append(cell.result.status)
-                if cell.speedup and not cell.significant and column != table.baseline:
-                    css.append("ns")
-            text = _lines(cell_lines(cell, table.baseline, column))
-            cells.append(f'<td class="{" ".join(css)}">{text}</td>')
-        body.append(f"<tr><td>{escape(row.workload)}</td><td>{escape(row.params)}</td>"
-                    f"<td>{escape(row.dtype)}</td>{''.join(cells)}</tr>")
-    if table.geomeans:
-        cells = "".join(f'<td class="num">{_lines([format_geomean(table.geomeans[c])])}</td>'
-                        if c in table.geomeans else "<td></td>" for c in table.columns)
-        body.append(f'<tr class="geomean"><td colspan="3">geometric mean</td>{cells}</tr>')
+    blocks = _blocks(table)
+    parts = []
+    for i, columns in enumerate(blocks):
+        title = caption if len(blocks) == 1 else f"{caption} ({i + 1} of {len(blocks)})"
+        head = "".join(f"<th>{escape(c)}{' (baseline)' if c == table.baseline else ''}</th>"
+                       for c in columns)
+        body = [f"<tr><td>{_breakable(row.workload)}</td>"
+                f'<td class="params">{escape(row.params)}</td>'
+                f'<td class="dtype">{escape(row.dtype)}</td>'
+                + "".join(_cell(table, row, c) for c in columns) + "</tr>"
+                for row in table.rows]
+        if table.geomeans:
+            cells = "".join(f'<td class="num">{_lines([format_geomean(table.geomeans[c])])}</td>'
+                            if c in table.geomeans else "<td></td>" for c in columns)
+            body.append(f'<tr class="geomean"><td colspan="3">geometric mean</td>{cells}</tr>')
+        parts.append(f"<table><caption>{escape(title)}</caption><thead><tr><th>workload</th>"
+                     f"<th>params</th><th>dtype</th>{head}</tr></thead>"
+                     f"<tbody>{''.join(body)}</tbody></table>")
     notes = table_notes(table) + [f"⚠ {code}: {stats.explain(code)}" for code in table.warnings]
-    return (f"<table><caption>{escape(caption)}</caption><thead><tr><th>workload</th>"
-            f"<th>params</th><th>dtype</th>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
-            "</table>" + "".join(f'<p class="note">{escape(n)}</p>' for n in notes))
+    return "".join(parts) + "".join(f'<p class="note">{escape(n)}</p>' for n in notes)
 
 
 def _epochs(report: Report) -> str:
