@@ -114,8 +114,9 @@ def test_gpu_headline_names_its_rows_and_numbers():
     assert "Devices: cpu, cuda." in story[0]
     g = table.geomeans["torch-cuda-native"]
     assert story[1] == (f"Fastest column: torch-cuda-native is {headline.ratio(g.point)} faster "
-                        f"than numpy-cpu over {g.rows} rows (geometric mean), 95% interval "
-                        f"{headline.interval(g.lo, g.hi)}.")
+                        f"than numpy-cpu over {g.rows} rows (geometric mean; without matmul "
+                        "(m=1024, n=1024, k=1024, bfloat16), which lacks a speedup), 95% "
+                        f"interval {headline.interval(g.lo, g.hi)}.")
     assert "Biggest win: attention (batch=8, seq=256" in text and "on torch-cuda-native" in text
     assert "launch-bound" in text  # the smallest GPU win is the 256² matmul's launch rate
     assert "One transformer_train_step" in text and "9B tokens" in text
@@ -132,6 +133,14 @@ def test_the_gpu_losing_is_said_with_the_rows():
     story = headline.sentences(speedup_table(base + gpu))
     assert any(s.startswith("The GPU loses to numpy-cpu on 1 cell(s): matmul (m=64, n=64, "
                             "k=64, float32) on torch-cuda 0.50×") for s in story)
+
+
+def test_crossovers_that_hold_at_every_size_share_a_line():
+    table = speedup_table(results.load(H200_RUN).results)
+    crossovers = [n for n in terminal.table_notes(table) if n.startswith("crossover")]
+    assert crossovers == ["crossover: matmul float32: torch-cpu, cupy-cuda, cupy-cuda-native, "
+                          "torch-cuda, torch-cuda-native beat numpy-cpu at every size measured "
+                          "(m, n, k = 256 … m, n, k = 1024)"]
 
 
 def test_no_sentence_without_numbers_to_support_it():

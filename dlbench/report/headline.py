@@ -132,6 +132,13 @@ def _overall(table: SpeedupTable, best: str, measured: Sequence[Measured]) -> st
     else:
         point, lo, hi = g.point, g.lo, g.hi
         scope = f"over {g.rows} rows (geometric mean)"
+        missing = [row for row in table.rows if not (c := row.cells.get(best)) or not c.speedup]
+        if missing and len(missing) <= MAX_NAMED:
+            scope = (f"over {g.rows} rows (geometric mean; without "
+                     f"{', '.join(row_name(r) for r in missing)}, which lacks a speedup)")
+        elif missing:
+            scope = (f"over {g.rows} rows (geometric mean; {len(missing)} rows lack a "
+                     "speedup)")
     if lo > 1.0:
         verdict = f"is {ratio(point)} faster than {table.baseline}"
     elif hi < 1.0:

@@ -183,5 +183,26 @@ def table_notes(table: SpeedupTable) -> list[str]:
                      "bootstrap interval; (n.s.) = not significant")
     if table.geomeans:
         notes.append(GEOMEAN_NOTE)
-    notes += [f"crossover: {c.text()}" for c in table.crossovers]
+    notes += [f"crossover: {text}" for text in crossover_texts(table.crossovers)]
     return notes
+
+
+def crossover_texts(crossovers: Sequence[Crossover]) -> list[str]:
+    """One line per crossover, except that the columns of a sweep that win at every size
+    measured share one line: on a GPU machine that is most of them."""
+    out: list[str] = []
+    always: dict[str, list[Crossover]] = {}
+    for c in crossovers:
+        if c.at_smallest and c.holds:
+            always.setdefault(c.sweep, []).append(c)
+    done: set[str] = set()
+    for c in crossovers:
+        group = always.get(c.sweep, [])
+        if c not in group or len(group) == 1:
+            out.append(c.text())
+        elif c.sweep not in done:
+            done.add(c.sweep)
+            columns = ", ".join(g.column for g in group)
+            out.append(f"{c.sweep}: {columns} beat {c.baseline} at every size measured "
+                       f"({c.smallest} … {c.largest})")
+    return out

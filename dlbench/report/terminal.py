@@ -10,6 +10,7 @@ second block, each block repeating the baseline, so every speedup stands beside 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -116,7 +117,15 @@ class FittedTable:
         self.title = title
         self.sweeps = find_sweeps(table.rows)
 
+    @functools.cached_property
+    def _widths(self) -> tuple[int, dict[str, int]]:
+        return self._measure()
+
     def widths(self) -> tuple[int, dict[str, int]]:
+        """The label column's width and each column's: the longest line it must hold."""
+        return self._widths
+
+    def _measure(self) -> tuple[int, dict[str, int]]:
         table = self.layout.table
         specs = self.layout.specs()
         label = max([len(LABEL), len("geometric mean")]
