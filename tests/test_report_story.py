@@ -192,3 +192,36 @@ def test_epoch_tables_group_by_unit():
     assert "epoch of 9B tokens (OpenWebText-sized)" in section
     assert len(epoch.by_unit(report.epochs)) == 3
     assert doc.results
+
+
+def test_roofs_are_the_lower_of_peak_and_bandwidth():
+    pytest.importorskip("numpy")
+    from dlbench.report import plots
+    from dlbench.report.roofline import roofline
+
+    view = build(H200_RUN).machines[0]
+    roof = roofline(view)
+    lines = {label: (xs, ys) for label, xs, ys in plots._roofs(roof, 0.01, 1000.0)}
+    (label,) = [k for k in lines if k.startswith("cuda float32 roof")]
+    xs, ys = lines[label]
+    peak = dict(roof.compute)["cuda float32 peak 67000 GFLOP/s"]
+    bandwidth = max(bw for name, bw in roof.bandwidth if name.startswith("cuda"))
+    assert ys[0] == pytest.approx(bandwidth * xs[0])  # memory-bound at low intensity
+    assert ys[-1] == pytest.approx(peak)  # compute-bound at high intensity
+    assert all(y <= peak * (1 + 1e-12) and y <= bandwidth * x * (1 + 1e-12)
+               for x, y in zip(xs, ys, strict=True))
+    # the CPU has no compute roof here (no clock reported): its bandwidth stays a slope
+    assert any(k.startswith("cpu roof: ") and "GB/s measured" in k for k in lines)
+
+
+def test_single_size_workloads_are_bars_not_lone_dots_on_a_size_axis():
+    from dlbench.report import plots
+
+    report = build(H200_RUN)
+    sweeps = plots._series(report, "speedup")
+    assert list(sweeps) == ["matmul float32"]  # the only workload measured at two sizes
+    ((machine, groups, bars),) = plots._single_sizes(report)
+    assert machine == "h200-box" and "conv2d float32" in groups and len(groups) == 7
+    conv = groups.index("conv2d float32")
+    point, lo, hi = bars["torch-cuda-native"][conv]
+    assert lo < point < hi and point == pytest.approx(34.1e-3 / 126e-6, rel=0.02)

@@ -30,6 +30,7 @@ EXAMPLES = """
 [bold]Examples[/bold]
 
   dlbench run                                  [dim]# the quick suite on every backend[/dim]
+  dlbench run --wide                           [dim]# cells with GFLOP/s and intervals[/dim]
   dlbench run --backend numpy,torch --size 512,1024,2048 --dtype float32
   dlbench run --suite ci --threads 2 -o results/ci.json --quiet
   dlbench run --workload matmul --format json | jq '.results[].gflops'

@@ -134,8 +134,9 @@ def _overall(table: SpeedupTable, best: str, measured: Sequence[Measured]) -> st
         scope = f"over {g.rows} rows (geometric mean)"
         missing = [row for row in table.rows if not (c := row.cells.get(best)) or not c.speedup]
         if missing and len(missing) <= MAX_NAMED:
+            which = "which lacks" if len(missing) == 1 else "which lack"
             scope = (f"over {g.rows} rows (geometric mean; without "
-                     f"{', '.join(row_name(r) for r in missing)}, which lacks a speedup)")
+                     f"{', '.join(row_name(r) for r in missing)}, {which} a speedup)")
         elif missing:
             scope = (f"over {g.rows} rows (geometric mean; {len(missing)} rows lack a "
                      "speedup)")
