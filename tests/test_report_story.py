@@ -225,3 +225,23 @@ def test_single_size_workloads_are_bars_not_lone_dots_on_a_size_axis():
     conv = groups.index("conv2d float32")
     point, lo, hi = bars["torch-cuda-native"][conv]
     assert lo < point < hi and point == pytest.approx(34.1e-3 / 126e-6, rel=0.02)
+
+
+def test_failures_take_one_line_in_a_cell_and_their_reasons_go_under_the_table():
+    from tests.helpers import LAPTOP
+
+    doc = results.load(LAPTOP)
+    console = Console(width=80, file=io.StringIO(), color_system=None, highlight=False)
+    console.print(terminal.render(speedup_table(doc.results)))
+    text = console.file.getvalue()
+    (row,) = [line for line in text.splitlines() if line.startswith("512 ")]
+    assert row.split() == ["512", "✗", "wrong", "✗", "error"]
+    words = " ".join(text.split())  # rich wraps the notes at 80 columns
+    assert "✗ matmul (m=512, n=512, k=512, float32) on numpy-cpu: ✗ wrong err 0.5 > tol " \
+           "1e-05" in words
+    assert "on torch-cpu: error: the torch-cpu worker process died" in words
+
+
+def test_skipped_cells_are_counted_by_column_and_reason():
+    text = run_view(H200_RUN, 80)
+    assert "numpy-cpu: 1 row(s) skipped: numpy has no bfloat16" in text

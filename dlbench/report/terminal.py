@@ -87,7 +87,9 @@ class _Layout:
     wide: bool
 
     def lines(self, cell: Cell | None, column: str) -> list[str]:
-        if self.wide:
+        # A failure's reason is listed under the table in either view: in a cell it
+        # would make the column as wide as the longest message.
+        if self.wide and (cell is None or cell.result.status in ("ok", "wrong")):
             return cell_lines(cell, self.table.baseline, column)
         return short_lines(cell, self.table.baseline, column)
 
@@ -214,14 +216,21 @@ def _group_title(sweep: Sweep) -> str:
 
 
 def _failures(table: SpeedupTable) -> list[str]:
-    """Why each failed cell failed, named by row and column: too long for a cell."""
+    """Why each failed cell failed, named by row and column: too long for a cell. Skipped
+    cells are counted by column and reason (a library without a dtype skips many)."""
     out = []
+    skipped: dict[tuple[str, str], int] = {}
     for row in table.rows:
         for column, cell in row.cells.items():
             r = cell.result
             if r.status in ("wrong", "error", "oom"):
                 detail = " ".join(cell_lines(cell, table.baseline, column))
                 out.append(f"✗ {row.workload} ({row.params}, {row.dtype}) on {column}: {detail}")
+            elif r.status == "skipped":
+                key = (column, r.error or "no reason recorded")
+                skipped[key] = skipped.get(key, 0) + 1
+    out += [f"{column}: {count} row(s) skipped: {reason}"
+            for (column, reason), count in skipped.items()]
     return out
 
 
