@@ -192,6 +192,11 @@ def test_epoch_tables_group_by_unit():
     assert "epoch of 9B tokens (OpenWebText-sized)" in section
     assert len(epoch.by_unit(report.epochs)) == 3
     assert doc.results
+    from dlbench.report import html
+
+    page = html.render(report, {})
+    assert page.count("<th>samples/s</th>") == 1 and page.count("<th>tokens/s</th>") == 1
+    assert page.count("<th>audio-seconds/s</th>") == 1
 
 
 def test_roofs_are_the_lower_of_peak_and_bandwidth():
