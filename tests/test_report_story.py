@@ -225,9 +225,9 @@ def test_single_size_workloads_are_bars_not_lone_dots_on_a_size_axis():
     report = build(H200_RUN)
     sweeps = plots._series(report, "speedup")
     assert list(sweeps) == ["matmul float32"]  # the only workload measured at two sizes
-    ((machine, groups, bars),) = plots._single_sizes(report)
-    assert machine == "h200-box" and "conv2d float32" in groups and len(groups) == 7
-    conv = groups.index("conv2d float32")
+    ((machine, groups, bars, dtype),) = plots._single_sizes(report)
+    assert machine == "h200-box" and dtype == "float32" and len(groups) == 7
+    conv = groups.index("conv2d")
     point, lo, hi = bars["torch-cuda-native"][conv]
     assert lo < point < hi and point == pytest.approx(34.1e-3 / 126e-6, rel=0.02)
 

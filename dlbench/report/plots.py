@@ -152,16 +152,18 @@ def _line_chart(parent: Any, series: dict[str, dict[str, Any]], ylabel: str, tit
     parent.suptitle(_safe(title))
 
 
-def _single_sizes(report: Report) -> list[tuple[str, list[str], dict[str, list[Any]]]]:
-    """Per machine: (machine label, group labels, {column: [speedup or None per group]})
-    of the workloads measured at one size only."""
+def _single_sizes(report: Report) -> list[tuple[str, list[str], dict[str, list[Any]], str]]:
+    """Per machine: (machine label, group labels, {column: [speedup or None per group]},
+    the one dtype of every group or "") of the workloads measured at one size only."""
     out = []
     for view in report.machines:
         table = view.table
         sweeps = [s for s in find_sweeps(table.rows) if len(s.points) == 1
                   and any(c.speedup for col, c in s.points[0].row.cells.items()
                           if col != table.baseline)]
-        groups = [f"{s.workload} {s.dtype}" for s in sweeps]
+        dtypes = {s.dtype for s in sweeps}
+        groups = [s.workload if len(dtypes) == 1 else f"{s.workload} {s.dtype}"
+                  for s in sweeps]
         bars: dict[str, list[Any]] = {}
         for column in table.columns:
             if column == table.baseline:
@@ -174,7 +176,8 @@ def _single_sizes(report: Report) -> list[tuple[str, list[str], dict[str, list[A
             if any(v is not None for v in values):
                 bars[column] = values
         if bars:
-            out.append((view.machine.label, groups, bars))
+            out.append((view.machine.label, groups, bars,
+                        next(iter(dtypes)) if len(dtypes) == 1 else ""))
     return out
 
 
@@ -187,7 +190,7 @@ def _bar_chart(parent: Any, report: Report) -> None:
     axes = _axes(parent, max(len(found), 1))
     if not found:
         _nothing(axes[0], "no workload was measured at a single size")
-    for ax, (machine, groups, bars) in zip(axes, found, strict=False):
+    for ax, (machine, groups, bars, dtype) in zip(axes, found, strict=False):
         width = 0.8 / len(bars)
         for i, (column, values) in enumerate(bars.items()):
             xs = [g + (i - (len(bars) - 1) / 2) * width for g, v in enumerate(values)
@@ -201,11 +204,13 @@ def _bar_chart(parent: Any, report: Report) -> None:
         ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
         ax.set_yscale("log")
         _plain_ticks(ax.yaxis)
-        ax.set_xticks(range(len(groups)), [_safe(g) for g in groups], fontsize=7, rotation=25,
-                      ha="right", rotation_mode="anchor")
+        ax.set_xticks(range(len(groups)), [_safe(g) for g in groups], fontsize=6.5,
+                      rotation=30, ha="right", rotation_mode="anchor")
         ax.set_ylabel(_safe(f"speedup over {report.baseline}"))
-        ax.set_title(_safe(f"one size per workload: {machine}" if len(report.machines) > 1
-                           else "workloads measured at one size"))
+        note = f" ({dtype})" if dtype else ""
+        ax.set_title(_safe(f"one size per workload: {machine}{note}"
+                           if len(report.machines) > 1
+                           else f"workloads measured at one size{note}"))
         ax.grid(True, axis="y", which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     parent.suptitle(_safe(f"speedup over {report.baseline} (95% bootstrap interval)"))
@@ -267,9 +272,10 @@ def _roofline_chart(parent: Any, report: Report) -> None:
             ax.plot(lx, ly, linewidth=1.4, label=_safe(label),
                     color="black" if "peak" in label else "tab:gray",
                     linestyle="-" if "peak" in label else "--")
-        if roof.unknown:
-            ax.text(0.98, 0.02, _safe("\n".join(u.split(" — ")[0] for u in roof.unknown)),
-                    ha="right", va="bottom", fontsize=6.5, transform=ax.transAxes)
+        # Roofs that could not be drawn are named in the legend too: text inside the
+        # plot would land on the points.
+        for unknown in roof.unknown:
+            ax.plot([], [], " ", label=_safe(unknown.split(" — ")[0]))
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlim(lo, hi)
@@ -278,7 +284,9 @@ def _roofline_chart(parent: Any, report: Report) -> None:
         ax.set_title(_safe(f"roofline: {view.machine.label}"))
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+            # Below the plot, in two columns: the roofs' names are long, and beside the
+            # plot they would take the width the plot needs.
+            ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
                       frameon=False)
 
 
