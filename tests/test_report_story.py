@@ -250,3 +250,15 @@ def test_failures_take_one_line_in_a_cell_and_their_reasons_go_under_the_table()
 def test_skipped_cells_are_counted_by_column_and_reason():
     text = run_view(H200_RUN, 80)
     assert "numpy-cpu: 1 row(s) skipped: numpy has no bfloat16" in text
+
+
+def test_a_device_that_is_no_gpu_is_named_as_it_is():
+    base = result([1e-3] * 10, size=64)
+    r = result([2e-3] * 10, size=64, backend="jax")
+    tpu = Result(spec=CaseSpec.make("matmul", r.spec.param_dict, "float32", "jax", "tpu",
+                                    "portable"), status="ok", samples_s=r.samples_s, stats=r.stats)
+    story = headline.sentences(speedup_table([base, tpu]))
+    assert "Devices: cpu, tpu." in story[0]
+    assert any(s.startswith("A tpu column loses to numpy-cpu on 1 cell(s): matmul (m=64, n=64, "
+                            "k=64, float32) on jax-tpu 0.50×") for s in story)
+    assert "on its one row, matmul (m=64, n=64, k=64, float32)" in story[1]

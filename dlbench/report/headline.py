@@ -18,6 +18,9 @@ from dlbench.report.epoch import EpochEstimate, format_duration
 from dlbench.report.rows import GeoMean, SpeedupTable
 
 CPU = "cpu"
+# Device names that are a GPU (torch's and JAX's spellings); any other non-CPU device is
+# named as it is.
+GPUS = {"cuda", "gpu", "rocm", "hip", "mps", "xpu"}
 # How many losing rows a sentence lists by name before it counts the rest.
 MAX_NAMED = 3
 
@@ -128,7 +131,7 @@ def _overall(table: SpeedupTable, best: str, measured: Sequence[Measured]) -> st
     if g is None:
         m = next(m for m in measured if m.column == best)
         point, lo, hi = m.speedup
-        scope = f"on its one row, {m.row.workload}"
+        scope = f"on its one row, {row_name(m.row)}"
     else:
         point, lo, hi = g.point, g.lo, g.hi
         scope = f"over {g.rows} rows (geometric mean)"
@@ -189,7 +192,9 @@ def _losses(table: SpeedupTable, devices: dict[str, str], measured: Sequence[Mea
     named = "; ".join(f"{m.name()} {ratio(m.speedup[0])}{_launch(m)}"
                       for m in chosen[:MAX_NAMED])
     more = f"; and {len(chosen) - MAX_NAMED} more" if len(chosen) > MAX_NAMED else ""
-    who = "The GPU" if gpu else "A column"
+    lost_on = sorted({devices.get(m.column, "") for m in gpu})
+    who = ("A column" if not gpu else "The GPU" if set(lost_on) <= GPUS
+           else f"A {'/'.join(lost_on)} column")
     return f"{who} loses to {table.baseline} on {len(chosen)} cell(s): {named}{more}."
 
 

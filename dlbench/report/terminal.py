@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
@@ -81,7 +82,7 @@ def _header(column: str, spec: CaseSpec | None, baseline: str | None) -> str:
     return "\n".join(lines)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Layout:
     table: SpeedupTable
     wide: bool
@@ -103,7 +104,9 @@ class _Layout:
         return [headline.ratio(g.point) + mark,
                 headline.interval(g.lo, g.hi)]
 
+    @functools.cached_property
     def specs(self) -> dict[str, CaseSpec]:
+        """Each column's case spec (of its first cell): what its header is made from."""
         out: dict[str, CaseSpec] = {}
         for row in self.table.rows:
             for column, cell in row.cells.items():
@@ -129,15 +132,15 @@ class FittedTable:
 
     def _measure(self) -> tuple[int, dict[str, int]]:
         table = self.layout.table
-        specs = self.layout.specs()
-        label = max([len(LABEL), len("geometric mean")]
-                    + [len(p.value) for s in self.sweeps for p in s.points])
+        specs = self.layout.specs
+        label = max([cell_len(LABEL), cell_len("geometric mean")]
+                    + [cell_len(p.value) for s in self.sweeps for p in s.points])
         out = {}
         for column in table.columns:
             texts = [self.layout.lines(row.cells.get(column), column) for row in table.rows]
             texts.append(self.layout.geomean(column))
             texts.append(_header(column, specs.get(column), table.baseline).split("\n"))
-            out[column] = max(len(line) for lines in texts for line in lines)
+            out[column] = max(cell_len(line) for lines in texts for line in lines)
         return label, out
 
     def blocks(self, width: int) -> list[list[str]]:
@@ -167,7 +170,7 @@ class FittedTable:
         group tables stacked under one header line up as one table."""
         table = self.layout.table
         label, widths = self.widths()
-        specs = self.layout.specs()
+        specs = self.layout.specs
         t = Table(title=Text(title) if title else None, box=box.SIMPLE_HEAD, show_edge=False,
                   show_header=header, pad_edge=False)
         t.add_column(Text(LABEL), width=label, no_wrap=True)
