@@ -14,6 +14,7 @@ from dlbench.report.machines import summary
 from dlbench.report.model import Report, machine_epochs
 from dlbench.report.roofline import roofline
 from dlbench.report.rows import SpeedupTable, cell_lines, format_geomean, table_notes
+from dlbench.report.sweeps import find_sweeps
 
 POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 CSS = """
@@ -22,8 +23,10 @@ body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200p
 table { border-collapse: collapse; margin: 0.8em 0; max-width: 100%; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.5em; vertical-align: top; }
 td.params { overflow-wrap: anywhere; }
-td.dtype { white-space: nowrap; }
-th { background: #f3f3f3; position: sticky; top: 0; z-index: 1; }
+td.dtype, td.size { white-space: nowrap; }
+th { background: #f3f3f3; }
+thead th { position: sticky; top: 0; z-index: 1; }
+tr.group td { background: #fafafa; font-weight: 600; overflow-wrap: anywhere; }
 td.num { text-align: right; }
 td.num span { white-space: nowrap; }
 p.headline { font-size: 1.05em; }
@@ -107,18 +110,21 @@ def _table(table: SpeedupTable, caption: str) -> str:
         title = caption if len(blocks) == 1 else f"{caption} ({i + 1} of {len(blocks)})"
         head = "".join(f"<th>{escape(c)}{' (baseline)' if c == table.baseline else ''}</th>"
                        for c in columns)
-        body = [f"<tr><td>{_breakable(row.workload)}</td>"
-                f'<td class="params">{escape(row.params)}</td>'
-                f'<td class="dtype">{escape(row.dtype)}</td>'
-                + "".join(_cell(table, row, c) for c in columns) + "</tr>"
-                for row in table.rows]
+        body = []
+        # Rows grouped by sweep: what a group shares is written once, in a row across
+        # the table, and each row is labelled by its size.
+        for sweep in find_sweeps(table.rows):
+            body.append(f'<tr class="group"><td colspan="{len(columns) + 1}">'
+                        f"{escape(sweep.heading)}</td></tr>")
+            body += [f'<tr><td class="size">{escape(point.value)}</td>'
+                     + "".join(_cell(table, point.row, c) for c in columns) + "</tr>"
+                     for point in sweep.points]
         if table.geomeans:
             cells = "".join(f'<td class="num">{_lines([format_geomean(table.geomeans[c])])}</td>'
                             if c in table.geomeans else "<td></td>" for c in columns)
-            body.append(f'<tr class="geomean"><td colspan="3">geometric mean</td>{cells}</tr>')
-        parts.append(f"<table><caption>{escape(title)}</caption><thead><tr><th>workload</th>"
-                     f"<th>params</th><th>dtype</th>{head}</tr></thead>"
-                     f"<tbody>{''.join(body)}</tbody></table>")
+            body.append(f'<tr class="geomean"><td>geometric mean</td>{cells}</tr>')
+        parts.append(f"<table><caption>{escape(title)}</caption><thead><tr><th>size</th>"
+                     f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
     notes = table_notes(table) + [f"⚠ {code}: {stats.explain(code)}" for code in table.warnings]
     return "".join(parts) + "".join(f'<p class="note">{escape(n)}</p>' for n in notes)
 
@@ -144,8 +150,8 @@ def _epoch_table(group: list[epoch.EpochEstimate]) -> str:
                         f"{escape(epoch.format_duration(ep.hi))}]</span></td>"
                         for ep in e.epochs)
         rows.append(f"<tr><td>{escape(e.machine)}</td><td>{escape(e.column)}</td>"
-                    f"<td>{escape(e.workload)}</td><td>{escape(e.params)}</td>"
-                    f"<td>{escape(e.dtype)}</td><td class=\"num\">{e.batch}</td>"
+                    f'<td>{_breakable(e.workload)}</td><td class="params">{escape(e.params)}</td>'
+                    f'<td class="dtype">{escape(e.dtype)}</td><td class="num">{e.batch}</td>'
                     f'<td class="num">{e.rate:,.0f}</td>{cells}</tr>')
     return ("<table><thead><tr><th>machine</th><th>backend</th><th>workload</th>"
             f"<th>params</th><th>dtype</th><th>batch</th><th>{escape(first.rate_unit)}/s</th>"

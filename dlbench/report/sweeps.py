@@ -31,6 +31,18 @@ class Sweep:
     def title(self) -> str:
         return f"{self.workload} {self.dtype}" + (f" ({self.fixed})" if self.fixed else "")
 
+    @property
+    def heading(self) -> str:
+        """'conv2d float32 · n=32, c=128 · size: h, w': what a group of rows shares, written
+        once above them (the workload, dtype and fixed parameters), and which parameters
+        each row's size is."""
+        parts = [f"{self.workload} {self.dtype}"]
+        if self.fixed:
+            parts.append(self.fixed)
+        if self.size_names:
+            parts.append(f"size: {self.size_names}")
+        return " · ".join(parts)
+
 
 def size_params(workload: str, rows: Sequence[Row]) -> tuple[str, ...]:
     """The parameters `--size` sets; for a workload this dlbench does not know (a file from

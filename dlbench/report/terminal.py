@@ -26,7 +26,7 @@ from dlbench.report.cells import Cell, format_time
 from dlbench.report.machines import summary
 from dlbench.report.model import Report
 from dlbench.report.rows import SpeedupTable, cell_lines, format_geomean, table_notes
-from dlbench.report.sweeps import Sweep, find_sweeps
+from dlbench.report.sweeps import find_sweeps
 from dlbench.results import CaseSpec
 
 STYLE = {"ok": "", "wrong": "bold red", "error": "red", "oom": "red", "skipped": "dim"}
@@ -183,7 +183,7 @@ class FittedTable:
         table = self.layout.table
         yield self._table(columns, title, header=True)
         for sweep in self.sweeps:
-            yield Text(_group_title(sweep), style="bold")
+            yield Text(sweep.heading, style="bold")
             t = self._table(columns, None, header=False)
             for point in sweep.points:
                 t.add_row(Text(point.value), *(
@@ -204,18 +204,6 @@ class FittedTable:
             title = self.title if len(blocks) == 1 else \
                 f"{self.title} ({i + 1} of {len(blocks)})"
             yield from self._block(columns, title)
-
-
-def _group_title(sweep: Sweep) -> str:
-    """'conv2d float32 · n=32, c=128 · size h, w': the group's workload, dtype and fixed
-    parameters (written once), and which parameters the rows' sizes are. Rich wraps it
-    over the row when it is long: a title, not a cell."""
-    parts = [f"{sweep.workload} {sweep.dtype}"]
-    if sweep.fixed:
-        parts.append(sweep.fixed)
-    if sweep.size_names:
-        parts.append(f"size: {sweep.size_names}")
-    return " · ".join(parts)
 
 
 def _failures(table: SpeedupTable) -> list[str]:
