@@ -134,6 +134,7 @@ def test_run_markdown_and_csv(tmp_path):
                 str(tmp_path / "a.json"))
     assert md.exit_code == 0
     assert md.stdout.startswith("| workload | params | dtype | numpy-cpu (baseline) |")
+    assert "**In short**\n\n- Compared numpy-cpu (baseline) on " in md.stdout
     csv = invoke("run", "--backend", "numpy", *TINY, "--format", "csv", "-o",
                  str(tmp_path / "b.json"))
     assert csv.exit_code == 0
@@ -175,6 +176,9 @@ def test_default_run_leaves_out_a_missing_library_and_says_so(tmp_path, monkeypa
     assert result.exit_code == 0, result.output
     assert result.stderr.count("torch-cpu left out: torch is not installed") == 1
     assert "numpy-cpu" in result.stdout and "torch-cpu" not in result.stdout
+    # the run ends with its headline, which says no GPU was measured
+    story = result.stdout.split("In short\n")[1]
+    assert story.startswith("Compared numpy-cpu (baseline) on ") and "No GPU was measured" in story
 
 
 def test_nothing_to_run_is_a_usage_error():

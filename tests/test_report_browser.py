@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dlbench.report import html
-from tests.helpers import GPU_BOX, INJECTION, LAPTOP, build
+from tests.helpers import DATA, GPU_BOX, INJECTION, LAPTOP, build
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -42,8 +42,8 @@ def page(tmp_path_factory):
 def test_dom_has_the_charts_and_the_console_stays_quiet(page, tmp_path):
     run = chromium(tmp_path, "--dump-dom", page.as_uri())
     dom = run.stdout
-    assert dom.count('<img class="chart"') == 3
-    for chart in ("throughput", "speedup", "roofline"):
+    assert dom.count('<img class="chart"') == 4
+    for chart in ("throughput", "speedup", "bars", "roofline"):
         assert f'id="chart-{chart}"' in dom
     assert "Machine gpu-box" in dom and "All machines side by side" in dom
     # Console messages (errors, policy violations, a script that ran) are logged as CONSOLE.
@@ -66,3 +66,41 @@ def test_screenshot_shows_the_charts(page, tmp_path):
     for colour in CHART_COLOURS:
         near = int((np.abs(pixels - np.array(colour)).sum(axis=-1) < 30).sum())
         assert near > 500, f"chart colour {colour} barely drawn: {near} pixels"
+
+
+# Measures the laid-out page from inside it, into the title --dump-dom returns. Only the
+# test's copy runs it: the report's own policy forbids every script.
+MEASURE = """<script>
+addEventListener("load", () => {
+  const th = document.querySelector("thead th");
+  document.title = JSON.stringify({
+    scroll: document.documentElement.scrollWidth, inner: window.innerWidth,
+    widest: Math.max(...[...document.querySelectorAll("table")].map(
+      t => t.getBoundingClientRect().right)),
+    sticky: getComputedStyle(th).position, tables: document.querySelectorAll("table").length});
+});
+</script>"""
+
+
+def test_no_sideways_scrolling_at_1280_px_and_a_sticky_header(tmp_path):
+    """The widest report there is here (four machines side by side, a GPU machine's seven
+    columns among them) fits a 1280-px window: nothing is wider than the page."""
+    import json
+    import re
+
+    pytest.importorskip("matplotlib")
+    from dlbench.report import plots
+
+    report = build(LAPTOP, GPU_BOX, INJECTION, DATA / "run-h200.json")
+    page = html.render(report, plots.render(report, "svg"))
+    page = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page)
+    path = tmp_path / "measured.html"
+    path.write_text(page.replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    run = chromium(tmp_path, "--window-size=1280,900", "--virtual-time-budget=5000",
+                   "--dump-dom", path.as_uri())
+    title = re.search(r"<title>(.*?)</title>", run.stdout).group(1)
+    seen = json.loads(title.replace("&quot;", '"'))
+    assert seen["tables"] >= 5 and seen["inner"] == 1280
+    assert seen["scroll"] <= seen["inner"], seen
+    assert seen["widest"] <= seen["inner"], seen
+    assert seen["sticky"] == "sticky"

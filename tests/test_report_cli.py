@@ -9,7 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from dlbench.cli import app
-from tests.helpers import GPU_BOX, LAPTOP, assert_one_line_error
+from tests.helpers import DATA, GPU_BOX, LAPTOP, assert_one_line_error
+
+CPU_RUN = DATA / "run-cpu.json"
+H200_RUN = DATA / "run-h200.json"
 
 runner = CliRunner()
 
@@ -47,22 +50,58 @@ def test_format_from_suffix_atomic_write_and_force(tmp_path):
     assert forced.exit_code == 0 and len(json.loads(out.read_text())["machines"]) == 1
 
 
-def test_png_writes_one_file_per_chart(tmp_path):
+def test_png_writes_exactly_the_file_named_one_slide_sized_sheet(tmp_path):
     pytest.importorskip("matplotlib")
-    result = invoke("report", LAPTOP, GPU_BOX, "-o", tmp_path / "charts.png")
+    from PIL import Image
+
+    from dlbench.report import plots
+
+    result = invoke("report", H200_RUN, "-o", tmp_path / "charts.png")
     assert result.exit_code == 0, result.output
-    names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["charts-roofline.png", "charts-speedup.png", "charts-throughput.png"]
-    assert all(p.read_bytes().startswith(b"\x89PNG") for p in tmp_path.iterdir())
+    assert [p.name for p in tmp_path.iterdir()] == ["charts.png"]
+    with Image.open(tmp_path / "charts.png") as image:
+        assert image.size == (16 * plots.SHEET_DPI, 9 * plots.SHEET_DPI)  # 16:9, 1920×1080
     again = invoke("report", LAPTOP, "--format", "png", "-o", tmp_path / "charts.png")
-    assert_one_line_error(again, "charts-throughput.png", "already exist", "--force")
+    assert_one_line_error(again, "charts.png", "already exists", "--force")
+
+
+def test_a_folder_gets_the_bundle_with_an_index(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "out"
+    result = invoke("report", CPU_RUN, H200_RUN, "-o", f"{out}/")
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(["index.html", "report.html", "report.md", "report.csv",
+                            "report.json", "throughput.png", "speedup.png", "bars.png",
+                            "roofline.png"])
+    index = (out / "index.html").read_text()
+    for name in names:
+        if name != "index.html":
+            assert f'href="{name}"' in index
+    assert "In short: h200-box" in index and "No GPU was measured" in index
+    assert json.loads((out / "report.json").read_text())["headline"]["h200-box"]
+    # an existing folder is a bundle too, and its files are not replaced without --force
+    again = invoke("report", CPU_RUN, "-o", out)
+    assert_one_line_error(again, "already exist", "--force")
+    assert invoke("report", CPU_RUN, "-o", out, "--force").exit_code == 0
+    assert_one_line_error(invoke("report", CPU_RUN, "-o", out, "--format", "md"),
+                          "gets the whole bundle")
+
+
+def test_report_on_a_gpu_machine_starts_with_the_headline():
+    result = invoke("report", H200_RUN, env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "In short (h200-box)"
+    assert lines[1].startswith("Compared numpy-cpu (baseline), torch-cpu, torch-cpu-native")
+    assert "Fastest column: torch-cuda-native" in result.stdout
 
 
 def test_html_file(tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "r.html"
     assert invoke("report", LAPTOP, GPU_BOX, "-o", out).exit_code == 0
-    assert out.read_text().count('<img class="chart"') == 3
+    assert out.read_text().count('<img class="chart"') == 4  # throughput, speedup, bars, roofline
 
 
 @pytest.mark.parametrize(

@@ -41,13 +41,13 @@ def test_markdown_has_intervals_marks_environment_crossovers_and_epochs():
     md = markdown.render_report(build(LAPTOP, GPU_BOX))
     assert "### laptop" in md and "### gpu-box" in md and "### All machines side by side" in md
     assert "- **GPUs**: NVIDIA H100 80GB HBM3" in md
-    assert "| matmul | m=n=k=128 | float32 | 100 µs<br>41.9 GFLOP/s | 80 µs<br>52.4 GFLOP/s<br>" \
-           "1.25× [1.24, 1.26] |" in md
+    assert ("| matmul | m=128, n=128, k=128 | float32 | 100 µs<br>41.9 GFLOP/s | 80 µs<br>"
+            "52.4 GFLOP/s<br>1.25× [1.24, 1.26] |") in md
     assert "✗ wrong<br>err 0.5 &gt; tol 1e-05" in md  # '>' made inert for GitHub
     assert "error: the torch-cpu worker process died" in md
     assert "| **geometric mean** | | |  | **1.26× [1.25, 1.26] over 3 rows** |" in md
-    assert "crossover: matmul float32: torch-cuda beats numpy-cpu from m=n=k=128" in md
-    assert "| gpu-box | torch-cuda | mlp_train_step | batch=64,hidden=256 | float32 |" in md
+    assert "crossover: matmul float32: torch-cuda beats numpy-cpu from m, n, k = 128" in md
+    assert "| gpu-box | torch-cuda | mlp_train_step | batch=64, hidden=256 | float32 |" in md
     assert "938 steps ≈ 234 ms" in md and "extrapolation" in md
 
 
@@ -94,7 +94,7 @@ def test_json_report_has_tables_crossovers_and_epochs():
     assert [m["label"] for m in doc["machines"]] == ["laptop", "gpu-box"]
     assert [t["machine"] for t in doc["tables"]] == ["laptop", "gpu-box", None]
     assert doc["tables"][0]["geomeans"]["torch-cpu"]["rows"] == 3
-    assert doc["tables"][0]["crossovers"][0]["size"] == "m=n=k=128"
+    assert doc["tables"][0]["crossovers"][0]["size"] == "m, n, k = 128"
     assert len(doc["epoch_estimates"]["estimates"]) == 2
 
 
@@ -119,7 +119,7 @@ def test_html_is_self_contained_with_tables_environment_and_charts():
     assert page.startswith("<!DOCTYPE html>")
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     assert not re.search(r"(src|href)=\"(https?:)?//", page)  # nothing fetched
-    assert page.count('<img class="chart"') == 3 and page.count("data:image/svg+xml;base64,") == 3
+    assert page.count('<img class="chart"') == 4 and page.count("data:image/svg+xml;base64,") == 4
     assert "<h2>Machine gpu-box</h2>" in page and "NVIDIA H100 80GB HBM3" in page
     assert "gpu-box: compute roof (cuda float32): unknown" in page
     assert "gpu-box: cpu float32 peak 1000 GFLOP/s" in page

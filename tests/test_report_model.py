@@ -50,7 +50,7 @@ def test_merge_keeps_machines_apart_and_builds_a_side_by_side_table():
     assert "gpu-box: torch-cuda" in report.cross.columns
     # each machine's own table compares against its own baseline
     gpu = {r.params: r for r in report.machines[1].table.rows}
-    assert gpu["m=n=k=256"].cells["torch-cuda"].speedup[0] == pytest.approx(700 / 40)
+    assert gpu["m=256, n=256, k=256"].cells["torch-cuda"].speedup[0] == pytest.approx(700 / 40)
 
 
 def test_same_machine_files_merge_and_a_later_measurement_replaces_an_earlier():
@@ -69,9 +69,9 @@ def test_crossover_is_the_smallest_size_whose_interval_is_above_one():
     table = build(LAPTOP).machines[0].table
     (cross,) = table.crossovers
     assert (cross.column, cross.size, cross.smallest, cross.largest) == (
-        "torch-cpu", "m=n=k=128", "m=n=k=64", "m=n=k=256")  # 512 failed: no speedup
+        "torch-cpu", "m, n, k = 128", "m, n, k = 64", "m, n, k = 256")  # 512 failed: no speedup
     assert cross.speedup[1] > 1 and cross.holds and not cross.at_smallest
-    assert "torch-cpu beats numpy-cpu from m=n=k=128 (1.25×" in cross.text()
+    assert "torch-cpu beats numpy-cpu from m, n, k = 128 (1.25×" in cross.text()
 
 
 def test_no_crossover_when_never_faster_and_a_warning_when_it_does_not_hold():
@@ -80,7 +80,7 @@ def test_no_crossover_when_never_faster_and_a_warning_when_it_does_not_hold():
     slow = [result("matmul", {"m": s, "n": s, "k": s}, "torch", "cpu", 2e-3) for s in (64, 128)]
     table = speedup_table(rows + slow)
     assert table.crossovers[0].size is None
-    assert "does not beat numpy-cpu at any size measured (m=n=k=64 … m=n=k=128)" in \
+    assert "does not beat numpy-cpu at any size measured (m, n, k = 64 … m, n, k = 128)" in \
         table.crossovers[0].text()
     mixed = [result("matmul", {"m": s, "n": s, "k": s}, "torch", "cpu", t)
              for s, t in ((64, 0.5e-3), (128, 2e-3), (256, 0.5e-3))]
@@ -92,7 +92,7 @@ def test_unknown_workload_sweeps_over_the_params_that_vary():
     rows = [result("future_op", {"batch": b, "width": 8}, backend, "cpu", t)
             for b in (16, 32) for backend, t in (("numpy", 1e-3), ("torch", 0.5e-3))]
     (cross,) = speedup_table(rows).crossovers
-    assert cross.sweep == "future_op float32 (width=8)" and cross.size == "batch=16"
+    assert cross.sweep == "future_op float32 (width=8)" and cross.size == "batch = 16"
 
 
 def test_geomean_over_rows_with_an_interval_and_note():
@@ -139,7 +139,7 @@ def test_roofline_roofs_known_and_unknown():
     lap = roofline(laptop)
     assert lap.compute == () and lap.bandwidth == ()
     assert "compute roof (cpu float32): unknown — the OS does not report" in lap.unknown[0]
-    point = next(p for p in lap.points if p.label == "matmul m=n=k=64 float32")
+    point = next(p for p in lap.points if p.label == "matmul m=64, n=64, k=64 float32")
     assert point.intensity == pytest.approx(2 * 64**3 / (12 * 64**2))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -12,8 +13,8 @@ from dlbench.cli import console
 from dlbench.cli import output as destinations
 from dlbench.cli.steps import Steps
 from dlbench.errors import UsageError
+from dlbench.report import bundle, html, markdown, model, plots, terminal
 from dlbench.report import csv as csv_report
-from dlbench.report import html, markdown, model, plots, terminal
 from dlbench.report import json as json_report
 from dlbench.report.rows import DEFAULT_BASELINE
 
@@ -28,7 +29,8 @@ EXAMPLES = """
   dlbench report laptop.json gpu-box.json -o report.html
   dlbench report ci.json --format md >> "$GITHUB_STEP_SUMMARY"
   dlbench report a.json --format csv -o results.csv
-  dlbench report a.json -o charts.png                  [dim]# charts-throughput.png, ...[/dim]
+  dlbench report a.json -o charts.png                  [dim]# one slide-sized sheet[/dim]
+  dlbench report a.json b.json -o out/                 [dim]# HTML, md, csv, json, PNGs, index[/dim]
 """
 
 
@@ -41,10 +43,14 @@ def report(
         "suffix, else table.")] = None,
     output: Annotated[str | None, typer.Option(
         "-o", "--output", help="File to write, or '-' for stdout (text formats; the default). "
-        "png writes PATH-throughput.png, PATH-speedup.png and PATH-roofline.png.")] = None,
+        "FILE.png is one sheet of every chart; a folder (DIR/) gets the whole bundle: HTML, "
+        "Markdown, CSV, JSON, one PNG per chart and index.html.")] = None,
     baseline: Annotated[str, typer.Option(
         help="The column speedups are relative to, on every machine.")] = DEFAULT_BASELINE,
     force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    wide: Annotated[bool, typer.Option(
+        "--wide", "-w", help="Terminal table cells with GFLOP/s, % of peak and the speedup's "
+        "interval (the default shows time and speedup, to fit 80 columns).")] = False,
 ) -> None:
     """Merge result files (many machines allowed) into speedup tables, crossovers and charts.
 
@@ -53,6 +59,13 @@ def report(
     pip install 'dlbench\\[report]'.
     """
     with console.user_errors():
+        folder = _folder(output)
+        if folder is not None:
+            if fmt is not None:
+                raise UsageError(f"-o {output} is a folder and gets the whole bundle; leave "
+                                 "out --format, or give a file name")
+            _write_bundle(files, baseline, folder, force)
+            return
         fmt = destinations.choose_format(fmt, output, FORMATS, SUFFIXES)
         if fmt == "png" and destinations.destination(output) is None:
             raise UsageError("--format png writes image files, not stdout: give -o PATH.png")
@@ -60,13 +73,9 @@ def report(
             plots.require(fmt)
         targets = _targets(fmt, output)
         destinations.check_targets(targets, force)
-        with Steps() as steps:
-            docs = [(str(f), results.load(f, steps.reading(f))) for f in files]
-            rep = model.build(docs, baseline, steps.step("computing speedups"))
-        if baseline != DEFAULT_BASELINE and not any(v.table.baseline for v in rep.machines):
-            raise UsageError(f"--baseline {baseline} is not a column of any result file")
+        rep = _build(files, baseline)
         if fmt == "table":
-            console.print_data(terminal.render_report(rep))
+            console.print_data(terminal.render_report(rep, wide=wide))
             return
         for target, data in zip(targets, _render(fmt, rep), strict=True):
             destinations.write(target, data)
@@ -74,15 +83,38 @@ def report(
                 console.message(f"wrote {target}")
 
 
+def _write_bundle(files: list[Path], baseline: str, folder: Path, force: bool) -> None:
+    plots.require("png")
+    targets = [folder / name for name in bundle.names()]
+    destinations.check_targets(targets, force)
+    rep = _build(files, baseline)
+    for target, data in zip(targets, bundle.render(rep).values(), strict=True):
+        destinations.write(target, data)
+    console.message(f"wrote {len(targets)} files to {folder}; open {folder / bundle.INDEX}")
+
+
+def _folder(output: str | None) -> Path | None:
+    """The folder `-o` names (it ends with a slash, or is an existing folder), or None."""
+    if output in (None, destinations.STDOUT):
+        return None
+    assert output is not None
+    path = Path(output)
+    return path if output.endswith(("/", os.sep)) or path.is_dir() else None
+
+
+def _build(files: list[Path], baseline: str) -> model.Report:
+    with Steps() as steps:
+        docs = [(str(f), results.load(f, steps.reading(f))) for f in files]
+        rep = model.build(docs, baseline, steps.step("computing speedups"))
+    if baseline != DEFAULT_BASELINE and not any(v.table.baseline for v in rep.machines):
+        raise UsageError(f"--baseline {baseline} is not a column of any result file")
+    return rep
+
+
 def _targets(fmt: str, output: str | None) -> list[Path | None]:
-    """Where each rendered piece goes (None: stdout)."""
+    """Where each rendered piece goes (None: stdout); a PNG is the one file named."""
     path = destinations.destination(output)
-    if fmt == "table" or path is None:
-        return [None]
-    if fmt == "png":
-        stem = path.with_suffix("") if path.suffix.lower() == ".png" else path
-        return [stem.with_name(f"{stem.name}-{chart}.png") for chart in plots.CHARTS]
-    return [path]
+    return [None] if fmt == "table" or path is None else [path]
 
 
 def _render(fmt: str, rep: model.Report) -> list[str | bytes]:
@@ -94,8 +126,7 @@ def _render(fmt: str, rep: model.Report) -> list[str | bytes]:
         return [json_report.render(rep)]
     if fmt == "html":
         return [html.render(rep, plots.render(rep, "svg"))]
-    charts = plots.render(rep, "png")
-    return [charts[chart] for chart in plots.CHARTS]
+    return [plots.sheet(rep)]
 
 
 report.__doc__ = (report.__doc__ or "") + EXAMPLES

@@ -19,7 +19,7 @@ from dlbench.cli.options import positive_ints, split
 from dlbench.errors import UsageError
 from dlbench.planning import Plan, Selection, build
 from dlbench.report import csv as csv_report
-from dlbench.report import markdown, terminal
+from dlbench.report import epoch, headline, markdown, terminal
 from dlbench.report.rows import DEFAULT_BASELINE, speedup_table
 from dlbench.runner import Event, RunInterrupted, Runner
 
@@ -30,6 +30,7 @@ EXAMPLES = """
 [bold]Examples[/bold]
 
   dlbench run                                  [dim]# the quick suite on every backend[/dim]
+  dlbench run --wide                           [dim]# cells with GFLOP/s and intervals[/dim]
   dlbench run --backend numpy,torch --size 512,1024,2048 --dtype float32
   dlbench run --suite ci --threads 2 -o results/ci.json --quiet
   dlbench run --workload matmul --format json | jq '.results[].gflops'
@@ -95,6 +96,9 @@ def run(
     = "table",
     quiet: Annotated[bool, typer.Option("--quiet", "-q",
                                         help="No progress and no table; errors only.")] = False,
+    wide: Annotated[bool, typer.Option(
+        "--wide", "-w", help="Table cells with GFLOP/s, % of peak and the speedup's interval "
+        "(the default shows time and speedup, to fit 80 columns).")] = False,
 ) -> None:
     """Run a suite on every available backend, print speedup tables, save a result file.
 
@@ -144,7 +148,7 @@ def run(
                         f"{path}", style="yellow")
         raise typer.Exit(console.EXIT_INTERRUPTED)
     if not quiet or fmt != "table":  # asked-for data is printed even when quiet
-        _show(doc, fmt, baseline)
+        _show(doc, fmt, baseline, wide)
     if not quiet:
         console.message(f"saved {path}")
     _exit_on_failures(doc)
@@ -210,7 +214,7 @@ def _exit_on_failures(doc: results.RunDocument) -> None:
         raise typer.Exit(console.EXIT_FAILED_CASES)
 
 
-def _show(doc: results.RunDocument, fmt: str, baseline: str) -> None:
+def _show(doc: results.RunDocument, fmt: str, baseline: str, wide: bool) -> None:
     if fmt == "json":
         console.write_text(results.dumps(doc))
         return
@@ -218,10 +222,11 @@ def _show(doc: results.RunDocument, fmt: str, baseline: str) -> None:
         console.write_text(csv_report.render(doc.results))
         return
     table = speedup_table(doc.results, baseline)
+    story = headline.sentences(table, epoch.estimates([("", r) for r in doc.results]))
     if fmt == "md":
-        console.write_text(markdown.render(table))
+        console.write_text(markdown.render(table) + markdown.render_headline(story))
     else:
-        console.print_data(terminal.render(table))
+        console.print_data(terminal.render(table, wide=wide, story=story))
 
 
 run.__doc__ = (run.__doc__ or "") + EXAMPLES

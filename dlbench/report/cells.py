@@ -32,12 +32,10 @@ class Row:
     spec_params: tuple[tuple[str, Any], ...] = ()  # the raw params, for sweeps
 
 
-def compact_params(params: Sequence[tuple[str, object]]) -> str:
-    """'m=n=k=1024' rather than 'm=1024,n=1024,k=1024': equal values share one '='."""
-    by_value: dict[object, list[str]] = {}
-    for key, value in params:
-        by_value.setdefault(value, []).append(key)
-    return ",".join("=".join(keys) + f"={value}" for value, keys in by_value.items())
+def format_params(params: Sequence[tuple[str, object]]) -> str:
+    """'n=1, c=64, pad=1': every parameter with its own value. Never 'n=pad=1': parameters
+    that happen to be equal are not one parameter, and read as nonsense merged."""
+    return ", ".join(f"{key}={value}" for key, value in params)
 
 
 def format_time(seconds: float) -> str:

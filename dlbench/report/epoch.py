@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dlbench.report.cells import compact_params, format_time
+from dlbench.report.cells import format_params, format_time
 from dlbench.results import Result
 
 SUFFIX = "_train_step"
@@ -153,7 +153,7 @@ def estimates(labelled: Sequence[tuple[str, Result]]) -> tuple[EpochEstimate, ..
                 or batch < 1 or not median or median <= 0):
             continue
         ci = (r.stats or {}).get("ci95") or [median, median]
-        common = (machine, r.spec.column, r.spec.workload, compact_params(r.spec.params),
+        common = (machine, r.spec.column, r.spec.workload, format_params(r.spec.params),
                   r.spec.dtype, batch, median, (float(ci[0]), float(ci[1])))
         field = FIELDS.get(r.spec.workload)
         per_step = _units_per_step(field, p)
@@ -163,6 +163,15 @@ def estimates(labelled: Sequence[tuple[str, Result]]) -> tuple[EpochEstimate, ..
         out.append(UnitEpochEstimate(*common, _epochs(field.datasets, per_step, median, ci),
                                      field.unit, per_step))
     return tuple(out)
+
+
+def by_unit(found: Sequence[EpochEstimate]) -> list[list[EpochEstimate]]:
+    """The estimates grouped by the unit their data is counted in (and its datasets), in
+    order of first appearance: a table's rate column and epoch columns hold one unit."""
+    groups: dict[tuple[str, tuple[str, ...]], list[EpochEstimate]] = {}
+    for e in found:
+        groups.setdefault((e.rate_unit, tuple(ep.dataset for ep in e.epochs)), []).append(e)
+    return list(groups.values())
 
 
 def format_duration(seconds: float) -> str:

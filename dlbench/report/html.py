@@ -8,20 +8,29 @@ import base64
 from html import escape
 
 from dlbench import stats
-from dlbench.report import epoch
+from dlbench.report import epoch, headline
+from dlbench.report.cells import Row
 from dlbench.report.machines import summary
-from dlbench.report.model import Report
+from dlbench.report.model import Report, machine_epochs
 from dlbench.report.roofline import roofline
 from dlbench.report.rows import SpeedupTable, cell_lines, format_geomean, table_notes
+from dlbench.report.sweeps import find_sweeps
 
 POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px;
        padding: 0 1em; color: #222; }
-table { border-collapse: collapse; margin: 0.8em 0; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; vertical-align: top; }
+table { border-collapse: collapse; margin: 0.8em 0; max-width: 100%; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.5em; vertical-align: top; }
+td.params { overflow-wrap: anywhere; }
+td.dtype, td.size { white-space: nowrap; }
 th { background: #f3f3f3; }
-td.num { text-align: right; white-space: nowrap; }
+thead th { position: sticky; top: 0; z-index: 1; }
+tr.group td { background: #fafafa; font-weight: 600; overflow-wrap: anywhere; }
+td.num { text-align: right; }
+td.num span { white-space: nowrap; }
+p.headline { font-size: 1.05em; }
+ul.headline li { margin: 0.2em 0; }
 td.wrong, td.error, td.oom { color: #b00; }
 td.skipped, td.ns { color: #888; }
 tr.geomean td { font-weight: bold; }
@@ -34,61 +43,119 @@ figure img { max-width: 100%; }
 """
 CAPTIONS = {
     "throughput": "Throughput (GFLOP/s) against problem size, log-log, one line per backend.",
-    "speedup": "Speedup over each machine's baseline with its 95% bootstrap interval; the "
-               "dashed line is 1× (no faster).",
-    "roofline": "Roofline: arithmetic intensity (FLOP per byte moved) against achieved FLOP/s, "
-                "with the compute roof from the environment's peak and the bandwidth roof "
-                "from a measured bandwidth result, where known.",
+    "speedup": "Speedup over each machine's baseline against problem size, with its 95% "
+               "bootstrap interval; the dashed line is 1× (no faster).",
+    "bars": "Workloads measured at one size: each column's speedup over the baseline, "
+            "whiskers for the 95% bootstrap interval, log scale; the dashed line is 1×.",
+    "roofline": "Roofline: arithmetic intensity (FLOP per byte moved) against achieved FLOP/s; "
+                "each roof is the lower of the compute peak (from the environment) and the "
+                "bandwidth roof (from a measured bandwidth result), where known.",
 }
 
 
+def _lines(lines: list[str]) -> str:
+    """A cell's lines, each kept whole where it fits (a time, a rate, a speedup and its
+    interval); a line longer than the column breaks at its spaces rather than widening
+    the page."""
+    return "<br>".join(" ".join(f"<span>{escape(part)}</span>" for part in _parts(line))
+                       if line[:1].isdigit() else escape(line) for line in lines)
+
+
+def _parts(line: str) -> list[str]:
+    """'1.25× [1.24, 1.26] (n.s.)' -> ['1.25×', '[1.24, 1.26]', '(n.s.)']: the pieces of a
+    line that read wrong when broken inside."""
+    out: list[str] = []
+    for word in line.split(" "):
+        if out and (out[-1].count("[") > out[-1].count("]") or word in ("µs", "ms", "s", "ns")
+                    or word.startswith(("GFLOP", "TFLOP", "MFLOP", "GB/s", "FLOP", "of"))):
+            out[-1] += " " + word
+        else:
+            out.append(word)
+    return out
+
+
+# Value columns in one table beside the baseline: more are split into further tables that
+# repeat it, so a table of many backends or machines fits a 1280-px window.
+COLUMNS_PER_TABLE = 5
+
+
+def _blocks(table: SpeedupTable) -> list[list[str]]:
+    base = [table.baseline] if table.baseline else []
+    others = [c for c in table.columns if c != table.baseline]
+    chunks = [others[i:i + COLUMNS_PER_TABLE]
+              for i in range(0, len(others), COLUMNS_PER_TABLE)] or [[]]
+    return [base + chunk for chunk in chunks]
+
+
+def _breakable(name: str) -> str:
+    """A workload name that may break after its underscores (transformer_train_step)."""
+    return "_<wbr>".join(escape(part) for part in name.split("_"))
+
+
+def _cell(table: SpeedupTable, row: Row, column: str) -> str:
+    cell = row.cells.get(column)
+    css = ["num"]
+    if cell is not None:
+        css.append(cell.result.status)
+        if cell.speedup and not cell.significant and column != table.baseline:
+            css.append("ns")
+    text = _lines(cell_lines(cell, table.baseline, column))
+    return f'<td class="{" ".join(css)}">{text}</td>'
+
+
 def _table(table: SpeedupTable, caption: str) -> str:
-    head = "".join(f"<th>{escape(c)}{' (baseline)' if c == table.baseline else ''}</th>"
-                   for c in table.columns)
-    body = []
-    for row in table.rows:
-        cells = []
-        for column in table.columns:
-            cell = row.cells.get(column)
-            css = ["num"]
-            if cell is not None:
-                css.append(cell.result.status)
-                if cell.speedup and not cell.significant and column != table.baseline:
-                    css.append("ns")
-            text = "<br>".join(escape(line) for line in cell_lines(cell, table.baseline, column))
-            cells.append(f'<td class="{" ".join(css)}">{text}</td>')
-        body.append(f"<tr><td>{escape(row.workload)}</td><td>{escape(row.params)}</td>"
-                    f"<td>{escape(row.dtype)}</td>{''.join(cells)}</tr>")
-    if table.geomeans:
-        cells = "".join(f'<td class="num">{escape(format_geomean(table.geomeans[c]))}</td>'
-                        if c in table.geomeans else "<td></td>" for c in table.columns)
-        body.append(f'<tr class="geomean"><td colspan="3">geometric mean</td>{cells}</tr>')
+    blocks = _blocks(table)
+    parts = []
+    for i, columns in enumerate(blocks):
+        title = caption if len(blocks) == 1 else f"{caption} ({i + 1} of {len(blocks)})"
+        head = "".join(f"<th>{escape(c)}{' (baseline)' if c == table.baseline else ''}</th>"
+                       for c in columns)
+        body = []
+        # Rows grouped by sweep: what a group shares is written once, in a row across
+        # the table, and each row is labelled by its size.
+        for sweep in find_sweeps(table.rows):
+            body.append(f'<tr class="group"><td colspan="{len(columns) + 1}">'
+                        f"{escape(sweep.heading)}</td></tr>")
+            body += [f'<tr><td class="size">{escape(point.value)}</td>'
+                     + "".join(_cell(table, point.row, c) for c in columns) + "</tr>"
+                     for point in sweep.points]
+        if table.geomeans:
+            cells = "".join(f'<td class="num">{_lines([format_geomean(table.geomeans[c])])}</td>'
+                            if c in table.geomeans else "<td></td>" for c in columns)
+            body.append(f'<tr class="geomean"><td>geometric mean</td>{cells}</tr>')
+        parts.append(f"<table><caption>{escape(title)}</caption><thead><tr><th>size</th>"
+                     f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
     notes = table_notes(table) + [f"⚠ {code}: {stats.explain(code)}" for code in table.warnings]
-    return (f"<table><caption>{escape(caption)}</caption><thead><tr><th>workload</th>"
-            f"<th>params</th><th>dtype</th>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
-            "</table>" + "".join(f'<p class="note">{escape(n)}</p>' for n in notes))
+    return "".join(parts) + "".join(f'<p class="note">{escape(n)}</p>' for n in notes)
 
 
 def _epochs(report: Report) -> str:
     if not report.epochs:
         return ""
-    datasets = [ep.dataset for ep in report.epochs[0].epochs]
-    head = "".join(f"<th>epoch of {escape(d)}</th>" for d in datasets)
-    rows = []
-    for e in report.epochs:
-        cells = "".join(f'<td class="num">{ep.steps:,} steps ≈ '
-                        f"{escape(epoch.format_duration(ep.seconds))} "
-                        f"[{escape(epoch.format_duration(ep.lo))}, "
-                        f"{escape(epoch.format_duration(ep.hi))}]</td>" for ep in e.epochs)
-        rows.append(f"<tr><td>{escape(e.machine)}</td><td>{escape(e.column)}</td>"
-                    f"<td>{escape(e.workload)}</td><td>{escape(e.params)}</td>"
-                    f"<td>{escape(e.dtype)}</td><td class=\"num\">{e.batch}</td>"
-                    f'<td class="num">{e.samples_per_s:,.0f}</td>{cells}</tr>')
-    return ("<h2>What this means: one epoch, extrapolated</h2><table><thead><tr><th>machine</th>"
-            "<th>backend</th><th>workload</th><th>params</th><th>dtype</th><th>batch</th>"
-            f"<th>samples/s</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-            f'<p class="note">{escape(epoch.FORMULA)}</p>'
+    tables = "".join(_epoch_table(group) for group in epoch.by_unit(report.epochs))
+    return ("<h2>What this means: one epoch, extrapolated</h2>" + tables
+            + f'<p class="note">{escape(epoch.FORMULA)}</p>'
             f'<p class="note">{escape(epoch.CAVEAT)}</p>')
+
+
+def _epoch_table(group: list[epoch.EpochEstimate]) -> str:
+    """One table per unit of data, headed by that unit's rate and datasets."""
+    first = group[0]
+    head = "".join(f"<th>epoch of {escape(ep.dataset)}</th>" for ep in first.epochs)
+    rows = []
+    for e in group:
+        cells = "".join(f'<td class="num">{ep.steps:,} steps ≈ '
+                        f"<span>{escape(epoch.format_duration(ep.seconds))}</span> "
+                        f"<span>[{escape(epoch.format_duration(ep.lo))}, "
+                        f"{escape(epoch.format_duration(ep.hi))}]</span></td>"
+                        for ep in e.epochs)
+        rows.append(f"<tr><td>{escape(e.machine)}</td><td>{escape(e.column)}</td>"
+                    f'<td>{_breakable(e.workload)}</td><td class="params">{escape(e.params)}</td>'
+                    f'<td class="dtype">{escape(e.dtype)}</td><td class="num">{e.batch}</td>'
+                    f'<td class="num">{e.rate:,.0f}</td>{cells}</tr>')
+    return ("<table><thead><tr><th>machine</th><th>backend</th><th>workload</th>"
+            f"<th>params</th><th>dtype</th><th>batch</th><th>{escape(first.rate_unit)}/s</th>"
+            f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
 def render(report: Report, charts: dict[str, bytes]) -> str:
@@ -96,6 +163,11 @@ def render(report: Report, charts: dict[str, bytes]) -> str:
     parts = [f"<h1>dlbench report</h1><p>{sum(len(v.sources) for v in report.machines)} "
              f"result file(s) from {len(report.machines)} machine(s); each machine's speedups "
              f"are against its own {escape(report.baseline)}.</p>"]
+    for view in report.machines:
+        story = headline.sentences(view.table, machine_epochs(report, view))
+        parts.append(f'<section class="headline"><h2>In short: '
+                     f'{escape(view.machine.label)}</h2><ul class="headline">'
+                     + "".join(f"<li>{escape(line)}</li>" for line in story) + "</ul></section>")
     for view in report.machines:
         env = "".join(f"<dt>{escape(what)}</dt><dd>{escape(value)}</dd>"
                       for what, value in summary(view.machine))

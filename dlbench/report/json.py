@@ -7,8 +7,8 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from dlbench.report import epoch
-from dlbench.report.model import Report
+from dlbench.report import epoch, headline
+from dlbench.report.model import Report, machine_epochs
 from dlbench.report.rows import SpeedupTable
 from dlbench.results import json_safe
 
@@ -43,6 +43,8 @@ def _table(table: SpeedupTable, machine: str | None) -> dict[str, Any]:
 
 
 def render(report: Report) -> str:
+    """The report's derived numbers; "headline" holds each machine's sentences (a field
+    added in schema_version 1: readers ignore keys they do not know)."""
     doc = {
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION, "baseline": report.baseline,
         "machines": [{
@@ -59,6 +61,8 @@ def render(report: Report) -> str:
             "estimates": [{**asdict(e), "samples_per_s": e.samples_per_s}
                           for e in report.epochs],
         } if report.epochs else None,
+        "headline": {v.machine.label: headline.sentences(v.table, machine_epochs(report, v))
+                     for v in report.machines},
         "notes": list(report.notes),
     }
     return json.dumps(json_safe(doc), indent=2, sort_keys=True, allow_nan=False) + "\n"

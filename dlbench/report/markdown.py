@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dlbench import stats
+from dlbench.report import epoch, headline
 from dlbench.report.cells import format_time
 from dlbench.report.epoch import CAVEAT, FORMULA, format_duration
 from dlbench.report.machines import summary
-from dlbench.report.model import Report
+from dlbench.report.model import Report, machine_epochs
 from dlbench.report.rows import SpeedupTable, cell_lines, format_geomean, table_notes
 
 # The environment lines short enough for a PR comment.
@@ -42,6 +43,13 @@ def render(table: SpeedupTable) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_headline(story: list[str], title: str = "In short") -> str:
+    """The headline's sentences as a short list under a heading."""
+    if not story:
+        return ""
+    return "\n".join([f"**{escape(title)}**", ""] + [f"- {escape(s)}" for s in story]) + "\n"
+
+
 def render_report(report: Report) -> str:
     """The whole report: per machine a short environment summary and its table, the
     machines side by side, and the training-step extrapolation when there is one."""
@@ -49,6 +57,9 @@ def render_report(report: Report) -> str:
     out = ["## dlbench report", "",
            f"{files} result file(s) from {len(report.machines)} machine(s); each machine's "
            f"speedups are against its own {escape(report.baseline)}.", ""]
+    for view in report.machines:
+        out.append(render_headline(headline.sentences(view.table, machine_epochs(report, view)),
+                                   f"In short ({view.machine.label})"))
     for view in report.machines:
         out += [f"### {escape(view.machine.label)}", ""]
         out += [f"- **{what}**: {escape(value)}" for what, value in summary(view.machine)
@@ -60,18 +71,26 @@ def render_report(report: Report) -> str:
                 "Every column against the first machine's baseline.", "", render(report.cross)]
     if report.epochs:
         out += ["### What this means: one epoch, extrapolated", ""]
-        datasets = [ep.dataset for ep in report.epochs[0].epochs]
-        header = ["machine", "backend", "workload", "params", "dtype", "median step",
-                  "samples/s"] + [f"epoch of {d}" for d in datasets]
-        out += ["| " + " | ".join(header) + " |", "|" + "---|" * 5 + "---:|" * (len(header) - 5)]
-        for e in report.epochs:
-            cells = [escape(e.machine), escape(e.column), escape(e.workload), escape(e.params),
-                     escape(e.dtype),
-                     f"{format_time(e.median_s)} [{format_time(e.ci95[0])}, "
-                     f"{format_time(e.ci95[1])}]", f"{e.samples_per_s:,.0f}"]
-            cells += [f"{ep.steps:,} steps ≈ {format_duration(ep.seconds)} "
-                      f"[{format_duration(ep.lo)}, {format_duration(ep.hi)}]" for ep in e.epochs]
-            out.append("| " + " | ".join(cells) + " |")
-        out += ["", f"- {escape(FORMULA)}", f"- {escape(CAVEAT)}", ""]
+        for group in epoch.by_unit(report.epochs):
+            out += _epoch_table(group) + [""]
+        out += [f"- {escape(FORMULA)}", f"- {escape(CAVEAT)}", ""]
     out += [f"- note: {escape(n)}" for n in report.notes]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _epoch_table(group: list[epoch.EpochEstimate]) -> list[str]:
+    """One table per unit of data: its rate column and datasets are that unit's."""
+    first = group[0]
+    header = ["machine", "backend", "workload", "params", "dtype", "median step",
+              f"{first.rate_unit}/s"] + [f"epoch of {ep.dataset}" for ep in first.epochs]
+    out = ["| " + " | ".join(escape(h) for h in header) + " |",
+           "|" + "---|" * 5 + "---:|" * (len(header) - 5)]
+    for e in group:
+        cells = [escape(e.machine), escape(e.column), escape(e.workload), escape(e.params),
+                 escape(e.dtype),
+                 f"{format_time(e.median_s)} [{format_time(e.ci95[0])}, "
+                 f"{format_time(e.ci95[1])}]", f"{e.rate:,.0f}"]
+        cells += [f"{ep.steps:,} steps ≈ {format_duration(ep.seconds)} "
+                  f"[{format_duration(ep.lo)}, {format_duration(ep.hi)}]" for ep in e.epochs]
+        out.append("| " + " | ".join(cells) + " |")
+    return out

@@ -49,6 +49,11 @@ class Report:
         return None
 
 
+def machine_epochs(report: Report, view: MachineView) -> list[epoch.EpochEstimate]:
+    """The epoch estimates of one machine's training steps."""
+    return [e for e in report.epochs if e.machine == view.machine.label]
+
+
 def cross_label(machine: str, column: str) -> str:
     return f"{machine}: {column}"
 

@@ -11,11 +11,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from dlbench.errors import UsageError
+from dlbench.report.cells import format_flops
 from dlbench.report.model import Report
 from dlbench.report.roofline import roofline
 from dlbench.report.sweeps import find_sweeps
 
-CHARTS = ("throughput", "speedup", "roofline")
+CHARTS = ("throughput", "speedup", "bars", "roofline")
 INSTALL = "pip install 'dlbench[report]' (or: pip install matplotlib)"
 RC = {
     "svg.hashsalt": "dlbench",  # the same report gives the same SVG ids
@@ -50,16 +51,23 @@ def _style() -> Iterator[None]:
         yield
 
 
-def _axes(count: int) -> tuple[Any, list[Any]]:
+def _axes(parent: Any, count: int, panel: tuple[float, float] = (6.4, 4.2)) -> list[Any]:
+    """`count` axes in two columns on `parent` (a Figure or one part of a sheet)."""
+    cols = 1 if count == 1 else 2
+    rows = math.ceil(count / cols)
+    axes = parent.subplots(rows, cols, squeeze=False).ravel().tolist()
+    for extra in axes[count:]:
+        extra.set_visible(False)
+    return axes[:count]
+
+
+def _figure(count: int, panel: tuple[float, float] = (6.4, 4.2)) -> Any:
+    """A figure sized for `count` panels in two columns."""
     from matplotlib.figure import Figure
 
     cols = 1 if count == 1 else 2
     rows = math.ceil(count / cols)
-    fig = Figure(figsize=(6.4 * cols, 4.2 * rows), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
-    for extra in axes[count:]:
-        extra.set_visible(False)
-    return fig, axes[:count]
+    return Figure(figsize=(panel[0] * cols, panel[1] * rows), layout="constrained")
 
 
 def _plottable(*values: Any) -> bool:
@@ -72,13 +80,27 @@ def _label(report: Report, machine: str, column: str) -> str:
     return column if len(report.machines) == 1 else f"{machine}: {column}"
 
 
+def _colours(report: Report) -> dict[str, str]:
+    """One colour per column label, the same in every chart, in the tables' column order."""
+    labels = [_label(report, v.machine.label, c) for v in report.machines
+              for c in v.table.columns]
+    return {label: f"C{i % 10}" for i, label in enumerate(dict.fromkeys(labels))}
+
+
+def _errors(speedup: tuple[float, float, float]) -> tuple[float, float]:
+    point, lo, hi = speedup
+    # A bootstrap interval need not contain its point estimate.
+    return max(point - lo, 0.0), max(hi - point, 0.0)
+
+
 def _series(report: Report, value: str) -> dict[str, dict[str, Any]]:
-    """sweep title -> {"size": size names, "lines": {label: (xs, ys, yerr)}}."""
+    """sweep title -> {"size": size names, "lines": {label: (xs, ys, yerr)}}, for the
+    sweeps of two sizes or more: a size axis with one point says nothing."""
     out: dict[str, dict[str, Any]] = {}
     for view in report.machines:
         table = view.table
         for sweep in find_sweeps(table.rows):
-            if not sweep.size_names:  # one size, no sweep: nothing to put on a size axis
+            if len(sweep.points) < 2:
                 continue
             entry = out.setdefault(sweep.title, {"size": sweep.size_names, "lines": {}})
             for column in table.columns:
@@ -93,28 +115,30 @@ def _series(report: Report, value: str) -> dict[str, dict[str, Any]]:
                         errs.append((0.0, 0.0))
                     elif (value == "speedup" and cell.speedup and column != table.baseline
                           and _plottable(p.size, *cell.speedup)):
-                        point, lo, hi = cell.speedup
                         xs.append(p.size)
-                        ys.append(point)
-                        # A bootstrap interval need not contain its point estimate.
-                        errs.append((max(point - lo, 0.0), max(hi - point, 0.0)))
+                        ys.append(cell.speedup[0])
+                        errs.append(_errors(cell.speedup))
                 if xs:
                     entry["lines"][_label(report, view.machine.label, column)] = (xs, ys, errs)
     return {title: e for title, e in out.items() if e["lines"]}
 
 
-def _line_chart(series: dict[str, dict[str, Any]], ylabel: str, title: str,
-                unity: bool) -> Any:
-    fig, axes = _axes(max(len(series), 1))
+def _nothing(ax: Any, what: str) -> None:
+    ax.text(0.5, 0.5, f"nothing to plot: {what}", ha="center", va="center",
+            transform=ax.transAxes)
+    ax.set_axis_off()
+
+
+def _line_chart(parent: Any, series: dict[str, dict[str, Any]], ylabel: str, title: str,
+                unity: bool, colours: dict[str, str]) -> None:
+    axes = _axes(parent, max(len(series), 1))
     if not series:
-        axes[0].text(0.5, 0.5, "nothing to plot: no measured results with these numbers",
-                     ha="center", va="center", transform=axes[0].transAxes)
-        axes[0].set_axis_off()
+        _nothing(axes[0], "no workload was measured at two sizes or more")
     for ax, (sweep, entry) in zip(axes, series.items(), strict=False):
         for label, (xs, ys, errs) in entry["lines"].items():
             yerr = [[e[0] for e in errs], [e[1] for e in errs]]
             ax.errorbar(xs, ys, yerr=yerr if unity else None, marker="o", capsize=3,
-                        label=_safe(label))
+                        label=_safe(label), color=colours.get(label))
         if unity:
             ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
         ax.set_xscale("log", base=2)  # sizes are usually powers of two
@@ -124,38 +148,134 @@ def _line_chart(series: dict[str, dict[str, Any]], ylabel: str, title: str,
         ax.set_ylabel(_safe(ylabel))
         ax.set_title(_safe(sweep))
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(_safe(title))
-    return fig
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    parent.suptitle(_safe(title))
 
 
-def _roofline_chart(report: Report) -> Any:
-    fig, axes = _axes(len(report.machines))
+def _single_sizes(report: Report) -> list[tuple[str, list[str], dict[str, list[Any]], str]]:
+    """Per machine: (machine label, group labels, {column: [speedup or None per group]},
+    the one dtype of every group or "") of the workloads measured at one size only."""
+    out = []
+    for view in report.machines:
+        table = view.table
+        sweeps = [s for s in find_sweeps(table.rows) if len(s.points) == 1
+                  and any(c.speedup for col, c in s.points[0].row.cells.items()
+                          if col != table.baseline)]
+        dtypes = {s.dtype for s in sweeps}
+        groups = [s.workload if len(dtypes) == 1 else f"{s.workload} {s.dtype}"
+                  for s in sweeps]
+        bars: dict[str, list[Any]] = {}
+        for column in table.columns:
+            if column == table.baseline:
+                continue
+            values = []
+            for s in sweeps:
+                cell = s.points[0].row.cells.get(column)
+                ok = cell is not None and cell.speedup and _plottable(*cell.speedup)
+                values.append(cell.speedup if ok else None)
+            if any(v is not None for v in values):
+                bars[column] = values
+        if bars:
+            out.append((view.machine.label, groups, bars,
+                        next(iter(dtypes)) if len(dtypes) == 1 else ""))
+    return out
+
+
+def _bar_chart(parent: Any, report: Report) -> None:
+    """Workloads measured at one size: the speedup of every column over the baseline as
+    grouped bars, with their intervals as whiskers, on a log scale (a 270× win and a
+    0.8× loss both stay readable)."""
+    found = _single_sizes(report)
+    colours = _colours(report)
+    axes = _axes(parent, max(len(found), 1))
+    if not found:
+        _nothing(axes[0], "no workload was measured at a single size")
+    for ax, (machine, groups, bars, dtype) in zip(axes, found, strict=False):
+        width = 0.8 / len(bars)
+        for i, (column, values) in enumerate(bars.items()):
+            xs = [g + (i - (len(bars) - 1) / 2) * width for g, v in enumerate(values)
+                  if v is not None]
+            kept = [v for v in values if v is not None]
+            errs = [_errors(v) for v in kept]
+            ax.bar(xs, [v[0] for v in kept], width=width * 0.95, label=_safe(column),
+                   color=colours.get(_label(report, machine, column)),
+                   yerr=[[e[0] for e in errs], [e[1] for e in errs]], capsize=2,
+                   error_kw={"linewidth": 0.8})
+        ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+        ax.set_yscale("log")
+        _plain_ticks(ax.yaxis)
+        ax.set_xticks(range(len(groups)), [_safe(g) for g in groups], fontsize=6.5,
+                      rotation=30, ha="right", rotation_mode="anchor")
+        ax.set_ylabel(_safe(f"speedup over {report.baseline}"))
+        note = f" ({dtype})" if dtype else ""
+        ax.set_title(_safe(f"one size per workload: {machine}{note}"
+                           if len(report.machines) > 1
+                           else f"workloads measured at one size{note}"))
+        ax.grid(True, axis="y", which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    parent.suptitle(_safe(f"speedup over {report.baseline} (95% bootstrap interval)"))
+
+
+def _roofs(roof: Any, lo: float, hi: float) -> list[tuple[str, list[float], list[float]]]:
+    """Each roof as one line: per device and dtype the lower of its compute roof and its
+    device's bandwidth roof (min(peak, bandwidth × intensity)), as a roofline is drawn; a
+    bandwidth roof with no compute roof stays a slope, a compute roof with no bandwidth roof
+    flat."""
+    import numpy as np
+
+    xs = np.geomspace(lo, hi, 200)
+    lines = []
+    slopes = {label.split(" ")[0]: (label, bw) for label, bw in roof.bandwidth
+              if _plottable(bw * lo, bw * hi)}
+    used = set()
+    for label, flops in roof.compute:
+        if not _plottable(flops):
+            continue
+        device, dtype = label.split(" ")[:2]
+        name = f"{device} {dtype} roof: {format_flops(flops)} peak"
+        if device in slopes:
+            used.add(device)
+            ys = np.minimum(flops, slopes[device][1] * xs)
+            lines.append((f"{name}, {_bandwidth(slopes[device][1])}", xs.tolist(), ys.tolist()))
+        else:
+            lines.append((name, [lo, hi], [flops, flops]))
+    for device, (_, bw) in slopes.items():
+        if device not in used:
+            lines.append((f"{device} roof: {_bandwidth(bw)} measured", xs.tolist(),
+                          (bw * xs).tolist()))
+    return lines
+
+
+def _bandwidth(bytes_per_s: float) -> str:
+    return (f"{bytes_per_s / 1e12:.3g} TB/s" if bytes_per_s >= 1e12
+            else f"{bytes_per_s / 1e9:.3g} GB/s")
+
+
+def _roofline_chart(parent: Any, report: Report) -> None:
+    colours = _colours(report)
+    axes = _axes(parent, len(report.machines))
     for ax, view in zip(axes, report.machines, strict=True):
         roof = roofline(view)
         points = [p for p in roof.points if _plottable(p.intensity, p.flops_per_s)]
         for column in dict.fromkeys(p.column for p in points):
             pts = [p for p in points if p.column == column]
             ax.scatter([p.intensity for p in pts], [p.flops_per_s for p in pts],
-                       label=_safe(column))
+                       label=_safe(column), s=18, zorder=3,
+                       color=colours.get(_label(report, view.machine.label, column)))
         xs = [p.intensity for p in points] or [1.0]
         lo, hi = min(xs) / 4, max(xs) * 4
         if not _plottable(lo, hi):
             lo, hi = 0.25, 4.0
-        for label, flops in roof.compute:
-            if not _plottable(flops):
-                continue
-            ax.axhline(flops, color="tab:red", linewidth=1.2)
-            ax.annotate(_safe(label), (lo, flops), va="bottom", fontsize=7, color="tab:red")
-        for label, bandwidth in roof.bandwidth:
-            if not _plottable(bandwidth * lo, bandwidth * hi):
-                continue
-            ax.plot([lo, hi], [bandwidth * lo, bandwidth * hi], color="tab:gray", linewidth=1.2)
-            ax.annotate(_safe(label), (lo, bandwidth * lo), va="bottom", fontsize=7,
-                        color="tab:gray")
-        if roof.unknown:
-            ax.text(0.98, 0.02, _safe("\n".join(u.split(" — ")[0] for u in roof.unknown)),
-                    ha="right", va="bottom", fontsize=7, transform=ax.transAxes)
+        # Roofs are named in the legend, outside the plot: labels on the lines collide
+        # where roofs run close (a float32 and a bfloat16 peak, a slope under a peak).
+        for label, lx, ly in _roofs(roof, lo, hi):
+            ax.plot(lx, ly, linewidth=1.4, label=_safe(label),
+                    color="black" if "peak" in label else "tab:gray",
+                    linestyle="-" if "peak" in label else "--")
+        # Roofs that could not be drawn are named in the legend too: text inside the
+        # plot would land on the points.
+        for unknown in roof.unknown:
+            ax.plot([], [], " ", label=_safe(unknown.split(" — ")[0]))
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlim(lo, hi)
@@ -163,28 +283,72 @@ def _roofline_chart(report: Report) -> Any:
         ax.set_ylabel("achieved FLOP/s")
         ax.set_title(_safe(f"roofline: {view.machine.label}"))
         ax.grid(True, which="both", alpha=0.3)
-        if points:
-            ax.legend(fontsize=8, loc="upper left")
-    return fig
+        if ax.get_legend_handles_labels()[0]:
+            # Below the plot, in two columns: the roofs' names are long, and beside the
+            # plot they would take the width the plot needs.
+            ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
+                      frameon=False)
+
+
+def _draw(name: str, parent: Any, report: Report) -> None:
+    baseline = report.baseline
+    if name == "throughput":
+        _line_chart(parent, _series(report, "gflops"), "GFLOP/s",
+                    "throughput against problem size", unity=False, colours=_colours(report))
+    elif name == "speedup":
+        _line_chart(parent, _series(report, "speedup"), f"speedup over {baseline}",
+                    f"speedup over each machine's {baseline} against problem size "
+                    "(95% bootstrap interval)", unity=True, colours=_colours(report))
+    elif name == "bars":
+        _bar_chart(parent, report)
+    else:
+        _roofline_chart(parent, report)
+
+
+def _panels(name: str, report: Report) -> int:
+    if name == "throughput":
+        return max(len(_series(report, "gflops")), 1)
+    if name == "speedup":
+        return max(len(_series(report, "speedup")), 1)
+    if name == "bars":
+        return max(len(_single_sizes(report)), 1)
+    return len(report.machines)
+
+
+def _save(fig: Any, fmt: str, dpi: int = 150) -> bytes:
+    buf = io.BytesIO()
+    metadata = {"Date": None} if fmt == "svg" else {}
+    fig.savefig(buf, format=fmt, dpi=dpi, metadata=metadata)
+    return buf.getvalue()
 
 
 def render(report: Report, fmt: str) -> dict[str, bytes]:
     """Each chart of CHARTS as a file's bytes; fmt is "png" or "svg"."""
     require(fmt)
+    out = {}
     with _style():
-        baseline = report.baseline
-        figures = {
-            "throughput": _line_chart(_series(report, "gflops"), "GFLOP/s",
-                                      "throughput against problem size", unity=False),
-            "speedup": _line_chart(_series(report, "speedup"), f"speedup over {baseline}",
-                                   f"speedup over each machine's {baseline} "
-                                   "(95% bootstrap interval)", unity=True),
-            "roofline": _roofline_chart(report),
-        }
-        out = {}
-        for name, fig in figures.items():
-            buf = io.BytesIO()
-            metadata = {"Date": None} if fmt == "svg" else {}
-            fig.savefig(buf, format=fmt, dpi=150, metadata=metadata)
-            out[name] = buf.getvalue()
+        for name in CHARTS:
+            panel = (7.2, 4.2) if name == "bars" else (6.4, 4.2)
+            fig = _figure(_panels(name, report), panel)
+            _draw(name, fig, report)
+            out[name] = _save(fig, fmt)
     return out
+
+
+# A 16:9 slide at 1920 × 1080 pixels.
+SHEET_INCHES = (16.0, 9.0)
+SHEET_DPI = 120
+
+
+def sheet(report: Report) -> bytes:
+    """Every chart on one PNG sized for a slide: `report -o FILE.png`."""
+    require("png")
+    from matplotlib.figure import Figure
+
+    with _style():
+        fig = Figure(figsize=SHEET_INCHES, layout="constrained")
+        machines = ", ".join(v.machine.label for v in report.machines)
+        fig.suptitle(_safe(f"dlbench report: {machines}"), fontsize=12)
+        for name, part in zip(CHARTS, fig.subfigures(2, 2).ravel(), strict=True):
+            _draw(name, part, report)
+        return _save(fig, "png", SHEET_DPI)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dlbench import environment
-from dlbench.report.cells import compact_params
+from dlbench.report.cells import format_params
 from dlbench.report.model import MachineView
 
 BANDWIDTH_WORKLOAD = "bandwidth"
@@ -35,7 +35,7 @@ def roofline(view: MachineView) -> Roofline:
     for r in view.results:
         if r.status == "ok" and r.flops and r.bytes and r.median:
             points.append(RoofPoint(r.spec.column,
-                                    f"{r.spec.workload} {compact_params(r.spec.params)} "
+                                    f"{r.spec.workload} {format_params(r.spec.params)} "
                                     f"{r.spec.dtype}", r.flops / r.bytes, r.flops / r.median))
     compute, bandwidth, unknown = [], [], []
     pairs = dict.fromkeys((r.spec.device, r.spec.dtype) for r in view.results

@@ -9,15 +9,15 @@ can share one table ("host: torch-cpu"); `speedup_table` labels them by backend.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dlbench import stats
 from dlbench.report.cells import (
     Cell,
     Row,
-    compact_params,
     format_flops,
+    format_params,
     format_speedup,
     format_time,
 )
@@ -69,20 +69,21 @@ def labelled_table(labelled: Sequence[tuple[str, Result]],
     columns: list[str] = []
     rows: dict[str, Row] = {}
     codes: list[str] = []
+    first: dict[str, Result] = {}
     for column, r in labelled:
         if column not in columns:
             columns.append(column)
-        params = compact_params(r.spec.params)
+            first[column] = r
+        params = format_params(r.spec.params)
         row = rows.setdefault(r.spec.row_key, Row(r.spec.workload, params, r.spec.dtype,
                                                   spec_params=r.spec.params))
         row.cells[column] = Cell(r)
         codes += [c for c in r.warnings if c not in codes]
     geomeans: dict[str, GeoMean] = {}
+    columns = order_columns(columns, first, baseline)
     if baseline not in columns:
         baseline = None
     else:
-        columns.remove(baseline)
-        columns.insert(0, baseline)
         done = 0
         for row in rows.values():
             done += len(row.cells)
@@ -98,6 +99,27 @@ def labelled_table(labelled: Sequence[tuple[str, Result]],
     tick(len(labelled), len(labelled))
     return SpeedupTable(baseline, tuple(columns), tuple(rows.values()), tuple(codes), geomeans,
                         find_crossovers(baseline, tuple(columns), tuple(rows.values())))
+
+
+def order_columns(columns: Sequence[str], first: Mapping[str, Result], baseline: str | None
+                  ) -> list[str]:
+    """Columns in the order a reader compares them: the baseline first, then by machine
+    (a label's prefix before its backend-device column, in order of appearance), device
+    (the CPU, then the others by name), backend (the baseline's first, then by name) and
+    implementation (portable, then native and the rest, marked ones after their plain
+    sibling), so each library's portable and native kernels stand side by side. Nothing
+    names a particular backend or device but the CPU."""
+    base = first.get(baseline or "")
+    machines = list(dict.fromkeys(c.removesuffix(first[c].spec.column) for c in columns))
+
+    def key(column: str) -> tuple[object, ...]:
+        spec = first[column].spec
+        return (column != baseline, machines.index(column.removesuffix(spec.column)),
+                spec.device != "cpu", spec.device,
+                base is None or spec.backend != base.spec.backend, spec.backend,
+                spec.impl != "portable", spec.impl, spec.end_to_end, spec.graph)
+
+    return sorted(columns, key=key)
 
 
 def _geomeans(baseline: str, columns: Sequence[str], rows: Sequence[Row]) -> dict[str, GeoMean]:
@@ -161,5 +183,26 @@ def table_notes(table: SpeedupTable) -> list[str]:
                      "bootstrap interval; (n.s.) = not significant")
     if table.geomeans:
         notes.append(GEOMEAN_NOTE)
-    notes += [f"crossover: {c.text()}" for c in table.crossovers]
+    notes += [f"crossover: {text}" for text in crossover_texts(table.crossovers)]
     return notes
+
+
+def crossover_texts(crossovers: Sequence[Crossover]) -> list[str]:
+    """One line per crossover, except that the columns of a sweep that win at every size
+    measured share one line: on a GPU machine that is most of them."""
+    out: list[str] = []
+    always: dict[str, list[Crossover]] = {}
+    for c in crossovers:
+        if c.at_smallest and c.holds:
+            always.setdefault(c.sweep, []).append(c)
+    done: set[str] = set()
+    for c in crossovers:
+        group = always.get(c.sweep, [])
+        if c not in group or len(group) == 1:
+            out.append(c.text())
+        elif c.sweep not in done:
+            done.add(c.sweep)
+            columns = ", ".join(g.column for g in group)
+            out.append(f"{c.sweep}: {columns} beat {c.baseline} at every size measured "
+                       f"({c.smallest} … {c.largest})")
+    return out

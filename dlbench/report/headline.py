@@ -1,0 +1,221 @@
+"""The headline: a few plain sentences that say what a speedup table shows.
+
+Computed from a table (and the epoch extrapolations of its training steps), knowing
+nothing of how it is shown: the terminal, Markdown, HTML and JSON views print the same
+sentences. Every sentence names the rows and columns it is about, and says only what the
+intervals support: a win is a speedup whose whole 95% interval lies above 1, a loss one
+whose interval lies below 1; a column whose interval holds 1 is said to be no faster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dlbench import stats
+from dlbench.report.cells import Cell, Row, format_time
+from dlbench.report.epoch import EpochEstimate, format_duration
+from dlbench.report.rows import GeoMean, SpeedupTable
+
+CPU = "cpu"
+# Device names that are a GPU (torch's and JAX's spellings); any other non-CPU device is
+# named as it is.
+GPUS = {"cuda", "gpu", "rocm", "hip", "mps", "xpu"}
+# How many losing rows a sentence lists by name before it counts the rest.
+MAX_NAMED = 3
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One non-baseline cell with a speedup, and the row it is in."""
+
+    row: Row
+    column: str
+    cell: Cell
+
+    @property
+    def speedup(self) -> tuple[float, float, float]:
+        assert self.cell.speedup is not None
+        return self.cell.speedup
+
+    def name(self) -> str:
+        return f"{row_name(self.row)} on {self.column}"
+
+
+def row_name(row: Row) -> str:
+    return f"{row.workload} ({row.params}, {row.dtype})" if row.params else \
+        f"{row.workload} ({row.dtype})"
+
+
+def ratio(value: float) -> str:
+    """A speedup as a person says it: 270×, 49×, 3.4×, 0.83×."""
+    if value >= 100:
+        return f"{value:.0f}×"
+    if value >= 10:
+        return f"{value:.1f}×".replace(".0×", "×")
+    return f"{value:.2g}×" if value < 0.1 else f"{value:.2f}×"
+
+
+def interval(lo: float, hi: float) -> str:
+    return f"[{ratio(lo)[:-1]}, {ratio(hi)[:-1]}]"
+
+
+def column_devices(table: SpeedupTable) -> dict[str, str]:
+    """Each column's device, from the results in it."""
+    out: dict[str, str] = {}
+    for row in table.rows:
+        for column, cell in row.cells.items():
+            out.setdefault(column, cell.result.spec.device)
+    return out
+
+
+def sentences(table: SpeedupTable, epochs: Sequence[EpochEstimate] = ()) -> list[str]:
+    """3–6 sentences on `table`: what was compared, the suite-wide speedup of the fastest
+    column, its biggest and smallest win, where a column loses, and what a training step
+    means for an epoch. Fewer when the numbers do not support more."""
+    devices = column_devices(table)
+    others = [c for c in table.columns if c != table.baseline]
+    out = [_compared(table, devices)]
+    if table.baseline is None:
+        out.append("No speedups: the baseline column was not measured.")
+        return out
+    measured = [Measured(row, column, cell) for row in table.rows
+                for column, cell in row.cells.items()
+                if column != table.baseline and cell.speedup is not None]
+    if not measured:
+        out.append(f"No row has both {table.baseline} and another column measured, so "
+                   "there is no speedup to report.")
+        return out
+    best = _best_column(table, measured, others)
+    out.append(_overall(table, best, measured))
+    out += _extremes(table, best, measured)
+    loss = _losses(table, devices, measured)
+    if loss:
+        out.append(loss)
+    story = _epoch(table, best, epochs)
+    if story:
+        out.append(story)
+    return out
+
+
+def _compared(table: SpeedupTable, devices: dict[str, str]) -> str:
+    workloads = list(dict.fromkeys(row.workload for row in table.rows))
+    columns = ", ".join(c + (" (baseline)" if c == table.baseline else "")
+                        for c in table.columns)
+    what = (f"Compared {columns} on {len(table.rows)} row(s) of {len(workloads)} "
+            f"workload(s) ({', '.join(workloads)}).")
+    gpus = sorted({d for d in devices.values() if d != CPU})
+    if not gpus:
+        what += " No GPU was measured: every column ran on the CPU."
+    else:
+        what += f" Devices: {', '.join(dict.fromkeys([CPU, *gpus]))}."
+    return what
+
+
+def _best_column(table: SpeedupTable, measured: Sequence[Measured], others: Sequence[str]
+                 ) -> str:
+    """The column with the highest geometric-mean speedup (its only row's speedup where it
+    has one row)."""
+    def score(column: str) -> float:
+        g = table.geomeans.get(column)
+        if g is not None:
+            return g.point
+        points = [m.speedup[0] for m in measured if m.column == column]
+        return points[0] if len(points) == 1 else 0.0
+    with_speedups = [c for c in others if any(m.column == c for m in measured)]
+    return max(with_speedups, key=score)
+
+
+def _overall(table: SpeedupTable, best: str, measured: Sequence[Measured]) -> str:
+    g: GeoMean | None = table.geomeans.get(best)
+    if g is None:
+        m = next(m for m in measured if m.column == best)
+        point, lo, hi = m.speedup
+        scope = f"on its one row, {row_name(m.row)}"
+    else:
+        point, lo, hi = g.point, g.lo, g.hi
+        scope = f"over {g.rows} rows (geometric mean)"
+        missing = [row for row in table.rows if not (c := row.cells.get(best)) or not c.speedup]
+        if missing and len(missing) <= MAX_NAMED:
+            which = "which lacks" if len(missing) == 1 else "which lack"
+            scope = (f"over {g.rows} rows (geometric mean; without "
+                     f"{', '.join(row_name(r) for r in missing)}, {which} a speedup)")
+        elif missing:
+            scope = (f"over {g.rows} rows (geometric mean; {len(missing)} rows lack a "
+                     "speedup)")
+    if lo > 1.0:
+        verdict = f"is {ratio(point)} faster than {table.baseline}"
+    elif hi < 1.0:
+        verdict = f"is slower than {table.baseline}: {ratio(point)}"
+    else:
+        verdict = f"is not measurably faster than {table.baseline} ({ratio(point)})"
+    return f"Fastest column: {best} {verdict} {scope}, 95% interval {interval(lo, hi)}."
+
+
+def _extremes(table: SpeedupTable, best: str, measured: Sequence[Measured]) -> list[str]:
+    wins = sorted((m for m in measured if m.cell.significant and m.speedup[1] > 1.0),
+                  key=lambda m: m.speedup[0])
+    if not wins:
+        return [f"No column beats {table.baseline} on any row."]
+    top = wins[-1]
+    out = [f"Biggest win: {top.name()}, {ratio(top.speedup[0])} "
+           f"({_times(table, top)})."]
+    own = [m for m in wins if m.column == best]
+    if own and own[0] is not top:
+        low = own[0]
+        out.append(f"Smallest win of {best}: {row_name(low.row)}, {ratio(low.speedup[0])} "
+                   f"({_times(table, low)}){_launch(low)}.")
+    return out
+
+
+def _times(table: SpeedupTable, m: Measured) -> str:
+    base = m.row.cells[table.baseline or ""].result.median or 0.0
+    return f"{format_time(base)} on {table.baseline} → {format_time(m.cell.result.median or 0.0)}"
+
+
+def _launch(m: Measured) -> str:
+    """Said beside a GPU time that is the launch rate, not the kernel's."""
+    return (", launch-bound" if stats.QualityWarning.LAUNCH_BOUND.value in m.cell.result.warnings
+            else "")
+
+
+def _losses(table: SpeedupTable, devices: dict[str, str], measured: Sequence[Measured]
+            ) -> str | None:
+    """Where a column is significantly slower than the baseline: the GPU's losses first
+    (small sizes, launch-bound), else any column's."""
+    losses = [m for m in measured if m.cell.significant and m.speedup[2] < 1.0]
+    gpu = [m for m in losses if devices.get(m.column) != CPU]
+    chosen = gpu or losses
+    if not chosen:
+        return None
+    chosen.sort(key=lambda m: m.speedup[0])
+    named = "; ".join(f"{m.name()} {ratio(m.speedup[0])}{_launch(m)}"
+                      for m in chosen[:MAX_NAMED])
+    more = f"; and {len(chosen) - MAX_NAMED} more" if len(chosen) > MAX_NAMED else ""
+    lost_on = sorted({devices.get(m.column, "") for m in gpu})
+    who = ("A column" if not gpu else "The GPU" if set(lost_on) <= GPUS
+           else f"A {'/'.join(lost_on)} column")
+    return f"{who} loses to {table.baseline} on {len(chosen)} cell(s): {named}{more}."
+
+
+def _epoch(table: SpeedupTable, best: str, epochs: Sequence[EpochEstimate]) -> str | None:
+    """A training step of the fastest column beside the baseline's same step, as the
+    wall time of one epoch of the largest dataset size (the step with the largest speedup
+    when there are several)."""
+    pairs = []
+    for e in epochs:
+        if e.column != best or not e.epochs:
+            continue
+        base = next((b for b in epochs if b.column == table.baseline and b.machine == e.machine
+                     and (b.workload, b.params, b.dtype) == (e.workload, e.params, e.dtype)),
+                    None)
+        if base is not None:
+            pairs.append((base.median_s / e.median_s, base, e))
+    if not pairs:
+        return None
+    _, base, e = max(pairs, key=lambda p: p[0])
+    big, base_big = e.epochs[-1], base.epochs[-1]
+    return (f"One {e.workload} ({e.params}, {e.dtype}) takes {format_time(base.median_s)} "
+            f"on {base.column} and {format_time(e.median_s)} on {e.column}: one epoch of "
+            f"{big.dataset} would take about {format_duration(base_big.seconds)} against "
+            f"{format_duration(big.seconds)} (extrapolated, no data loading).")
