@@ -45,6 +45,9 @@ class Backend:
     distribution: ClassVar[str | None] = None  # when the distribution name differs
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     dtypes: ClassVar[tuple[str, ...]] = ("float32", "float64")
+    # True when the worker sets process-wide state before or at import (environment,
+    # thread pools): describe it in a worker of its own, never in the asking process.
+    process_settings: ClassVar[bool] = False
 
     def __init__(self, device: str = "cpu") -> None:
         if device.split(":")[0] not in self.devices:

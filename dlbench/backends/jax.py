@@ -34,6 +34,7 @@ class JaxBackend(Backend):
     library = "jax"
     devices = ("cpu", "cuda")
     dtypes = ("float32", "float64", "bfloat16")
+    process_settings = True
 
     _last: Any = None
     _affinity: int | None = None
@@ -169,6 +170,8 @@ class JaxBackend(Backend):
             "devices": [str(d) for d in jax.devices()],
             # XLA sizes its CPU pool from the affinity at start: this is what it saw.
             "threads": len(os.sched_getaffinity(0)),
+            "x64": bool(jax.config.jax_enable_x64),
+            "xla_flags": os.environ.get("XLA_FLAGS") or "none",
             "env": {k: os.environ[k] for k in JAX_ENV if k in os.environ},
             "math": self.math_state(),
         }

@@ -41,6 +41,7 @@ class TensorflowBackend(Backend):
     library = "tensorflow"
     devices = ("cpu", "cuda")
     dtypes = ("float32", "float64", "bfloat16")
+    process_settings = True
 
     @property
     def _tf(self) -> Any:
@@ -180,6 +181,8 @@ class TensorflowBackend(Backend):
             "inter_op_threads": threading.get_inter_op_parallelism_threads(),
             "onednn": _onednn(os.environ),
             "cuda_build": bool(build.get("is_cuda_build", False)),
+            "xla_jit": "tf.function(jit_compile=True)",
+            "tf32": self.math_state()["tensor_float_32_execution"],
             "devices": [d.name for d in tf.config.get_visible_devices()],
             "env": {k: os.environ[k] for k in TF_ENV if k in os.environ},
             "math": self.math_state(),

@@ -98,7 +98,8 @@ class Lstm(_Lstm):
     params = _SHAPE
     flops_formula = "2·4·hidden·(input+hidden)·batch·timesteps"
     natives = {"torch": "dlbench.workloads.lstm:torch_native_forward",
-               "tensorflow": "dlbench.workloads.lstm:tensorflow_native_forward"}
+               "tensorflow": "dlbench.workloads.lstm:tensorflow_native_forward",
+               "jax": "dlbench.workloads.lstm:jax_native_forward"}
 
     def flops(self, p: Mapping[str, int]) -> float:
         return self.forward_flops(p)
@@ -130,7 +131,8 @@ class LstmTrainStep(_Lstm):
     flops_formula = ("8·hidden·batch·(2·timesteps·input + 3·timesteps·hidden − hidden) + "
                      "6·timesteps·batch·hidden·classes")
     natives = {"torch": "dlbench.workloads.lstm:torch_native_step",
-               "tensorflow": "dlbench.workloads.lstm:tensorflow_native_step"}
+               "tensorflow": "dlbench.workloads.lstm:tensorflow_native_step",
+               "jax": "dlbench.workloads.lstm:jax_native_step"}
     updates = WEIGHTS
 
     def flops(self, p: Mapping[str, int]) -> float:
@@ -543,3 +545,55 @@ def tensorflow_native_step(backend: Any, arrays: Mapping[str, Any], p: Mapping[s
             var.assign_sub(LEARNING_RATE * grad)
 
     return TfStep(body, params)
+
+
+# JAX's natives are pure functions of the case's arrays, compiled by workloads._compiled.
+# The recurrence is a jax.lax.scan, not the portable kernel's Python loop: XLA compiles
+# one step instead of an unrolled sequence (measured here: 27 s to compile the unrolled
+# training step of the default shape).
+
+def _jax_lstm(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> Any:
+    """h_1 … h_T (T, B, H), torch's gate order (i, f, g, o)."""
+    import jax
+    import jax.numpy as jnp
+
+    t_len, batch, features = x.shape
+    hidden = w_hh.shape[1]
+    xw = jnp.reshape(jnp.reshape(x, (t_len * batch, features)) @ w_ih.T + (b_ih + b_hh),
+                     (t_len, batch, 4 * hidden))
+    w_hh_t = w_hh.T
+
+    def cell(carry: tuple[Any, Any], xw_t: Any) -> tuple[tuple[Any, Any], Any]:
+        h, c = carry
+        i, f, g, o = jnp.split(xw_t + h @ w_hh_t, 4, axis=1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        return (h, c), h
+
+    zeros = jnp.zeros((batch, hidden), x.dtype)
+    return jax.lax.scan(cell, (zeros, zeros), xw)[1]
+
+
+def jax_native_forward(p: Mapping[str, int]) -> Any:
+    return lambda a: _jax_lstm(a["x"], *(a[k] for k in LSTM_WEIGHTS))
+
+
+def jax_native_step(p: Mapping[str, int]) -> Any:
+    """The step with jax.grad of the loss, and an SGD update returning the new weights."""
+    import jax
+    import jax.numpy as jnp
+
+    frames = p["timesteps"] * p["batch"]
+
+    def loss(weights: tuple[Any, ...], x: Any, y: Any) -> Any:
+        w_ih, w_hh, b_ih, b_hh, w_out, b_out = weights
+        top = jnp.reshape(_jax_lstm(x, w_ih, w_hh, b_ih, b_hh), (frames, p["hidden"]))
+        log_p = jax.nn.log_softmax(top @ w_out + b_out, axis=1)
+        return -jnp.mean(jnp.sum(y * log_p, axis=1))
+
+    def step(a: Mapping[str, Any]) -> tuple[Any, ...]:
+        weights = tuple(a[k] for k in WEIGHTS)
+        grads = jax.grad(loss)(weights, a["x"], jnp.reshape(a["y"], (frames, p["classes"])))
+        return tuple(w - LEARNING_RATE * g for w, g in zip(weights, grads, strict=True))
+
+    return step
