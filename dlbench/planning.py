@@ -10,7 +10,7 @@ starts.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -90,7 +90,7 @@ def build(sel: Selection, available_memory: int | None = None) -> Plan:
     targets, notes = select_targets(sel)
     check_device_options(sel, targets, notes)
     memory = psutil.virtual_memory().available if available_memory is None else available_memory
-    cases, skipped = expand(entries(suite, sel), targets, sel, memory)
+    cases, skipped = expand(entries(suite, sel), targets, sel, memory, suite.impls)
     if not cases:
         reasons = sorted({reason for _, reason in skipped})
         raise UsageError("nothing to run: " + "; ".join(reasons[:3]))
@@ -214,9 +214,12 @@ def entries(suite: suites.Suite, sel: Selection) -> list[suites.Entry]:
 
 
 def expand(entries: Sequence[suites.Entry], targets: Sequence[Backend], sel: Selection,
-           memory: float) -> tuple[list[CaseSpec], list[tuple[CaseSpec, str]]]:
-    """Every (entry, size, dtype) on every target and impl: the cases to measure, and
-    those refused with the reason."""
+           memory: float, impls: Mapping[str, Sequence[str]] | None = None
+           ) -> tuple[list[CaseSpec], list[tuple[CaseSpec, str]]]:
+    """Every (entry, size, dtype) on every target and impl (those the suite names for a
+    backend, where it names any): the cases to measure, and those refused with the
+    reason."""
+    chosen = impls or {}
     cases: list[CaseSpec] = []
     skipped: list[tuple[CaseSpec, str]] = []
     for entry in entries:
@@ -225,7 +228,8 @@ def expand(entries: Sequence[suites.Entry], targets: Sequence[Backend], sel: Sel
             params = wl.resolve(size=size, **entry.params)
             for dtype in entry.dtypes:
                 row = [(case_spec(wl, params, dtype, t, impl, sel), t)
-                       for t in targets for impl in wl.impls_for(t.name, t.device)]
+                       for t in targets for impl in wl.impls_for(t.name, t.device)
+                       if impl in chosen.get(t.name, (impl,))]
                 too_big = memory_refusal(wl, params, dtype, len(targets), memory)
                 if too_big and sel.sizes is not None:
                     raise UsageError(too_big)  # a size the user typed: refuse outright

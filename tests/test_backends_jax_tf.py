@@ -101,6 +101,28 @@ def test_tensorflow_is_native_only_with_an_xla_twin_and_jax_jits_the_portable_ke
     assert matmul.impls_for("tensorflow", "cuda") == ("native", "xla")
 
 
+def test_a_suite_names_the_implementations_a_backend_runs(tmp_path):
+    from typer.testing import CliRunner
+
+    from dlbench.cli import app
+    from dlbench.planning import Selection, build
+    from tests.helpers import assert_one_line_error
+
+    quick = build(Selection(suite="quick", backends=("numpy", "jax", "tensorflow")))
+    impls = {(c.backend, c.impl) for c in quick.cases}
+    # The default suite: JAX jit-compiled, TensorFlow eager; NumPy as ever.
+    assert impls == {("numpy", "portable"), ("jax", "native"), ("tensorflow", "native")}
+    standard = build(Selection(suite="standard", backends=("jax", "tensorflow")))
+    assert {(c.backend, c.impl) for c in standard.cases} == {
+        ("jax", "portable"), ("jax", "native"), ("tensorflow", "native"),
+        ("tensorflow", "xla")}
+    suite = tmp_path / "bad.toml"
+    suite.write_text('[impls]\njax = ["fast"]\n[[benchmark]]\nworkload = "matmul"\n')
+    assert_one_line_error(CliRunner().invoke(app, ["run", "--suite", str(suite)]), "bad.toml",
+                          "impls.jax",
+                          "portable, native, xla")
+
+
 def test_the_parent_never_imports_tensorflow_or_jax_for_the_cli():
     code = ("import sys\nimport dlbench.cli\nfrom dlbench.cli import listing\n"
             "print([m in sys.modules for m in ('jax', 'tensorflow', 'torch')])")
