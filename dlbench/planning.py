@@ -234,7 +234,8 @@ def expand(entries: Sequence[suites.Entry], targets: Sequence[Backend], sel: Sel
                 if too_big and sel.sizes is not None:
                     raise UsageError(too_big)  # a size the user typed: refuse outright
                 for spec, target in row:
-                    reason = too_big or unsupported(wl, target, dtype)
+                    reason = too_big or unsupported(wl, target, dtype) or unsupported_mode(
+                        spec, target, sel)
                     if reason:
                         skipped.append((spec, reason))
                     else:
@@ -269,6 +270,25 @@ def unsupported(wl: workloads.Workload, target: Backend, dtype: str) -> str | No
         return why
     if dtype not in target.dtypes:
         return f"{target.name} has no {dtype}"
+    return None
+
+
+# GPU timing modes, as a backend declares them in `gpu_modes`, and what each needs.
+GPU_MODES = {"graph": "as CUDA-graph replays (--graph): it has no graph capture of its own",
+             "transfer": "with its host-device copies (--include-transfer): it has no "
+                         "pinned buffers or copies into existing device buffers",
+             "cold": "with a cold L2 (--cache cold): it has no device events to time "
+                     "behind a flush"}
+
+
+def unsupported_mode(spec: CaseSpec, target: Backend, sel: Selection) -> str | None:
+    """Why a GPU case cannot be timed in the mode the user asked for on this backend."""
+    if target.device == "cpu":
+        return None
+    asked = {"graph": spec.graph, "transfer": spec.end_to_end, "cold": sel.cache == "cold"}
+    for mode, on in asked.items():
+        if on and mode not in target.gpu_modes:
+            return f"{target.name} cannot be timed {GPU_MODES[mode]}"
     return None
 
 

@@ -216,3 +216,23 @@ def test_matmul_and_a_training_step_verify_on_the_gpu(backend):
     for r in run(cases):
         assert r.status == "ok" and r.verify["ok"], (r.spec.id, r.error)
         assert r.numerics.float32_math == "ieee"  # --tf32 off: TF32 switched off
+
+
+@pytest.mark.parametrize("backend", ["jax", "tensorflow"])
+def test_gpu_modes_they_cannot_time_are_skipped_with_the_reason(backend):
+    from dlbench import backends
+    from dlbench.planning import Selection, unsupported_mode
+
+    gpu = backends.get(backend, "cuda")
+    plain = CaseSpec.make("matmul", {"m": 8, "n": 8, "k": 8}, "float32", backend, "cuda",
+                          "native")
+    graph = CaseSpec.make("matmul", {"m": 8, "n": 8, "k": 8}, "float32", backend, "cuda",
+                          "native", graph=True)
+    assert unsupported_mode(plain, gpu, Selection()) is None
+    assert "CUDA-graph" in unsupported_mode(graph, gpu, Selection())
+    assert "cold L2" in unsupported_mode(plain, gpu, Selection(cache="cold"))
+    # torch and CuPy time every mode; a CPU column is never refused one.
+    assert unsupported_mode(graph, backends.get("torch", "cuda"), Selection()) is None
+    assert unsupported_mode(plain, backends.get(backend, "cpu"), Selection(cache="cold")) is None
+    ok, why = workloads.get("transfer").supports(gpu)
+    assert not ok and backend in why

@@ -48,6 +48,8 @@ class Backend:
     # True when the worker sets process-wide state before or at import (environment,
     # thread pools): describe it in a worker of its own, never in the asking process.
     process_settings: ClassVar[bool] = False
+    # GPU timing modes it supports: CUDA-graph replay, end to end with copies, cold L2.
+    gpu_modes: ClassVar[frozenset[str]] = frozenset({"graph", "transfer", "cold"})
 
     def __init__(self, device: str = "cpu") -> None:
         if device.split(":")[0] not in self.devices:

@@ -35,6 +35,7 @@ class JaxBackend(Backend):
     devices = ("cpu", "cuda")
     dtypes = ("float32", "float64", "bfloat16")
     process_settings = True
+    gpu_modes = frozenset()  # timed on the host around a synchronised batch only
 
     _last: Any = None
     _affinity: int | None = None

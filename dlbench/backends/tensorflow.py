@@ -42,6 +42,7 @@ class TensorflowBackend(Backend):
     devices = ("cpu", "cuda")
     dtypes = ("float32", "float64", "bfloat16")
     process_settings = True
+    gpu_modes = frozenset()  # timed on the host around a synchronised batch only
 
     @property
     def _tf(self) -> Any:
