@@ -236,3 +236,17 @@ def test_gpu_modes_they_cannot_time_are_skipped_with_the_reason(backend):
     assert unsupported_mode(plain, backends.get(backend, "cpu"), Selection(cache="cold")) is None
     ok, why = workloads.get("transfer").supports(gpu)
     assert not ok and backend in why
+
+
+def test_a_table_with_tensorflow_says_why_it_has_no_portable_column():
+    from dataclasses import replace
+
+    from dlbench.report import rows
+    from tests.helpers import noisy, result
+
+    base = result(noisy(1e-3))
+    tf_native = result(noisy(5e-4), backend="tensorflow")
+    tf_native = replace(tf_native, spec=replace(tf_native.spec, impl="native"))
+    with_tf = rows.table_notes(rows.speedup_table([base, tf_native]))
+    assert rows.TENSORFLOW_NOTE in with_tf and "native only" in rows.TENSORFLOW_NOTE
+    assert rows.TENSORFLOW_NOTE not in rows.table_notes(rows.speedup_table([base]))
