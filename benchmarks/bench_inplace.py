@@ -7,8 +7,12 @@ workloads/_arrayapi.py that first asks whether the array is writable
 each helper against the bare write it wraps, on the default conv2d case's own buffers
 (the padded input, the im2col matrix) and on an MLP's weight matrix, alternating the
 two in rounds (NumPy and torch each in a child process of its own, never both libraries'
-threads in one process), and prints the per-call cost of the check. Target: the helper
-adds under 2 µs per call, and no more than 2% to the write it wraps.
+threads in one process). The helper's own cost is a fixed few calls per write, so it is
+measured where the write costs nothing — the same helpers on 16-element arrays — and
+must stay under 2 µs per call (a portable kernel makes at most a few dozen such writes
+per call, each of milliseconds); on the real buffers the two must agree within 5%, this
+shared machine's noise between rounds (a first run here: ratios 0.89–1.04 on NumPy,
+0.97–1.00 on torch, the helper as often faster as slower).
 
     pytest benchmarks/bench_inplace.py --benchmark-only -s
 """
@@ -26,10 +30,11 @@ import pytest
 
 ROUNDS = 7
 MAX_EXTRA_S = 2e-6
-MAX_RATIO = 1.02
+MAX_RATIO = 1.05
+TINY = 16
 
 
-def _pairs(library: str) -> dict[str, tuple]:
+def _pairs(library: str, tiny: bool = False) -> dict[str, tuple]:
     import numpy as np
 
     from dlbench.workloads import _arrayapi as aa
@@ -45,12 +50,13 @@ def _pairs(library: str) -> dict[str, tuple]:
 
         asarray = np.ascontiguousarray
     rng = np.random.default_rng(0)
-    n, c, h, r, ho = 32, 128, 28, 3, 28  # the default conv2d case
+    # The default conv2d case and MLP, or the same writes on a few elements.
+    n, c, h, r, ho, f, hid = (1, 1, 2, 1, 2, 4, 4) if tiny else (32, 128, 28, 3, 28, 784, 1024)
     x = asarray(rng.standard_normal((c, n, h, h)).astype(np.float32))
     buffer = xp.zeros((c, n, h + 2, h + 2), dtype=x.dtype)
     cols = aa.cols_buffer(xp, c, r, r, n, ho, ho, like=x)
-    w = asarray(rng.standard_normal((784, 1024)).astype(np.float32))
-    g = asarray(rng.standard_normal((784, 1024)).astype(np.float32)) * 1e-9
+    w = asarray(rng.standard_normal((f, hid)).astype(np.float32))
+    g = asarray(rng.standard_normal((f, hid)).astype(np.float32)) * 1e-9
 
     def bare_pad() -> None:
         buffer[..., 1:1 + h, 1:1 + h] = x
@@ -78,7 +84,8 @@ def _per_call(fn) -> float:
 
 def _child(library: str) -> dict[str, dict[str, float]]:
     out = {}
-    for name, (helper, bare) in _pairs(library).items():
+    pairs = {**_pairs(library), **{f"{k} (tiny)": v for k, v in _pairs(library, True).items()}}
+    for name, (helper, bare) in pairs.items():
         helpers, bares = [], []
         for i in range(ROUNDS):
             first, second = (helper, bare) if i % 2 else (bare, helper)
@@ -104,10 +111,14 @@ def test_helpers_cost_the_in_place_path_nothing_measurable(benchmark, library):
     benchmark.extra_info.update(figures)
     print()
     for name, f in figures.items():
-        print(f"{library} {name}: helper {f['helper_s'] * 1e6:.1f} µs, bare write "
-              f"{f['bare_s'] * 1e6:.1f} µs, ratio {f['ratio']:.3f}")
+        print(f"{library} {name}: helper {f['helper_s'] * 1e6:.2f} µs, bare write "
+              f"{f['bare_s'] * 1e6:.2f} µs, extra {f['extra_s'] * 1e6:+.2f} µs, "
+              f"ratio {f['ratio']:.3f}")
     for name, f in figures.items():
-        assert f["extra_s"] < MAX_EXTRA_S or f["ratio"] < MAX_RATIO, name
+        if name.endswith("(tiny)"):
+            assert f["extra_s"] < MAX_EXTRA_S, name
+        else:
+            assert f["ratio"] < MAX_RATIO, name
 
 
 if __name__ == "__main__":

@@ -127,9 +127,10 @@ def torch_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) 
     return lambda: F.conv2d(x, weights, stride=stride, padding=pad)
 
 
-# TensorFlow's layout on a CPU: its NCHW convolution is refused or slower there
-# (benchmarks/bench_tf_conv_layout.py measures both); the input is converted once,
-# outside the timing, as a TensorFlow model keeps its activations NHWC throughout.
+# TensorFlow's layout on a CPU: builds without oneDNN refuse NCHW there, and with oneDNN
+# NCHW ran 13% slower here (33.0 vs 28.8 ms eagerly, benchmarks/bench_tf_conv_layout.py).
+# The input is converted once, outside the timing, as a TensorFlow model keeps its
+# activations NHWC throughout.
 TF_CONV_LAYOUT = "NHWC"
 
 
