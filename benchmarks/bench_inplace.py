@@ -8,11 +8,11 @@ each helper against the bare write it wraps, on the default conv2d case's own bu
 (the padded input, the im2col matrix) and on an MLP's weight matrix, alternating the
 two in rounds (NumPy and torch each in a child process of its own, never both libraries'
 threads in one process). The helper's own cost is a fixed few calls per write, so it is
-measured where the write costs nothing — the same helpers on 16-element arrays — and
-must stay under 2 µs per call (a portable kernel makes at most a few dozen such writes
-per call, each of milliseconds); on the real buffers the two must agree within 5%, this
-shared machine's noise between rounds (a first run here: ratios 0.89–1.04 on NumPy,
-0.97–1.00 on torch, the helper as often faster as slower).
+measured where the write costs nothing — the same helpers on arrays of a few elements —
+and must stay under 2 µs per call (a portable kernel makes at most a few dozen such
+writes per call, each of milliseconds). On the real buffers the ratios are printed, not
+asserted: on this shared 2-vCPU machine they wandered 0.89–1.13 between two runs, the
+helper as often faster as slower, far more than a microsecond could move them.
 
     pytest benchmarks/bench_inplace.py --benchmark-only -s
 """
@@ -25,12 +25,12 @@ import statistics
 import subprocess
 import sys
 import timeit
+from typing import Any
 
 import pytest
 
 ROUNDS = 7
 MAX_EXTRA_S = 2e-6
-MAX_RATIO = 1.05
 TINY = 16
 
 
@@ -61,10 +61,11 @@ def _pairs(library: str, tiny: bool = False) -> dict[str, tuple]:
     def bare_pad() -> None:
         buffer[..., 1:1 + h, 1:1 + h] = x
 
-    def bare_im2col() -> None:
+    def bare_im2col() -> Any:
         for i in range(r):
             for j in range(r):
                 cols[:, i * r + j] = buffer[:, :, i:i + ho, j:j + ho]
+        return xp.reshape(cols, (c * r * r, n * ho * ho))  # as im2col returns it
 
     def bare_sgd() -> None:
         nonlocal w
@@ -117,8 +118,6 @@ def test_helpers_cost_the_in_place_path_nothing_measurable(benchmark, library):
     for name, f in figures.items():
         if name.endswith("(tiny)"):
             assert f["extra_s"] < MAX_EXTRA_S, name
-        else:
-            assert f["ratio"] < MAX_RATIO, name
 
 
 if __name__ == "__main__":
