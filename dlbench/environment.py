@@ -23,8 +23,9 @@ from dlbench.machine import CUPY_DISTRIBUTIONS
 # ISA features that decide which BLAS kernels can run.
 BLAS_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni",
               "amx_tile", "amx_bf16", "amx_int8")
-LIBRARIES = ("numpy", "torch", *CUPY_DISTRIBUTIONS, "array-api-compat",
-             "threadpoolctl", "psutil", "typer", "rich")
+LIBRARIES = ("numpy", "torch", *CUPY_DISTRIBUTIONS, "jax", "jaxlib", "tensorflow",
+             "tensorflow-cpu", "array-api-compat", "array-api-extra", "threadpoolctl",
+             "psutil", "typer", "rich")
 # Set by the user when the OS hides the clock (virtual machines): the all-core clock
 # under load, in GHz.
 CPU_GHZ_ENV = "DLBENCH_CPU_GHZ"
@@ -42,6 +43,9 @@ GPU_ENV_NOTES = {
 }
 ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
             "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "CUDA_VISIBLE_DEVICES", "CUPY_TF32",
+            # TensorFlow's and JAX's own switches (oneDNN changes TF's numerics)
+            "TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL", "XLA_FLAGS", "JAX_ENABLE_X64",
+            "JAX_PLATFORMS",
             *dict.fromkeys(name for name, _ in GPU_ENV_NOTES), CPU_GHZ_ENV)
 
 

@@ -2,7 +2,9 @@
 
 CPU backends describe themselves in this process (importing their library: `dlbench
 env` is the one command that may pay for that). A GPU backend is asked in a spawned
-child, so that CUDA is never initialised in the asking process (FIELD.md P9).
+child, so that CUDA is never initialised in the asking process (FIELD.md P9), and so
+is a library whose settings are fixed for its process at import (JAX's float64 and
+platform, TensorFlow's threads): what it says is what a worker of the run would see.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def describe_backends() -> dict[str, Any]:
 
 
 def _describe(target: Backend) -> dict[str, Any]:
-    if target.device == "cpu":
+    if target.device == "cpu" and not target.process_settings:
         backends.import_library(target)
         return target.describe()
     child = WorkerProcess(target.label)

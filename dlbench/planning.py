@@ -10,7 +10,7 @@ starts.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -90,7 +90,7 @@ def build(sel: Selection, available_memory: int | None = None) -> Plan:
     targets, notes = select_targets(sel)
     check_device_options(sel, targets, notes)
     memory = psutil.virtual_memory().available if available_memory is None else available_memory
-    cases, skipped = expand(entries(suite, sel), targets, sel, memory)
+    cases, skipped = expand(entries(suite, sel), targets, sel, memory, suite.impls)
     if not cases:
         reasons = sorted({reason for _, reason in skipped})
         raise UsageError("nothing to run: " + "; ".join(reasons[:3]))
@@ -214,9 +214,12 @@ def entries(suite: suites.Suite, sel: Selection) -> list[suites.Entry]:
 
 
 def expand(entries: Sequence[suites.Entry], targets: Sequence[Backend], sel: Selection,
-           memory: float) -> tuple[list[CaseSpec], list[tuple[CaseSpec, str]]]:
-    """Every (entry, size, dtype) on every target and impl: the cases to measure, and
-    those refused with the reason."""
+           memory: float, impls: Mapping[str, Sequence[str]] | None = None
+           ) -> tuple[list[CaseSpec], list[tuple[CaseSpec, str]]]:
+    """Every (entry, size, dtype) on every target and impl (those the suite names for a
+    backend, where it names any): the cases to measure, and those refused with the
+    reason."""
+    chosen = impls or {}
     cases: list[CaseSpec] = []
     skipped: list[tuple[CaseSpec, str]] = []
     for entry in entries:
@@ -225,12 +228,14 @@ def expand(entries: Sequence[suites.Entry], targets: Sequence[Backend], sel: Sel
             params = wl.resolve(size=size, **entry.params)
             for dtype in entry.dtypes:
                 row = [(case_spec(wl, params, dtype, t, impl, sel), t)
-                       for t in targets for impl in wl.impls_for(t.name, t.device)]
+                       for t in targets for impl in wl.impls_for(t.name, t.device)
+                       if impl in chosen.get(t.name, (impl,))]
                 too_big = memory_refusal(wl, params, dtype, len(targets), memory)
                 if too_big and sel.sizes is not None:
                     raise UsageError(too_big)  # a size the user typed: refuse outright
                 for spec, target in row:
-                    reason = too_big or unsupported(wl, target, dtype)
+                    reason = too_big or unsupported(wl, target, dtype) or unsupported_mode(
+                        spec, target, sel)
                     if reason:
                         skipped.append((spec, reason))
                     else:
@@ -265,6 +270,25 @@ def unsupported(wl: workloads.Workload, target: Backend, dtype: str) -> str | No
         return why
     if dtype not in target.dtypes:
         return f"{target.name} has no {dtype}"
+    return None
+
+
+# GPU timing modes, as a backend declares them in `gpu_modes`, and what each needs.
+GPU_MODES = {"graph": "as CUDA-graph replays (--graph): it has no graph capture of its own",
+             "transfer": "with its host-device copies (--include-transfer): it has no "
+                         "pinned buffers or copies into existing device buffers",
+             "cold": "with a cold L2 (--cache cold): it has no device events to time "
+                     "behind a flush"}
+
+
+def unsupported_mode(spec: CaseSpec, target: Backend, sel: Selection) -> str | None:
+    """Why a GPU case cannot be timed in the mode the user asked for on this backend."""
+    if target.device == "cpu":
+        return None
+    asked = {"graph": spec.graph, "transfer": spec.end_to_end, "cold": sel.cache == "cold"}
+    for mode, on in asked.items():
+        if on and mode not in target.gpu_modes:
+            return f"{target.name} cannot be timed {GPU_MODES[mode]}"
     return None
 
 

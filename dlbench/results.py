@@ -32,6 +32,8 @@ SCHEMA_VERSION = 1
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
 STATUSES = ("ok", "wrong", "oom", "error", "skipped")
+# Keys of a result's "extra" that the kernel itself reported (additive to schema 1).
+KERNEL_EXTRA = ("xla_flops", "sdpa_backend")
 # progress(done, total): how far a long job over many results is (big files take seconds).
 Progress = Callable[[int, int], None]
 # How ids, columns and files mark a GPU kernel timed with its host↔device copies, and
@@ -117,9 +119,6 @@ class Numerics:
     float32_math: str = "ieee"
     math: Mapping[str, Any] = field(default_factory=dict)
     cache: str | None = None
-    # What the kernel itself chose and only it can tell, e.g. the attention backend
-    # torch's scaled_dot_product_attention dispatched to (a kernel's `extra`).
-    kernel: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"float32_math": self.float32_math}
@@ -127,16 +126,13 @@ class Numerics:
             d["math"] = dict(self.math)
         if self.cache is not None:
             d["cache"] = self.cache
-        if self.kernel:
-            d["kernel"] = dict(self.kernel)
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Numerics | None:
         if "float32_math" not in d:
             return None
-        return cls(str(d["float32_math"]), dict(d.get("math") or {}), d.get("cache"),
-                   dict(d.get("kernel") or {}))
+        return cls(str(d["float32_math"]), dict(d.get("math") or {}), d.get("cache"))
 
 
 @dataclass(frozen=True)
@@ -166,6 +162,9 @@ class Result:
     host_samples_s: tuple[float, ...] = ()
     enqueue_samples_s: tuple[float, ...] = ()
     peak_device_bytes: int | None = None
+    # What the kernel itself reported (XLA's FLOP count "xla_flops", torch's SDPA
+    # backend "sdpa_backend"), kept in "extra" as it came.
+    kernel_extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -183,7 +182,7 @@ class Result:
 
     def extra(self) -> dict[str, Any]:
         """The file's "extra" object: how the case was computed, and device-side figures."""
-        d = self.numerics.to_dict() if self.numerics else {}
+        d = {**self.kernel_extra, **(self.numerics.to_dict() if self.numerics else {})}
         for name, samples in (("host", self.host_samples_s),
                               ("enqueue", self.enqueue_samples_s)):
             if samples:
@@ -237,6 +236,7 @@ class Result:
             host_samples_s=tuple(extra.get("host_samples_s") or ()),
             enqueue_samples_s=tuple(extra.get("enqueue_samples_s") or ()),
             peak_device_bytes=int(peak) if peak is not None else None,
+            kernel_extra={k: extra[k] for k in KERNEL_EXTRA if k in extra},
         )
 
 

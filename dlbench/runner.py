@@ -250,7 +250,7 @@ class Runner:
             verify=prepared.verify, first_call_s=prepared.first_call_s, stop=stop,
             numerics=prepared.numerics, host_samples_s=tuple(case.host_samples),
             enqueue_samples_s=tuple(case.enqueue_samples),
-            peak_device_bytes=case.peak_device_bytes)
+            peak_device_bytes=case.peak_device_bytes, kernel_extra=prepared.extra)
         fraction = self._fraction_of_peak(result)
         warnings = measure.quality_warnings(
             summary, stop, measure.launch_bound(case.enqueue_samples, case.samples))

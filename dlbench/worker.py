@@ -15,7 +15,7 @@ import gc
 import os
 import signal
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,7 @@ class Prepared:
     timer: str
     numerics: Numerics
     verify: Mapping[str, Any] | None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # the kernel's own notes
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class Worker:
         """
         backend = backends.get(backend_name, device)
         backend.prepare_env(options)
+        backend.threads_before_import(threads)
         backends.import_library(backend)
         backend.set_threads(threads)
         backend.setup()
@@ -118,7 +120,9 @@ class Worker:
         p = wl.resolve(size=INIT_WARMUP_N)
         arrays = {k: self.backend.asarray(v, "float32") for k, v in wl.inputs(p).items()}
         config = MeasureConfig(warmup_time=seconds)
-        Sampler(wl.kernel("portable", self.backend, arrays, p), self.timer(), config).prepare()
+        impl = wl.impls_for(self.backend.name)[0]  # portable, or a native-only library's own
+        kernel = self.backend.track(wl.kernel(impl, self.backend, arrays, p))
+        Sampler(kernel, self.timer(), config).prepare()
 
     def timer(self, graph: bool = False) -> Timer:
         if os.environ.get(EVENT_TIMER_ENV) == self.backend.name:
@@ -157,8 +161,8 @@ class Worker:
         backend.reset_peak_memory()
         arrays = {k: backend.asarray(v, spec.dtype) for k, v in host.items()}
         del host
-        kernel = wl.kernel(spec.impl, backend, arrays, p)
-        kernel_info = dict(getattr(kernel, "extra", None) or {})
+        built = wl.kernel(spec.impl, backend, arrays, p)
+        kernel = backend.track(built)
         if spec.end_to_end:
             kernel = with_transfers(backend, kernel, arrays, spec.dtype)
         # Widen the inputs before the first call: training steps update them in place.
@@ -167,7 +171,11 @@ class Worker:
         timer = self.timer(spec.graph)
         sampler = Sampler(kernel, timer, config)
         output = sampler.first_call()
-        numerics = replace(self.numerics(), kernel=kernel_info)
+        # A compiled kernel knows more once compiled (XLA's FLOP count); one kept in a
+        # library's preferred layout says how to turn its output into the workload's.
+        extra = dict(getattr(built, "extra", None) or {})
+        output = getattr(built, "canonical", lambda out: out)(output)
+        numerics = self.numerics()
         check = None
         if widened is not None:
             check = wl.check(self._to_host(output), widened, p, spec.dtype,
@@ -184,7 +192,7 @@ class Worker:
         loops = sampler.prepare()
         self.cases[spec.id] = sampler
         assert sampler.first_call_s is not None
-        return Prepared(loops, sampler.first_call_s, timer.name, numerics, check)
+        return Prepared(loops, sampler.first_call_s, timer.name, numerics, check, extra)
 
     def _refuse_oversized(self, wl: workloads.Workload, p: Mapping[str, int],
                           host: Mapping[str, Any], dtype: str) -> Failure | None:

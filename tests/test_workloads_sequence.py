@@ -366,28 +366,25 @@ def test_native_attention_records_the_sdpa_backend_that_ran():
 
 
 def test_the_sdpa_backend_reaches_the_result_file():
-    """The worker carries what the kernel chose into the result's extra["kernel"]."""
+    """The worker carries what the kernel chose into the result's extra."""
     pytest.importorskip("torch")
     from dlbench.backends import DeviceOptions
     from dlbench.measure import MeasureConfig
-    from dlbench.results import Numerics
     from dlbench.worker import Prepared, Worker
 
-    spec = CaseSpec.make("attention", {"batch": 1, "seq": 64, "heads": 2, "head_dim": 16,
-                                       "causal": 0}, "float32", "torch", "cpu", "native")
+    params = {"batch": 1, "seq": 64, "heads": 2, "head_dim": 16, "causal": 0}
+    spec = CaseSpec.make("attention", params, "float32", "torch", "cpu", "native")
     worker = Worker.start("torch", "cpu", 1, DeviceOptions())
     config = MeasureConfig(min_time=0.01, max_time=0.02, warmup_time=0.0, sample_time=0.001)
     prepared = worker.prepare(spec, config, True, workloads.DEFAULT_SEED)
     assert isinstance(prepared, Prepared), prepared
-    chosen = prepared.numerics.kernel["sdpa_backend"]
+    chosen = prepared.extra["sdpa_backend"]
     assert chosen in ("flash_attention", "efficient_attention", "cudnn_attention", "math")
-    written = Result(spec, "ok", numerics=prepared.numerics).to_dict()["extra"]
-    assert written["kernel"] == {"sdpa_backend": chosen}
-    assert Numerics.from_dict(written) == prepared.numerics
-    portable = worker.prepare(CaseSpec.make("attention", dict(spec.params), "float32",
-                                                  "torch", "cpu", "portable"),
-                              config, True, workloads.DEFAULT_SEED)
-    assert "kernel" not in Result(spec, "ok", numerics=portable.numerics).to_dict()["extra"]
+    written = Result(spec, "ok", kernel_extra=prepared.extra).to_dict()
+    assert written["extra"]["sdpa_backend"] == chosen
+    assert Result.from_dict(written).kernel_extra == {"sdpa_backend": chosen}
+    portable = CaseSpec.make("attention", params, "float32", "torch", "cpu", "portable")
+    assert worker.prepare(portable, config, True, workloads.DEFAULT_SEED).extra == {}
 
 
 # -- transformer ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ a NumPy-only machine never pay for them. Third-party backends register through t
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -23,7 +24,8 @@ from dlbench.timers import Event, EventTimer, GraphTimer, HostTimer, Timer
 
 # Built-in backends by module, imported on first use of the registry (cheap: the
 # modules import their libraries lazily).
-_BUILTIN_MODULES = ("dlbench.backends.numpy", "dlbench.backends.torch", "dlbench.backends.cupy")
+_BUILTIN_MODULES = ("dlbench.backends.numpy", "dlbench.backends.torch", "dlbench.backends.cupy",
+                    "dlbench.backends.jax", "dlbench.backends.tensorflow")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,11 @@ class Backend:
     distribution: ClassVar[str | None] = None  # when the distribution name differs
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     dtypes: ClassVar[tuple[str, ...]] = ("float32", "float64")
+    # True when the worker sets process-wide state before or at import (environment,
+    # thread pools): describe it in a worker of its own, never in the asking process.
+    process_settings: ClassVar[bool] = False
+    # GPU timing modes it supports: CUDA-graph replay, end to end with copies, cold L2.
+    gpu_modes: ClassVar[frozenset[str]] = frozenset({"graph", "transfer", "cold"})
 
     def __init__(self, device: str = "cpu") -> None:
         if device.split(":")[0] not in self.devices:
@@ -112,6 +119,20 @@ class Backend:
     def prepare_env(self, options: DeviceOptions) -> None:
         """Before the library is imported: environment it reads at import (CUPY_TF32)."""
         self.options = options
+
+    def threads_before_import(self, threads: int | None) -> None:
+        """Before the library is imported: thread settings it reads only at import or at
+        its first op (XLA's thread pool); most libraries take them in set_threads."""
+
+    def importing(self) -> contextlib.AbstractContextManager[object]:
+        """Around the import: a library that writes notices to stderr while loading,
+        which no environment variable silences (TensorFlow), keeps them instead."""
+        return contextlib.nullcontext()
+
+    def track(self, kernel: Callable[[], Any]) -> Callable[[], Any]:
+        """The kernel as it is timed: a library whose calls return before their work is
+        done, and which has no device-wide wait, keeps the last output to wait on."""
+        return kernel
 
     def setup(self) -> None:
         """After import, before the first kernel: select the device, set math flags,
@@ -191,6 +212,7 @@ def all_targets() -> list[Backend]:
 def import_library(backend: Backend) -> Any:
     """Import the backend's library, turning any failure into a readable reason."""
     try:
-        return importlib.import_module(backend.library)
+        with backend.importing():
+            return importlib.import_module(backend.library)
     except Exception as exc:  # ImportError, or a broken native extension
         raise RuntimeError(f"{backend.library} failed to import: {exc}") from exc

@@ -31,7 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-GPU_LIBRARIES = ("cupy", "torch")
+GPU_LIBRARIES = ("cupy", "torch", "jax", "tensorflow")
+# The plugins a CUDA build of JAX is installed with (jax[cuda12], jax[cuda13]).
+JAX_CUDA_PLUGINS = ("jax_cuda12_plugin", "jax_cuda13_plugin")
 # A child that imports torch and initialises CUDA on a busy machine can take tens of
 # seconds; longer than this is a broken installation, reported as such.
 PROBE_TIMEOUT_S = 120.0
@@ -140,6 +142,39 @@ def classify_torch(torch: Any) -> dict[str, Any]:
     return {"ok": True, "info": info, "devices": devices}
 
 
+def classify_jax(jax: Any) -> dict[str, Any]:
+    info: dict[str, Any] = {"version": jax.__version__}
+    try:
+        found = jax.devices("cuda")
+    except RuntimeError as exc:  # "Unknown backend cuda" / no driver / no device
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        return {"ok": False, "info": info, "reason": f"jax sees no CUDA device: {first}"
+                + _visible_note()}
+    devices = [{"index": i, "name": getattr(d, "device_kind", str(d)),
+                "total_bytes": (d.memory_stats() or {}).get("bytes_limit")}
+               for i, d in enumerate(found)]
+    return {"ok": True, "info": info, "devices": devices}
+
+
+def classify_tensorflow(tf: Any) -> dict[str, Any]:
+    info: dict[str, Any] = {"version": tf.__version__}
+    if not tf.test.is_built_with_cuda():
+        return {"ok": False, "info": info, "reason":
+                f"tensorflow {tf.__version__} is built without CUDA"}
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return {"ok": False, "info": info, "reason": "tensorflow sees no GPU (a driver, "
+                "or the CUDA libraries of tensorflow[and-cuda], missing)" + _visible_note()}
+    devices = [{"index": i, "name": tf.config.experimental.get_device_details(g)
+                .get("device_name", g.name), "total_bytes": None}
+               for i, g in enumerate(gpus)]
+    return {"ok": True, "info": info, "devices": devices}
+
+
+CLASSIFY = {"cupy": classify_cupy, "torch": classify_torch, "jax": classify_jax,
+            "tensorflow": classify_tensorflow}
+
+
 def _visible_note() -> str:
     import os
 
@@ -148,12 +183,18 @@ def _visible_note() -> str:
 
 
 def _child(library: str) -> dict[str, Any]:
+    import os
+
+    # Asking must not take the GPU's memory (JAX preallocates 75% of it) nor fill
+    # stderr with TensorFlow's start-up notices.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         module = importlib.import_module(library)
     except Exception as exc:  # ImportError, or a broken native extension
         return {"ok": False, "reason": f"{library} failed to import: {exc}"}
     try:
-        return (classify_cupy if library == "cupy" else classify_torch)(module)
+        return CLASSIFY[library](module)
     except Exception as exc:
         return {"ok": False, "reason": f"{library} CUDA probe failed: "
                                        f"{type(exc).__name__}: {exc}"}
@@ -189,7 +230,27 @@ def _fast_answer(library: str) -> Probe | None:
         return Probe(False, f"{library} is not installed")
     if library == "torch" and (reason := torch_cpu_build()):
         return Probe(False, reason)
+    if library == "jax" and not any(importlib.util.find_spec(p) for p in JAX_CUDA_PLUGINS):
+        return Probe(False, "jax has no CUDA plugin installed (a GPU needs "
+                            "pip install 'jax[cuda12]' or 'jax[cuda13]')")
+    if library == "tensorflow" and (reason := tensorflow_cpu_build()):
+        return Probe(False, reason)
     return None
+
+
+def tensorflow_cpu_build() -> str | None:
+    """The reason when the installed TensorFlow is the CPU-only wheel, from its metadata."""
+    def version(dist: str) -> str | None:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    cpu = version("tensorflow-cpu")
+    if cpu is None or version("tensorflow") is not None:
+        return None
+    return (f"tensorflow-cpu {cpu} is a CPU-only build (a GPU needs "
+            "pip install 'tensorflow[and-cuda]')")
 
 
 def _start(library: str) -> None:

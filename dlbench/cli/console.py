@@ -32,7 +32,8 @@ def write_text(text: str) -> None:
 
 
 def message(text: str, style: str = "") -> None:
-    err.print(text, style=style, soft_wrap=True)
+    # Plain text, never markup: a reason may hold brackets ("pip install 'jax[cuda12]'").
+    err.print(text, style=style, soft_wrap=True, markup=False)
 
 
 def fail(text: str, code: int = EXIT_USAGE) -> typer.Exit:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 
 from dlbench import environment, inventory
@@ -61,7 +62,7 @@ def render(record: dict[str, Any]) -> Group:
         t.add_row(f"${key}", value)
     for label, info in record.get("backends", {}).items():
         if not info.get("available"):
-            t.add_row(label, f"unavailable: {info['reason']}", style="dim")
+            t.add_row(label, f"unavailable: {escape(str(info['reason']))}", style="dim")
             continue
         # NumPy's BLAS list and env vars have rows of their own above.
         details = {k: v for k, v in info.items()

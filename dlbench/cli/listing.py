@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 
 from dlbench import backends, suites, workloads
@@ -25,7 +26,7 @@ def list_command() -> None:
         for target in backends.all_targets():
             ok, reason = target.available()
             be.add_row(target.name, target.device, "yes" if ok else "no",
-                       (target.version() or "") if ok else reason, ", ".join(target.dtypes),
+                       (target.version() or "") if ok else escape(reason), ", ".join(target.dtypes),
                        style="" if ok else "dim")
         wl = Table(title="workloads")
         for col in ("workload", "parameters (default)", "size sets", "FLOPs", "implementations",
@@ -34,12 +35,8 @@ def list_command() -> None:
         for name in workloads.names():
             w = workloads.get(name)
             params = ", ".join(f"{p.name}={p.default}" for p in w.params)
-            where = f" on {'/'.join(w.native_devices)}" if w.native_devices else ""
-            impls = ", ".join(dict.fromkeys(
-                f"native ({b}{where})" if impl == "native" else impl
-                for b in backends.names() for impl in w.impls_for(b)))
-            wl.add_row(name, params, ",".join(w.size_params), w.flops_formula, impls,
-                       w.description)
+            wl.add_row(name, params, ",".join(w.size_params), w.flops_formula,
+                       implementations(w), w.description)
         st = Table(title="suites")
         st.add_column("suite")
         st.add_column("description")
@@ -50,3 +47,17 @@ def list_command() -> None:
                              f"[{','.join(e.dtypes)}]" for e in s.entries)
             st.add_row(name, s.description, what)
     console.print_data(Group(be, wl, st))
+
+
+def implementations(w: workloads.Workload) -> str:
+    """Each implementation with the backends offering it: "portable (numpy, torch, …);
+    native (torch, tensorflow, jax); xla (tensorflow)"."""
+    offered: dict[str, list[str]] = {}
+    for b in backends.names():
+        devices = w.native_devices
+        if isinstance(devices, dict):
+            devices = devices.get(b)
+        for impl in w.impls_for(b):
+            where = f" on {'/'.join(devices)}" if impl == "native" and devices else ""
+            offered.setdefault(impl, []).append(b + where)
+    return "; ".join(f"{impl} ({', '.join(names)})" for impl, names in offered.items())

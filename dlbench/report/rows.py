@@ -29,6 +29,11 @@ GEOMEAN_NOTE = ("geometric mean = the row speedups averaged on a log scale, over
                 "both the column and the baseline ran ok; every row counts the "
                 "same whatever its size; interval: bootstrap resampling every row's samples")
 
+# Why TensorFlow has no portable column: said under every table that shows TensorFlow.
+TENSORFLOW_NOTE = ("tensorflow: native only (array-api-compat has no TensorFlow namespace, "
+                   "so the portable kernels cannot run on it); -xla = the same kernel under "
+                   "tf.function(jit_compile=True)")
+
 
 @dataclass(frozen=True)
 class GeoMean:
@@ -184,6 +189,8 @@ def table_notes(table: SpeedupTable) -> list[str]:
     if table.geomeans:
         notes.append(GEOMEAN_NOTE)
     notes += [f"crossover: {text}" for text in crossover_texts(table.crossovers)]
+    if any(column.split(": ")[-1].startswith("tensorflow-") for column in table.columns):
+        notes.append(TENSORFLOW_NOTE)
     return notes
 
 

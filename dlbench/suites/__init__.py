@@ -1,7 +1,9 @@
 """Named suites as TOML data: which workloads, sizes and dtypes a run measures.
 
 A suite file has an optional `description`, optional `[settings]` (measurement
-defaults the command line can override, and `threads`) and one `[[benchmark]]` table per workload:
+defaults the command line can override, and `threads`), an optional `[impls]` table
+(backend name = the implementations of it to run, e.g. `jax = ["native"]`; a backend
+not named runs all of its own) and one `[[benchmark]]` table per workload:
 `workload`, `sizes` (the workload's primary size), `dtypes`, and optional `params`
 (other parameters held fixed).
 """
@@ -23,6 +25,7 @@ from dlbench.errors import UsageError
 SETTINGS = {"min_time": float, "max_time": float, "target_ci": float, "min_samples": int,
             "threads": int}
 DTYPES = ("float16", "bfloat16", "float32", "float64")
+IMPLS = ("portable", "native", "xla")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Suite:
     description: str
     settings: dict[str, Any]
     entries: tuple[Entry, ...]
+    impls: dict[str, tuple[str, ...]] = field(default_factory=dict)  # by backend name
 
 
 def builtin_names() -> list[str]:
@@ -73,16 +77,17 @@ def parse(text: str, source: str, name: str) -> Suite:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source}: not valid TOML ({exc})") from None
-    unknown = set(data) - {"description", "settings", "benchmark"}
+    unknown = set(data) - {"description", "settings", "impls", "benchmark"}
     if unknown:
         raise bad(", ".join(sorted(unknown)), "unknown key (expected description, settings, "
-                  "benchmark)")
+                  "impls, benchmark)")
     settings = _settings(data.get("settings", {}), bad)
     raw_entries = data.get("benchmark")
     if not isinstance(raw_entries, list) or not raw_entries:
         raise bad("benchmark", "at least one [[benchmark]] table is required")
     entries = tuple(_entry(raw, f"benchmark[{i}]", bad) for i, raw in enumerate(raw_entries))
-    return Suite(name, str(data.get("description", "")), settings, entries)
+    return Suite(name, str(data.get("description", "")), settings, entries,
+                 _impls(data.get("impls", {}), bad))
 
 
 Complaint = Callable[[str, str], UsageError]
@@ -99,6 +104,19 @@ def _settings(settings: Any, bad: Complaint) -> dict[str, Any]:
             raise bad(f"settings.{key}", f"must be a positive number, got {value!r}")
         settings[key] = kind(value)
     return settings
+
+
+def _impls(raw: Any, bad: Complaint) -> dict[str, tuple[str, ...]]:
+    if not isinstance(raw, dict):
+        raise bad("impls", "must be a table of backend = [implementations]")
+    out = {}
+    for backend, impls in raw.items():
+        if (not isinstance(impls, list) or not impls
+                or any(not isinstance(i, str) or i not in IMPLS for i in impls)):
+            raise bad(f"impls.{backend}", f"must be a non-empty list drawn from "
+                      f"{', '.join(IMPLS)}")
+        out[str(backend)] = tuple(impls)
+    return out
 
 
 def _entry(raw: Any, where: str, bad: Complaint) -> Entry:

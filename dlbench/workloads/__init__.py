@@ -76,8 +76,13 @@ class Workload:
     size_params: ClassVar[tuple[str, ...]]
     flops_formula: ClassVar[str]
     natives: ClassVar[dict[str, str]] = {}  # backend name -> "module:function"
-    # Devices (cpu, cuda) on which the natives are measured; None: on every device.
-    native_devices: ClassVar[tuple[str, ...] | None] = None
+    # Devices (cpu, cuda) on which the natives are measured; None: on every device; a
+    # dict: per backend name (a backend it does not name: every device).
+    native_devices: ClassVar[tuple[str, ...] | Mapping[str, tuple[str, ...]] | None] = None
+    # The arrays a call updates (a training step's weights), in the order the call
+    # returns their new values: a library with immutable arrays (JAX) gets them back as
+    # new arrays, and the next call must start from those.
+    updates: ClassVar[tuple[str, ...]] = ()
 
     # -- parameters -------------------------------------------------------------------
     def resolve(self, size: int | None = None, **overrides: int) -> dict[str, int]:
@@ -120,19 +125,29 @@ class Workload:
 
     def kernel(self, impl: str, backend: Any, arrays: Mapping[str, Any],
                p: Mapping[str, int]) -> Kernel:
+        if impl not in self.impls_for(backend.name):
+            raise UsageError(f"{self.name} has no {impl!r} implementation for {backend.name}")
+        derived = DERIVED.get((backend.name, impl))
+        if derived is not None:
+            return _load(derived[1])(self, backend, arrays, p)
         if impl == "portable":
             return self.portable(backend.xp, arrays, p)
-        if impl == "native" and backend.name in self.natives:
-            module, func = self.natives[backend.name].split(":")
-            return getattr(importlib.import_module(module), func)(backend, arrays, p)
-        raise UsageError(f"{self.name} has no {impl!r} implementation for {backend.name}")
+        return _load(self.natives[backend.name])(backend, arrays, p)
 
     def impls_for(self, backend_name: str, device: str | None = None) -> tuple[str, ...]:
-        """The implementations a backend offers (on `device`, when given)."""
+        """The implementations a backend offers (on `device`, when given): the portable
+        kernel where the array API reaches the library, a native one where the workload
+        has one, and those derived from either (JAX's jit, TensorFlow's XLA)."""
+        devices = self.native_devices
+        if isinstance(devices, Mapping):
+            devices = devices.get(backend_name)
         native = backend_name in self.natives and (
-            device is None or self.native_devices is None
-            or device.split(":")[0] in self.native_devices)
-        return ("portable", "native") if native else ("portable",)
+            device is None or devices is None or device.split(":")[0] in devices)
+        offered = [] if backend_name in NATIVE_ONLY else ["portable"]
+        offered += ["native"] if native else []
+        offered += [impl for (name, impl), (base, _) in DERIVED.items()
+                    if name == backend_name and base in offered and impl not in offered]
+        return tuple(offered)
 
     def supports(self, backend: Any) -> tuple[bool, str]:
         """(can this workload run on this backend and device?, reason when not)."""
@@ -148,6 +163,25 @@ class Workload:
         is how the backend computed float32 products ("ieee", or "tf32" on tensor
         cores): the tolerance follows the precision actually used."""
         raise NotImplementedError
+
+
+# Libraries the array API does not reach: array-api-compat has no TensorFlow namespace
+# (its pull request is still open), so only native kernels run there.
+NATIVE_ONLY = frozenset({"tensorflow"})
+# Implementations built from another one of the same backend by the library's compiler:
+# (backend, impl) -> (the impl it is built from, "module:function" building it). JAX's
+# native kernel is the portable one traced once and compiled by XLA (jax.jit);
+# TensorFlow's "xla" is its eager native kernel under tf.function(jit_compile=True).
+DERIVED: dict[tuple[str, str], tuple[str, str]] = {
+    ("jax", "native"): ("portable", "dlbench.workloads._compiled:jax_jit"),
+    ("tensorflow", "native"): ("native", "dlbench.workloads._compiled:tf_eager"),
+    ("tensorflow", "xla"): ("native", "dlbench.workloads._compiled:tf_xla"),
+}
+
+
+def _load(target: str) -> Callable[..., Any]:
+    module, func = target.split(":")
+    return getattr(importlib.import_module(module), func)
 
 
 _REGISTRY: Registry[Workload] = Registry("workload", _BUILTIN_MODULES)

@@ -1,22 +1,55 @@
-"""Array-API building blocks shared by the portable convolution kernels.
+"""Array-API building blocks shared by the portable kernels.
 
 Written once against the Python array API (array_api_compat namespaces), so NumPy,
-CuPy and PyTorch run the same code. The standard has no pad and no convolution: both
+CuPy, PyTorch and JAX run the same code. The standard has no pad and no convolution: both
 are built from slicing, stacking and one matrix product, never from a Python loop
 over pixels (only over the R·S kernel offsets, which are few).
+
+Writes into reused buffers and in-place weight updates are what make the kernels fast
+on NumPy, CuPy and torch, but JAX arrays are immutable. Every such write goes through
+one of the helpers here, which write in place where the array allows it and otherwise
+return a new array (array_api_extra's `at`, JAX's `.at[]` underneath); callers always
+use the returned array, so one kernel serves both kinds of library.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import array_api_compat
+import array_api_extra as xpx
+
+
+def writable(x: Any) -> bool:
+    """Can x be written in place? (False for JAX arrays.)"""
+    return bool(array_api_compat.is_writeable_array(x))
+
 
 def pad_into(buffer: Any, x: Any, pad: int) -> Any:
     """Copy x into the interior of a zero-bordered buffer allocated once by the caller
-    (the border stays zero), and return the buffer."""
+    (the border stays zero), and return the buffer (a new array where the buffer is
+    immutable)."""
     h, w = x.shape[-2], x.shape[-1]
-    buffer[..., pad:pad + h, pad:pad + w] = x
-    return buffer
+    if writable(buffer):
+        buffer[..., pad:pad + h, pad:pad + w] = x
+        return buffer
+    return xpx.at(buffer)[..., pad:pad + h, pad:pad + w].set(x)
+
+
+def set_at(x: Any, index: Any, value: Any) -> Any:
+    """x[index] = value, in place where x allows it; returns the updated array."""
+    if writable(x):
+        x[index] = value
+        return x
+    return xpx.at(x)[index].set(value)
+
+
+def add_at(x: Any, index: Any, value: Any) -> Any:
+    """x[index] += value, in place where x allows it; returns the updated array."""
+    if writable(x):
+        x[index] += value
+        return x
+    return xpx.at(x)[index].add(value)
 
 
 def out_size(size: int, kernel: int, stride: int, pad: int) -> int:
@@ -40,10 +73,14 @@ def im2col(xp: Any, xpad: Any, cols: Any, r: int, s: int, stride: int, ho: int, 
     """(C, N, Hp, Wp) → (C·R·S, N·Ho·Wo) in `cols` (from cols_buffer): one strided slice
     per kernel offset. Positive-step slices only: torch rejects negative steps."""
     c, n = xpad.shape[0], xpad.shape[1]
-    for i in range(r):
-        for j in range(s):
+    windows = ((i, j) for i in range(r) for j in range(s))
+    if writable(cols):
+        for i, j in windows:
             cols[:, i * s + j] = xpad[:, :, i:i + stride * (ho - 1) + 1:stride,
                                       j:j + stride * (wo - 1) + 1:stride]
+    else:  # immutable arrays: one stack, not R·S copies of the whole buffer
+        cols = xp.stack([xpad[:, :, i:i + stride * (ho - 1) + 1:stride,
+                              j:j + stride * (wo - 1) + 1:stride] for i, j in windows], axis=1)
     return xp.reshape(cols, (c * r * s, n * ho * wo))
 
 
@@ -56,7 +93,8 @@ def col2im(xp: Any, dcols: Any, c: int, r: int, s: int, n: int, h: int, w: int,
                      device=device_of(dcols))
     for i in range(r):
         for j in range(s):
-            dxpad[:, :, i:i + h, j:j + w] += parts[:, i * s + j]
+            dxpad = add_at(dxpad, (slice(None), slice(None), slice(i, i + h),
+                                   slice(j, j + w)), parts[:, i * s + j])
     return dxpad[:, :, pad:pad + h, pad:pad + w]
 
 
@@ -79,10 +117,14 @@ def softmax_cross_entropy(xp: Any, logits: Any, onehot: Any) -> tuple[Any, Any]:
     return loss, (exp / total - onehot) / batch
 
 
-def sgd_update(param: Any, grad: Any, learning_rate: float) -> None:
-    """param -= lr·grad in place, as an optimizer does: the step's memory stays constant
-    and the caller's array is the one updated."""
-    param -= learning_rate * grad
+def sgd_update(param: Any, grad: Any, learning_rate: float) -> Any:
+    """param − lr·grad, written in place as an optimizer does (the step's memory stays
+    constant and the caller's array is the one updated) where param allows it; the new
+    array otherwise. Callers keep the returned array either way."""
+    if writable(param):
+        param -= learning_rate * grad
+        return param
+    return param - learning_rate * grad
 
 
 def relu_grad(xp: Any, grad: Any, pre: Any) -> Any:

@@ -28,7 +28,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from dlbench.workloads._arrayapi import device_of
+from dlbench.workloads._arrayapi import add_at, device_of, set_at
 
 # Scores per block on a CPU: a few MiB stays in a core's L2 and the shared L3.
 BLOCK_BYTES = 2 * 2**20
@@ -88,7 +88,8 @@ class Attention:
         xp = self.xp
         s = xp.matmul(qs[b.heads, b.rows], kt[b.heads, :, :b.keys])
         if self.causal:
-            s[:, :, b.rows] += self.masks[b.rows.stop - b.rows.start]
+            s = add_at(s, (slice(None), slice(None), b.rows),
+                       self.masks[b.rows.stop - b.rows.start])
         s -= xp.max(s, axis=-1, keepdims=True)
         e = xp.exp(s)
         return e, xp.sum(e, axis=-1, keepdims=True)
@@ -109,11 +110,11 @@ class Attention:
             if keep:
                 e /= total
                 probs.append(e)
-                out[b.heads, b.rows] = xp.matmul(e, v[b.heads, :b.keys])
+                out = set_at(out, (b.heads, b.rows), xp.matmul(e, v[b.heads, :b.keys]))
             else:
                 part = xp.matmul(e, v[b.heads, :b.keys])
                 part /= total
-                out[b.heads, b.rows] = part
+                out = set_at(out, (b.heads, b.rows), part)
         return out, probs
 
     def backward(self, dout: Any, q: Any, k: Any, v: Any, out: Any, probs: list[Any]
@@ -133,7 +134,8 @@ class Attention:
             ds = xp.matmul(g, vt[b.heads, :, :b.keys])
             ds -= delta[b.heads, b.rows]
             ds *= p
-            dq[b.heads, b.rows] = xp.matmul(ds, k[b.heads, :b.keys]) * self.scale
-            dk[b.heads, :b.keys] += xp.matmul(xp.matrix_transpose(ds), qs[b.heads, b.rows])
-            dv[b.heads, :b.keys] += xp.matmul(xp.matrix_transpose(p), g)
+            keys = (b.heads, slice(0, b.keys))
+            dq = set_at(dq, (b.heads, b.rows), xp.matmul(ds, k[keys]) * self.scale)
+            dk = add_at(dk, keys, xp.matmul(xp.matrix_transpose(ds), qs[b.heads, b.rows]))
+            dv = add_at(dv, keys, xp.matmul(xp.matrix_transpose(p), g))
         return dq, dk, dv

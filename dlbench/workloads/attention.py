@@ -38,7 +38,8 @@ class MultiHeadAttention(Workload):
     )
     size_params = ("seq",)
     flops_formula = "4·batch·seq²·heads·head_dim (÷2 when causal)"
-    natives = {"torch": "dlbench.workloads.attention:torch_native"}
+    natives = {"torch": "dlbench.workloads.attention:torch_native",
+               "tensorflow": "dlbench.workloads.attention:tensorflow_native"}
 
     def validate(self, p: Mapping[str, int]) -> None:
         if p["causal"] not in (0, 1):
@@ -139,3 +140,29 @@ def torch_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) 
 
     kernel.extra = {"sdpa_backend": sdpa_backend(q, k, v, causal)}  # type: ignore[attr-defined]
     return kernel
+
+
+def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Any:
+    """softmax(q·kᵀ/√D [+ causal mask])·v with TensorFlow ops on the (B, H, S, D) arrays
+    (TensorFlow has no fused attention op outside Keras)."""
+    import math
+
+    import tensorflow as tf
+
+    from dlbench.workloads._compiled import TfStep
+
+    q, k, v = arrays["q"], arrays["k"], arrays["v"]
+    s = p["seq"]
+    scale = 1.0 / math.sqrt(p["head_dim"])
+    mask = None
+    if p["causal"]:
+        seen = tf.linalg.band_part(tf.ones((s, s), q.dtype), -1, 0)  # the lower triangle
+        mask = tf.where(seen > 0, tf.zeros_like(seen), tf.fill((s, s), -math.inf))
+
+    def body() -> Any:
+        scores = tf.matmul(q, k, transpose_b=True) * scale
+        if mask is not None:
+            scores = scores + mask
+        return tf.matmul(tf.nn.softmax(scores, axis=-1), v)
+
+    return TfStep(body)

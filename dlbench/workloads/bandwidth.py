@@ -29,7 +29,8 @@ class Bandwidth(Workload):
     params = (Param("elements", 1 << 24, "vector length (2^24 float32 = 64 MiB per vector)"),)
     size_params = ("elements",)
     flops_formula = "2·elements"
-    natives = {"torch": "dlbench.workloads.bandwidth:torch_native"}
+    natives = {"torch": "dlbench.workloads.bandwidth:torch_native",
+               "tensorflow": "dlbench.workloads.bandwidth:tensorflow_native"}
 
     def flops(self, p: Mapping[str, int]) -> float:
         return 2.0 * p["elements"]
@@ -69,3 +70,11 @@ def torch_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) 
     x, y = arrays["x"], arrays["y"]
     z = torch.empty_like(x)
     return lambda: torch.add(y, x, alpha=ALPHA, out=z)
+
+
+def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Any:
+    """a·x + y with TensorFlow ops: two passes eagerly, one fused pass under XLA."""
+    from dlbench.workloads._compiled import TfStep
+
+    x, y = arrays["x"], arrays["y"]
+    return TfStep(lambda: ALPHA * x + y)

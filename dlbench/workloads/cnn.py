@@ -50,7 +50,9 @@ class CnnTrainStep(Workload):
     size_params = ("batch",)
     flops_formula = ("2·(2·batch·filters·hw²·channels·kernel²) + "
                      "3·(2·batch·filters²·hw²·kernel²) + 3·(2·batch·filters·hw²/4·classes)")
-    natives = {"torch": "dlbench.workloads.cnn:torch_native"}
+    natives = {"torch": "dlbench.workloads.cnn:torch_native",
+               "tensorflow": "dlbench.workloads.cnn:tensorflow_native"}
+    updates = WEIGHTS
 
     def validate(self, p: Mapping[str, int]) -> None:
         if p["kernel"] % 2 == 0:
@@ -94,7 +96,7 @@ class CnnTrainStep(Workload):
 
     def portable(self, xp: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
         x, y = arrays["x"], arrays["y"]
-        wc1, bc1, wc2, bc2, wd, bd = (arrays[k] for k in WEIGHTS)
+        weights = [arrays[k] for k in WEIGHTS]  # the same arrays where updated in place
         n, c, hw, f, r = p["batch"], p["channels"], p["hw"], p["filters"], p["kernel"]
         pad, half = r // 2, hw // 2
         device = device_of(x)
@@ -107,6 +109,7 @@ class CnnTrainStep(Workload):
         x_first = xp.permute_dims(x, (1, 0, 2, 3))
 
         def step() -> tuple[Any, ...]:
+            wc1, bc1, wc2, bc2, wd, bd = weights
             z1, c1 = conv2d_forward(xp, pad_into(buffer1, x_first, pad), cols1, wc1, r, r, 1,
                                     hw, hw)
             z1 = z1 + xp.reshape(bc1, (f, 1))  # (F, N·H·W)
@@ -132,11 +135,11 @@ class CnnTrainStep(Workload):
             dz1 = relu_grad(xp, xp.reshape(da1, (f, n * hw * hw)), z1)
             dwc1 = xp.matmul(dz1, c1.T)
             dbc1 = xp.sum(dz1, axis=1)
-            for param, grad in ((wc1, xp.reshape(dwc1, wc1.shape)), (bc1, dbc1),
-                                (wc2, xp.reshape(dwc2, wc2.shape)), (bc2, dbc2),
-                                (wd, dwd), (bd, dbd)):
-                sgd_update(param, grad, LEARNING_RATE)
-            return wc1, bc1, wc2, bc2, wd, bd
+            weights[:] = [sgd_update(param, grad, LEARNING_RATE) for param, grad in
+                          ((wc1, xp.reshape(dwc1, wc1.shape)), (bc1, dbc1),
+                           (wc2, xp.reshape(dwc2, wc2.shape)), (bc2, dbc2),
+                           (wd, dwd), (bd, dbd))]
+            return tuple(weights)
 
         return step
 
@@ -236,3 +239,40 @@ def torch_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) 
         return tuple(params)
 
     return step
+
+
+def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Any:
+    """The same network with tf.nn (NHWC, TensorFlow's layout on a CPU; see conv2d),
+    tf.GradientTape and an SGD update of tf.Variables. Kernels are kept HWIO and turned
+    back to KCRS for verification only."""
+    import tensorflow as tf
+
+    from dlbench.workloads._compiled import TfStep
+
+    n = p["batch"]
+    x, y = tf.transpose(arrays["x"], (0, 2, 3, 1)), arrays["y"]
+    hwio = {"wc1", "wc2"}
+    params = tuple(tf.Variable(tf.transpose(arrays[k], (2, 3, 1, 0)) if k in hwio
+                               else arrays[k]) for k in WEIGHTS)
+    wc1, bc1, wc2, bc2, wd, bd = params
+
+    def body() -> None:
+        with tf.GradientTape() as tape:
+            a1 = tf.nn.relu(tf.nn.conv2d(x, wc1, 1, "SAME") + bc1)
+            a2 = tf.nn.relu(tf.nn.conv2d(a1, wc2, 1, "SAME") + bc2)
+            pooled = tf.nn.avg_pool2d(a2, 2, 2, "VALID")
+            # Flattened channel-major, as the reference's dense layer reads it.
+            flat = tf.reshape(tf.transpose(pooled, (0, 3, 1, 2)), (n, -1))
+            loss = _tf_cross_entropy(tf, flat @ wd + bd, y)
+        for var, grad in zip(params, tape.gradient(loss, params), strict=True):
+            var.assign_sub(LEARNING_RATE * grad)
+
+    def canonical(state: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(tf.transpose(v, (3, 2, 0, 1)) if k in hwio else v
+                     for k, v in zip(WEIGHTS, state, strict=True))
+
+    return TfStep(body, params, canonical)
+
+
+def _tf_cross_entropy(tf: Any, logits: Any, onehot: Any) -> Any:
+    return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=onehot, logits=logits))

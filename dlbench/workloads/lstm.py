@@ -97,7 +97,9 @@ class Lstm(_Lstm):
     description = "single-layer LSTM forward over a sequence (speech; DeepBench's RNN shapes)"
     params = _SHAPE
     flops_formula = "2·4·hidden·(input+hidden)·batch·timesteps"
-    natives = {"torch": "dlbench.workloads.lstm:torch_native_forward"}
+    natives = {"torch": "dlbench.workloads.lstm:torch_native_forward",
+               "tensorflow": "dlbench.workloads.lstm:tensorflow_native_forward",
+               "jax": "dlbench.workloads.lstm:jax_native_forward"}
 
     def flops(self, p: Mapping[str, int]) -> float:
         return self.forward_flops(p)
@@ -128,7 +130,10 @@ class LstmTrainStep(_Lstm):
                                             "characters)", minimum=2))
     flops_formula = ("8·hidden·batch·(2·timesteps·input + 3·timesteps·hidden − hidden) + "
                      "6·timesteps·batch·hidden·classes")
-    natives = {"torch": "dlbench.workloads.lstm:torch_native_step"}
+    natives = {"torch": "dlbench.workloads.lstm:torch_native_step",
+               "tensorflow": "dlbench.workloads.lstm:tensorflow_native_step",
+               "jax": "dlbench.workloads.lstm:jax_native_step"}
+    updates = WEIGHTS
 
     def flops(self, p: Mapping[str, int]) -> float:
         h, b, t, i, c = (p[k] for k in ("hidden", "batch", "timesteps", "input", "classes"))
@@ -152,11 +157,13 @@ class LstmTrainStep(_Lstm):
     def portable(self, xp: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
         t, b, h, c = p["timesteps"], p["batch"], p["hidden"], p["classes"]
         cell = Cell(xp, arrays, b, h)
-        x, w_out, b_out = arrays["x"], arrays["w_out"], arrays["b_out"]
+        x = arrays["x"]
+        weights = {k: arrays[k] for k in WEIGHTS}  # the same arrays where updated in place
         y = xp.reshape(arrays["y"], (t * b, c))
         x_all = xp.reshape(x, (t * b, p["input"]))
 
         def step() -> tuple[Any, ...]:
+            w_out, b_out = weights["w_out"], weights["b_out"]
             hs, saved = cell.forward(x)
             h_all = xp.reshape(xp.stack(hs), ((t + 1) * b, h))
             top = h_all[b:]  # h_1 … h_T, one row per frame
@@ -165,12 +172,14 @@ class LstmTrainStep(_Lstm):
             dz = cell.backward(dtop, saved)  # (T·B, 4H)
             dz_t = dz.T
             db = xp.sum(dz, axis=0)
-            grads = ((cell.w_ih, xp.matmul(dz_t, x_all)), (cell.w_hh, xp.matmul(dz_t, h_all[:-b])),
-                     (cell.b_ih, db), (cell.b_hh, db), (w_out, xp.matmul(top.T, dlogits)),
-                     (b_out, xp.sum(dlogits, axis=0)))
-            for param, grad in grads:
-                sgd_update(param, grad, LEARNING_RATE)
-            return tuple(arrays[k] for k in WEIGHTS)
+            grads = {"w_ih": xp.matmul(dz_t, x_all), "w_hh": xp.matmul(dz_t, h_all[:-b]),
+                     "b_ih": db, "b_hh": db, "w_out": xp.matmul(top.T, dlogits),
+                     "b_out": xp.sum(dlogits, axis=0)}
+            for name, grad in grads.items():
+                weights[name] = sgd_update(weights[name], grad, LEARNING_RATE)
+            cell.w_ih, cell.w_hh = weights["w_ih"], weights["w_hh"]
+            cell.b_ih, cell.b_hh = weights["b_ih"], weights["b_hh"]
+            return tuple(weights[k] for k in WEIGHTS)
 
         return step
 
@@ -483,3 +492,108 @@ def loss(xp: Any, arrays: Mapping[str, Any]) -> float:
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     y = host["y"].reshape(logits.shape)
     return float(-(y * log_p).sum() / logits.shape[0])
+
+
+def _tf_lstm(tf: Any, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> Any:
+    """h_1 … h_T (T, B, H) of one LSTM layer in TensorFlow ops, torch's gate order
+    (i, f, g, o): a Python loop over time, one step's ops eagerly, unrolled under XLA
+    (keras.layers.LSTM is Keras, not TensorFlow, and its weights are laid out otherwise)."""
+    t_len, batch, features = x.shape
+    hidden = w_hh.shape[1]
+    xw = tf.reshape(tf.reshape(x, (t_len * batch, features)) @ tf.transpose(w_ih)
+                    + (b_ih + b_hh), (t_len, batch, 4 * hidden))
+    w_hh_t = tf.transpose(w_hh)
+    h = c = tf.zeros((batch, hidden), x.dtype)
+    hs = []
+    for t in range(t_len):
+        i, f, g, o = tf.split(xw[t] + h @ w_hh_t, 4, axis=1)
+        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+        h = tf.sigmoid(o) * tf.tanh(c)
+        hs.append(h)
+    return tf.stack(hs)
+
+
+def tensorflow_native_forward(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]
+                              ) -> Any:
+    import tensorflow as tf
+
+    from dlbench.workloads._compiled import TfStep
+
+    x, *weights = (arrays[k] for k in ("x", *LSTM_WEIGHTS))
+    return TfStep(lambda: _tf_lstm(tf, x, *weights))
+
+
+def tensorflow_native_step(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]
+                           ) -> Any:
+    """The same step with tf.GradientTape and an SGD update of tf.Variables."""
+    import tensorflow as tf
+
+    from dlbench.workloads._compiled import TfStep
+
+    frames = p["timesteps"] * p["batch"]
+    x, y = arrays["x"], tf.reshape(arrays["y"], (frames, p["classes"]))
+    params = tuple(tf.Variable(arrays[k]) for k in WEIGHTS)
+    w_ih, w_hh, b_ih, b_hh, w_out, b_out = params
+
+    def body() -> None:
+        with tf.GradientTape() as tape:
+            top = tf.reshape(_tf_lstm(tf, x, w_ih, w_hh, b_ih, b_hh), (frames, p["hidden"]))
+            logits = top @ w_out + b_out
+            loss = tf.reduce_mean(
+                tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        for var, grad in zip(params, tape.gradient(loss, params), strict=True):
+            var.assign_sub(LEARNING_RATE * grad)
+
+    return TfStep(body, params)
+
+
+# JAX's natives are pure functions of the case's arrays, compiled by workloads._compiled.
+# The recurrence is a jax.lax.scan, not the portable kernel's Python loop: XLA compiles
+# one step instead of an unrolled sequence (measured here: 27 s to compile the unrolled
+# training step of the default shape).
+
+def _jax_lstm(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> Any:
+    """h_1 … h_T (T, B, H), torch's gate order (i, f, g, o)."""
+    import jax
+    import jax.numpy as jnp
+
+    t_len, batch, features = x.shape
+    hidden = w_hh.shape[1]
+    xw = jnp.reshape(jnp.reshape(x, (t_len * batch, features)) @ w_ih.T + (b_ih + b_hh),
+                     (t_len, batch, 4 * hidden))
+    w_hh_t = w_hh.T
+
+    def cell(carry: tuple[Any, Any], xw_t: Any) -> tuple[tuple[Any, Any], Any]:
+        h, c = carry
+        i, f, g, o = jnp.split(xw_t + h @ w_hh_t, 4, axis=1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        return (h, c), h
+
+    zeros = jnp.zeros((batch, hidden), x.dtype)
+    return jax.lax.scan(cell, (zeros, zeros), xw)[1]
+
+
+def jax_native_forward(p: Mapping[str, int]) -> Any:
+    return lambda a: _jax_lstm(a["x"], *(a[k] for k in LSTM_WEIGHTS))
+
+
+def jax_native_step(p: Mapping[str, int]) -> Any:
+    """The step with jax.grad of the loss, and an SGD update returning the new weights."""
+    import jax
+    import jax.numpy as jnp
+
+    frames = p["timesteps"] * p["batch"]
+
+    def loss(weights: tuple[Any, ...], x: Any, y: Any) -> Any:
+        w_ih, w_hh, b_ih, b_hh, w_out, b_out = weights
+        top = jnp.reshape(_jax_lstm(x, w_ih, w_hh, b_ih, b_hh), (frames, p["hidden"]))
+        log_p = jax.nn.log_softmax(top @ w_out + b_out, axis=1)
+        return -jnp.mean(jnp.sum(y * log_p, axis=1))
+
+    def step(a: Mapping[str, Any]) -> tuple[Any, ...]:
+        weights = tuple(a[k] for k in WEIGHTS)
+        grads = jax.grad(loss)(weights, a["x"], jnp.reshape(a["y"], (frames, p["classes"])))
+        return tuple(w - LEARNING_RATE * g for w, g in zip(weights, grads, strict=True))
+
+    return step

@@ -35,9 +35,11 @@ class Matmul(Workload):
     # dispatch (about 5 µs) are a large part of a small GEMM (12 µs at 256² on an H200);
     # on a CPU it is the same BLAS call a few µs later (3.8 µs for torch), a few percent
     # of the smallest default case: not worth a column of its own there.
+    # TensorFlow has no portable kernel, so its native one runs on every device.
     natives = {"torch": "dlbench.workloads.matmul:torch_native",
-               "cupy": "dlbench.workloads.matmul:cupy_native"}
-    native_devices = ("cuda",)
+               "cupy": "dlbench.workloads.matmul:cupy_native",
+               "tensorflow": "dlbench.workloads.matmul:tensorflow_native"}
+    native_devices = {"torch": ("cuda",), "cupy": ("cuda",)}
 
     def flops(self, p: Mapping[str, int]) -> float:
         return 2.0 * p["m"] * p["n"] * p["k"]
@@ -81,3 +83,13 @@ def cupy_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -
     import cupy
 
     return functools.partial(cupy.matmul, arrays["a"], arrays["b"])
+
+
+def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Any:
+    """tf.linalg.matmul (oneDNN or Eigen on a CPU, cuBLAS on a GPU)."""
+    import tensorflow as tf
+
+    from dlbench.workloads._compiled import TfStep
+
+    a, b = arrays["a"], arrays["b"]
+    return TfStep(lambda: tf.linalg.matmul(a, b))

@@ -41,7 +41,9 @@ class MlpTrainStep(Workload):
     )
     size_params = ("batch",)
     flops_formula = "2·batch·(2·features·hidden + 3·hidden·classes)"
-    natives = {"torch": "dlbench.workloads.mlp:torch_native"}
+    natives = {"torch": "dlbench.workloads.mlp:torch_native",
+               "tensorflow": "dlbench.workloads.mlp:tensorflow_native"}
+    updates = WEIGHTS
 
     def flops(self, p: Mapping[str, int]) -> float:
         b, f, h, c = p["batch"], p["features"], p["hidden"], p["classes"]
@@ -68,9 +70,10 @@ class MlpTrainStep(Workload):
 
     def portable(self, xp: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
         x, y = arrays["x"], arrays["y"]
-        w1, b1, w2, b2 = (arrays[k] for k in WEIGHTS)
+        weights = [arrays[k] for k in WEIGHTS]  # the same arrays where updated in place
 
         def step() -> tuple[Any, ...]:
+            w1, b1, w2, b2 = weights
             z1 = xp.matmul(x, w1) + b1
             a1 = xp.maximum(z1, xp.zeros_like(z1))
             logits = xp.matmul(a1, w2) + b2
@@ -80,9 +83,9 @@ class MlpTrainStep(Workload):
             dz1 = relu_grad(xp, xp.matmul(dlogits, w2.T), z1)
             dw1 = xp.matmul(x.T, dz1)
             db1 = xp.sum(dz1, axis=0)
-            for param, grad in ((w1, dw1), (b1, db1), (w2, dw2), (b2, db2)):
-                sgd_update(param, grad, LEARNING_RATE)
-            return w1, b1, w2, b2
+            weights[:] = [sgd_update(param, grad, LEARNING_RATE) for param, grad in
+                          ((w1, dw1), (b1, db1), (w2, dw2), (b2, db2))]
+            return tuple(weights)
 
         return step
 
@@ -145,3 +148,27 @@ def torch_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) 
         return tuple(params)
 
     return step
+
+
+def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Any:
+    """The same step with tf.GradientTape and an SGD update of tf.Variables."""
+    import tensorflow as tf
+
+    from dlbench.workloads._compiled import TfStep
+
+    x, y = arrays["x"], arrays["y"]
+    params = tuple(tf.Variable(arrays[k]) for k in WEIGHTS)
+    w1, b1, w2, b2 = params
+
+    def body() -> None:
+        with tf.GradientTape() as tape:
+            logits = tf.nn.relu(x @ w1 + b1) @ w2 + b2
+            loss = _tf_cross_entropy(tf, logits, y)
+        for var, grad in zip(params, tape.gradient(loss, params), strict=True):
+            var.assign_sub(LEARNING_RATE * grad)
+
+    return TfStep(body, params)
+
+
+def _tf_cross_entropy(tf: Any, logits: Any, onehot: Any) -> Any:
+    return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=onehot, logits=logits))

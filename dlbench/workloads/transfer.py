@@ -20,6 +20,10 @@ IMPLS = {
 }
 
 
+# Libraries whose arrays are immutable or whose copies cannot target pinned memory.
+COPY_APILESS = frozenset({"jax", "tensorflow"})
+
+
 @register
 class Transfer(Workload):
     name = "transfer"
@@ -49,6 +53,9 @@ class Transfer(Workload):
         if backend.device == "cpu":
             return False, (f"transfer copies between host and GPU memory; {backend.label} "
                            "has no GPU")
+        if backend.name in COPY_APILESS:
+            return False, (f"{backend.name} has no pinned host buffers nor copies into an "
+                           "existing device buffer to time (torch and CuPy measure them)")
         return True, ""
 
     def inputs(self, p: Mapping[str, int], seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:

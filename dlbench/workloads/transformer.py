@@ -67,7 +67,9 @@ class TransformerTrainStep(Workload):
     size_params = ("batch",)
     flops_formula = ("72·batch·seq·d_model² + 12·batch·seq²·d_model (÷2 causal) + "
                      "6·batch·seq·d_model·classes")
-    natives = {"torch": "dlbench.workloads.transformer:torch_native"}
+    natives = {"torch": "dlbench.workloads.transformer:torch_native",
+               "tensorflow": "dlbench.workloads.transformer:tensorflow_native"}
+    updates = WEIGHTS
 
     def validate(self, p: Mapping[str, int]) -> None:
         if p["d_model"] % p["heads"]:
@@ -150,7 +152,7 @@ class PortableBlock:
     tokens (attention's batched over heads), the backward written by hand."""
 
     def __init__(self, xp: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> None:
-        self.xp, self.arrays = xp, arrays
+        self.xp, self.arrays = xp, dict(arrays)  # the step rebinds what it updates
         b, s, d, h = p["batch"], p["seq"], p["d_model"], p["heads"]
         self.b, self.s, self.d, self.h, self.dh = b, s, d, h, d // h
         self.n = b * s
@@ -273,7 +275,7 @@ class PortableBlock:
         _, grads["ln1_g"], grads["ln1_b"] = self.layer_norm_backward(
             xp.matmul(dqkv, w["w_qkv"].T), xhat1, rstd1, w["ln1_g"])
         for name in WEIGHTS:
-            sgd_update(w[name], grads[name], self.learning_rate)
+            w[name] = sgd_update(w[name], grads[name], self.learning_rate)
         return tuple(w[name] for name in WEIGHTS)
 
 
@@ -311,3 +313,50 @@ def loss(xp: Any, arrays: Mapping[str, Any], heads: int, causal: bool) -> float:
     """Mean per-token cross-entropy of the current weights on the step's data (float64)."""
     host = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
     return forward(host, heads, causal).loss
+
+
+def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Any:
+    """The same block with TensorFlow ops (layer norm from moments, attention from two
+    batched products and a softmax, tf.nn.gelu(approximate=True)), tf.GradientTape and
+    an SGD update of tf.Variables."""
+    import tensorflow as tf
+
+    from dlbench.workloads._compiled import TfStep
+
+    b, s, d, h = p["batch"], p["seq"], p["d_model"], p["heads"]
+    n, dh = b * s, d // h
+    x, y = tf.reshape(arrays["x"], (n, d)), tf.reshape(arrays["y"], (n, p["classes"]))
+    params = tuple(tf.Variable(arrays[k]) for k in WEIGHTS)
+    w = dict(zip(WEIGHTS, params, strict=True))
+    lr, scale = learning_rate(p), 1.0 / math.sqrt(dh)
+    mask = None
+    if p["causal"]:
+        seen = tf.linalg.band_part(tf.ones((s, s), x.dtype), -1, 0)
+        mask = tf.where(seen > 0, tf.zeros_like(seen), tf.fill((s, s), -math.inf))
+
+    def layer_norm(v: Any, g: Any, beta: Any) -> Any:
+        mean, var = tf.nn.moments(v, axes=[1], keepdims=True)
+        return (v - mean) * tf.math.rsqrt(var + LN_EPS) * g + beta
+
+    def loss() -> Any:
+        h1 = layer_norm(x, w["ln1_g"], w["ln1_b"])
+        qkv = tf.transpose(tf.reshape(h1 @ w["w_qkv"] + w["b_qkv"], (b, s, 3, h, dh)),
+                           (2, 0, 3, 1, 4))
+        scores = tf.matmul(qkv[0], qkv[1], transpose_b=True) * scale
+        if mask is not None:
+            scores = scores + mask
+        att = tf.matmul(tf.nn.softmax(scores, axis=-1), qkv[2])  # (B, H, S, Dh)
+        merged = tf.reshape(tf.transpose(att, (0, 2, 1, 3)), (n, d))
+        x2 = x + merged @ w["w_o"] + w["b_o"]
+        h2 = layer_norm(x2, w["ln2_g"], w["ln2_b"])
+        mlp = tf.nn.gelu(h2 @ w["w_1"] + w["b_1"], approximate=True) @ w["w_2"] + w["b_2"]
+        logits = (x2 + mlp) @ w["w_c"] + w["b_c"]
+        return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+
+    def body() -> None:
+        with tf.GradientTape() as tape:
+            value = loss()
+        for var, grad in zip(params, tape.gradient(value, params), strict=True):
+            var.assign_sub(lr * grad)
+
+    return TfStep(body, params)
