@@ -7,7 +7,8 @@ workloads/_arrayapi.py that first asks whether the array is writable
 each helper against the bare write it wraps, on the default conv2d case's own buffers
 (the padded input, the im2col matrix) and on an MLP's weight matrix, alternating the
 two in rounds (NumPy and torch each in a child process of its own, never both libraries'
-threads in one process). The helper's own cost is a fixed few calls per write, so it is
+threads in one process); the bare writes are the helpers' bodies as they were before
+(commit f6d55b9). The helper's own cost is a fixed few calls per write, so it is
 measured where the write costs nothing — the same helpers on arrays of a few elements —
 and must stay under 2 µs per call (a portable kernel makes at most a few dozen such
 writes per call, each of milliseconds). On the real buffers the ratios are printed, not
@@ -58,23 +59,29 @@ def _pairs(library: str, tiny: bool = False) -> dict[str, tuple]:
     w = asarray(rng.standard_normal((f, hid)).astype(np.float32))
     g = asarray(rng.standard_normal((f, hid)).astype(np.float32)) * 1e-9
 
-    def bare_pad() -> None:
-        buffer[..., 1:1 + h, 1:1 + h] = x
+    # The bare writes are the helpers' bodies before the functional path was added
+    # (commit f6d55b9), verbatim: what is left between the two is the writability check.
+    def bare_pad() -> Any:
+        hh, ww = x.shape[-2], x.shape[-1]
+        buffer[..., 1:1 + hh, 1:1 + ww] = x
+        return buffer
 
     def bare_im2col() -> Any:
+        stride, s, wo = 1, r, ho
+        cc, nn = buffer.shape[0], buffer.shape[1]
         for i in range(r):
-            for j in range(r):
-                cols[:, i * r + j] = buffer[:, :, i:i + ho, j:j + ho]
-        return xp.reshape(cols, (c * r * r, n * ho * ho))  # as im2col returns it
+            for j in range(s):
+                cols[:, i * s + j] = buffer[:, :, i:i + stride * (ho - 1) + 1:stride,
+                                            j:j + stride * (wo - 1) + 1:stride]
+        return xp.reshape(cols, (cc * r * s, nn * ho * wo))
 
-    def bare_sgd() -> None:
-        nonlocal w
-        w -= 0.1 * g
+    def old_sgd_update(param: Any, grad: Any, learning_rate: float) -> None:
+        param -= learning_rate * grad
 
     return {
         "pad_into": (lambda: aa.pad_into(buffer, x, 1), bare_pad),
         "im2col": (lambda: aa.im2col(xp, buffer, cols, r, r, 1, ho, ho), bare_im2col),
-        "sgd_update": (lambda: aa.sgd_update(w, g, 0.1), bare_sgd),
+        "sgd_update": (lambda: aa.sgd_update(w, g, 0.1), lambda: old_sgd_update(w, g, 0.1)),
     }
 
 

@@ -250,3 +250,18 @@ def test_a_table_with_tensorflow_says_why_it_has_no_portable_column():
     with_tf = rows.table_notes(rows.speedup_table([base, tf_native]))
     assert rows.TENSORFLOW_NOTE in with_tf and "native only" in rows.TENSORFLOW_NOTE
     assert rows.TENSORFLOW_NOTE not in rows.table_notes(rows.speedup_table([base]))
+
+
+@pytest.mark.slow
+@needs_jax
+def test_one_thread_reaches_xla_before_import_and_is_recorded():
+    from dlbench.backends.jax import ONE_THREAD_FLAGS
+
+    case = CaseSpec.make("matmul", {"m": 64, "n": 64, "k": 64}, "float32", "jax", "cpu",
+                         "native")
+    runner = Runner(Plan(cases=(case,), config=FAST, threads=1))
+    result, = runner.run()
+    assert result.status == "ok", result.error
+    described = runner.backend_descriptions()["jax-cpu"]
+    assert described["threads"] == 1 and ONE_THREAD_FLAGS in described["xla_flags"]
+    assert described["env"]["JAX_ENABLE_X64"] == "1"

@@ -18,11 +18,21 @@ from typing import Any
 
 import array_api_compat
 import array_api_extra as xpx
+import numpy as np
+
+# Whether arrays of a type can be written in place, asked once per type: every write of
+# a kernel asks, and array_api_compat's check costs about a microsecond on torch.
+_WRITABLE_BY_TYPE: dict[type, bool] = {}
 
 
 def writable(x: Any) -> bool:
     """Can x be written in place? (False for JAX arrays.)"""
-    return bool(array_api_compat.is_writeable_array(x))
+    if isinstance(x, np.ndarray):  # per array: a NumPy view may be read-only
+        return bool(x.flags.writeable)
+    kind = type(x)
+    if kind not in _WRITABLE_BY_TYPE:
+        _WRITABLE_BY_TYPE[kind] = bool(array_api_compat.is_writeable_array(x))
+    return _WRITABLE_BY_TYPE[kind]
 
 
 def pad_into(buffer: Any, x: Any, pad: int) -> Any:
@@ -73,14 +83,15 @@ def im2col(xp: Any, xpad: Any, cols: Any, r: int, s: int, stride: int, ho: int, 
     """(C, N, Hp, Wp) → (C·R·S, N·Ho·Wo) in `cols` (from cols_buffer): one strided slice
     per kernel offset. Positive-step slices only: torch rejects negative steps."""
     c, n = xpad.shape[0], xpad.shape[1]
-    windows = ((i, j) for i in range(r) for j in range(s))
     if writable(cols):
-        for i, j in windows:
-            cols[:, i * s + j] = xpad[:, :, i:i + stride * (ho - 1) + 1:stride,
-                                      j:j + stride * (wo - 1) + 1:stride]
+        for i in range(r):
+            for j in range(s):
+                cols[:, i * s + j] = xpad[:, :, i:i + stride * (ho - 1) + 1:stride,
+                                          j:j + stride * (wo - 1) + 1:stride]
     else:  # immutable arrays: one stack, not R·S copies of the whole buffer
         cols = xp.stack([xpad[:, :, i:i + stride * (ho - 1) + 1:stride,
-                              j:j + stride * (wo - 1) + 1:stride] for i, j in windows], axis=1)
+                              j:j + stride * (wo - 1) + 1:stride]
+                         for i in range(r) for j in range(s)], axis=1)
     return xp.reshape(cols, (c * r * s, n * ho * wo))
 
 
