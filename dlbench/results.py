@@ -160,6 +160,9 @@ class Result:
     host_samples_s: tuple[float, ...] = ()
     enqueue_samples_s: tuple[float, ...] = ()
     peak_device_bytes: int | None = None
+    # A case run across ranks (dlbench.distributed): world_size, and algbw/busbw of a
+    # collective or samples/s and scaling efficiency of a data-parallel step.
+    distributed: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -185,6 +188,8 @@ class Result:
                 d[f"{name}_stats"] = stats.summarize(samples).to_dict()
         if self.peak_device_bytes is not None:
             d["peak_device_bytes"] = self.peak_device_bytes
+        if self.distributed is not None:
+            d["distributed"] = dict(self.distributed)
         return d
 
     def to_dict(self) -> dict[str, Any]:
@@ -231,6 +236,7 @@ class Result:
             host_samples_s=tuple(extra.get("host_samples_s") or ()),
             enqueue_samples_s=tuple(extra.get("enqueue_samples_s") or ()),
             peak_device_bytes=int(peak) if peak is not None else None,
+            distributed=extra.get("distributed"),
         )
 
 
