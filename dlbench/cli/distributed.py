@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from dlbench import __version__, backends, environment, results
 from dlbench.cli import console
@@ -169,7 +170,8 @@ def launch(ctx: typer.Context, opts: DistOptions, sel: Selection, path: Path, fo
     runner.cleanup()
     if not outcome.ok:
         for line in outcome.fault_lines():
-            console.message(line, style="red")
+            # Library messages hold "[...]" (gloo's source locations): not rich markup.
+            console.message(escape(console.one_line(line)), style="red")
         saved = _count(path)
         console.message(f"the run ended early: {saved} finished result(s) saved to {path}"
                         if saved else "the run ended early: no case finished, nothing saved",
@@ -258,8 +260,8 @@ def _saver(plan: Plan, path: Path, dist_backend: str, timeout_s: float,
 def _rank_exit(rank_no: int, code: int, message: str, say: bool) -> None:
     write_rank_report(rank_no, code, message)
     if say:
-        console.message(f"rank {rank_no}: {message}" if not message.startswith("rank ")
-                        else message, style="red")
+        text = message if message.startswith("rank ") else f"rank {rank_no}: {message}"
+        console.message(escape(console.one_line(text)), style="red")
     sys.stdout.flush()
     sys.stderr.flush()
     # Not a normal exit: a collective may still hold threads that would block it.

@@ -59,9 +59,12 @@ class Outcome:
         return any(r.get("exit") == 2 for r in self.reports.values())
 
     def fault_lines(self) -> list[str]:
-        """One line per rank that did not finish cleanly, the first to fail first."""
+        """One line per rank that did not finish cleanly: first those that died without a
+        word (killed, crashed: the likely cause), then those that reported a failure
+        (often a collective broken by the first), each group in order of failure."""
         lines = []
-        order = sorted(self.failures.items(), key=lambda kv: (kv[1].get("time") or 0, kv[0]))
+        order = sorted(self.failures.items(), key=lambda kv: (
+            kv[0] in self.reports, kv[1].get("time") or 0, kv[0]))
         seen = set()
         for rank, failure in order:
             seen.add(rank)
