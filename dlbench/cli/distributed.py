@@ -59,9 +59,9 @@ class Finish:
         from dlbench.report import distributed as table
 
         if self.fmt == "table" and not self.quiet:
-            console.print_data(table.render_terminal(table.rows(doc.results)))
+            console.print_data(table.render_terminal(table.tables(doc.results)))
         elif self.fmt == "md":
-            console.write_text(table.render_markdown(table.rows(doc.results)))
+            console.write_text(table.render_markdown(table.tables(doc.results)))
         elif self.fmt != "table":
             self.show(doc, self.fmt, self.baseline)
         if not self.quiet:

@@ -1,30 +1,33 @@
-"""Distributed results as nccl-tests shows them: per collective and world size, one row
-per message size with time, algbw, busbw and #wrong; and per training step, samples/s
-and scaling efficiency. Rows are computed once; terminal and Markdown are views."""
+"""Distributed results as nccl-tests shows them: per collective and world size, busbw
+against message size (time, algbw, busbw, #wrong per size); and per data-parallel step,
+samples/s and scaling efficiency with its interval. Rows are computed once; the
+terminal and Markdown tables are views of them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from dlbench.report.cells import format_time
 from dlbench.results import Result
 
+COLLECTIVE_HEADER = ("collective", "ranks", "dtype", "size", "time", "algbw GB/s",
+                     "busbw GB/s", "#wrong", "status")
+STEP_HEADER = ("ddp step", "ranks", "dtype", "batch/rank", "step time", "samples/s",
+               "scaling efficiency [95% CI]", "#wrong", "status")
+
 
 @dataclass(frozen=True)
-class Row:
-    workload: str
-    world_size: int
-    size: str  # the message size (collectives) or the batch per rank (training steps)
-    dtype: str
-    impl: str
-    status: str
-    time: str
-    figures: str  # algbw/busbw in GB/s, or samples/s and scaling efficiency
-    wrong: str
+class Tables:
+    collectives: list[tuple[str, ...]]
+    steps: list[tuple[str, ...]]
+
+    def __bool__(self) -> bool:
+        return bool(self.collectives or self.steps)
 
 
 def is_distributed(result: Result) -> bool:
@@ -38,54 +41,66 @@ def format_bytes(n: int) -> str:
     return f"{n} B"
 
 
-def rows(results: Iterable[Result]) -> list[Row]:
-    """One row per distributed result, ordered by workload, world size, dtype, size."""
-    out = []
+def _num(value: object, fmt: str = ".3g") -> str:
+    return format(value, fmt) if isinstance(value, int | float) else "–"
+
+
+def tables(results: Iterable[Result]) -> Tables:
+    """The rows, each table ordered by workload, world size, dtype, then size."""
+    collectives, steps = [], []
     for r in results:
         if not is_distributed(r):
             continue
-        p = r.spec.param_dict
-        d = r.distributed or {}
-        size = format_bytes(int(r.bytes or p.get("bytes", 0))) if "bytes" in p else (
-            f"batch {p.get('batch')}/rank")
-        if "busbw_gbytes_per_s" in d:
-            figures = (f"algbw {d['algbw_gbytes_per_s']:.3g} GB/s, "
-                       f"busbw {d['busbw_gbytes_per_s']:.3g} GB/s")
-        elif "samples_per_s" in d:
-            eff = d.get("scaling_efficiency") or {}
-            figures = f"{d['samples_per_s']:.4g} samples/s"
-            if eff:
-                lo, hi = eff["ci95"]
-                figures += f", efficiency {eff['value']:.2f} [{lo:.2f}, {hi:.2f}]"
-        else:
-            figures = r.error or ""
+        p, d = r.spec.param_dict, r.distributed or {}
+        ranks = p.get("ranks", d.get("world_size", 0))
         wrong = str(r.verify["wrong"]) if r.verify and "wrong" in r.verify else "–"
-        out.append(Row(r.spec.workload, int(p.get("ranks", d.get("world_size", 0))), size,
-                       r.spec.dtype, r.spec.impl, r.status,
-                       format_time(r.median) if r.median else "–", figures, wrong))
-    return sorted(out, key=lambda row: (row.workload, row.world_size, row.dtype, row.impl))
+        time = format_time(r.median) if r.median else "–"
+        status = r.status if r.status == "ok" else f"{r.status}: {r.error or ''}"
+        if "bytes" in p:
+            size = int(r.bytes or p["bytes"])
+            collectives.append(((r.spec.workload, ranks, r.spec.dtype, size), (
+                r.spec.workload, str(ranks), r.spec.dtype, format_bytes(size), time,
+                _num(d.get("algbw_gbytes_per_s")), _num(d.get("busbw_gbytes_per_s")),
+                wrong, status)))
+        else:
+            eff = d.get("scaling_efficiency")
+            efficiency = (f"{eff['value']:.2f} [{eff['ci95'][0]:.2f}, {eff['ci95'][1]:.2f}]"
+                          if eff else "–")
+            steps.append(((r.spec.impl, ranks, r.spec.dtype, p.get("batch", 0)), (
+                f"{r.spec.impl}", str(ranks), r.spec.dtype, str(p.get("batch")), time,
+                _num(d.get("samples_per_s")), efficiency, wrong, status)))
+    return Tables([row for _, row in sorted(collectives, key=lambda kv: kv[0])],
+                  [row for _, row in sorted(steps, key=lambda kv: kv[0])])
 
 
-HEADER = ("workload", "ranks", "size", "dtype", "impl", "status", "time", "bandwidth / rate",
-          "#wrong")
+def render_terminal(t: Tables, title: str = "distributed results") -> Group:
+    parts = []
+    for header, rows, name in ((COLLECTIVE_HEADER, t.collectives, "collectives"),
+                               (STEP_HEADER, t.steps, "data-parallel training steps")):
+        if not rows:
+            continue
+        table = Table(title=Text(f"{title}: {name}"))
+        for column in header:
+            table.add_column(column, justify="left" if column in (
+                "collective", "ddp step", "dtype", "status") else "right")
+        for row in rows:
+            table.add_row(*(Text(cell, style="" if row[-1] == "ok" else "red")
+                            for cell in row))
+        parts.append(table)
+    if t.collectives:
+        parts.append(Text("busbw = algbw × 2(n−1)/n (all-reduce), (n−1)/n (all-gather, "
+                          "reduce-scatter), 1 (broadcast): comparable with the link's "
+                          "bandwidth at any rank count", style="dim"))
+    return Group(*parts)
 
 
-def render_terminal(table_rows: Sequence[Row], title: str = "distributed results") -> Table:
-    t = Table(title=Text(title))
-    for name in HEADER:
-        t.add_column(name, justify="right" if name in ("size", "time", "#wrong") else "left")
-    for row in table_rows:
-        style = "" if row.status == "ok" else "red"
-        t.add_row(*(Text(str(v), style=style) for v in (
-            row.workload, row.world_size, row.size, row.dtype, row.impl, row.status,
-            row.time, row.figures, row.wrong)))
-    return t
-
-
-def render_markdown(table_rows: Sequence[Row]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    for row in table_rows:
-        lines.append("| " + " | ".join(str(v).replace("|", "\\|") for v in (
-            row.workload, row.world_size, row.size, row.dtype, row.impl, row.status,
-            row.time, row.figures, row.wrong)) + " |")
-    return "\n".join(lines) + "\n"
+def render_markdown(t: Tables) -> str:
+    out = []
+    for header, rows in ((COLLECTIVE_HEADER, t.collectives), (STEP_HEADER, t.steps)):
+        if not rows:
+            continue
+        out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in row)
+                + " |" for row in rows]
+        out.append("")
+    return "\n".join(out)
