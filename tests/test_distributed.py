@@ -291,3 +291,62 @@ def test_torchrun_launches_dlbench_as_users_do_across_nodes(tmp_path):
     assert worse.returncode == 1, worse.stdout + worse.stderr
     assert "allreduce" in worse.stdout
     assert len(base.results) == 2
+
+
+# -- what a distributed result file says, and how report shows it ----------------------------
+
+def distributed_result(workload, params, extra, impl="native", wrong=0, median=1e-3):
+    from dlbench.results import CaseSpec, Result
+
+    samples = (median, median * 1.01, median * 0.99)
+    return Result(spec=CaseSpec.make(workload, params, "float32", "torch", "cpu", impl),
+                  status="ok", samples_s=samples, inner_loops=1,
+                  stats={"median": median, "n": 3}, bytes=float(params.get("bytes", 0)),
+                  verify={"ok": wrong == 0, "wrong": wrong, "wrong_by_rank": [0, wrong],
+                          "max_abs_err": 0.0},
+                  distributed={"world_size": params["ranks"], **extra})
+
+
+def distributed_doc():
+    rs = [distributed_result("allreduce", {"bytes": b, "ranks": 2},
+                             {"algbw_gbytes_per_s": b / 1e-3 / 1e9, "bus_factor": 1.0,
+                              "busbw_gbytes_per_s": b / 1e-3 / 1e9})
+          for b in (1 << 20, 8)]
+    rs.append(distributed_result("ddp_train_step", {"batch": 64, "ranks": 2},
+                                 {"samples_per_s": 128 / 1e-2, "single_rank_samples_s":
+                                  [5e-3, 5.1e-3], "scaling_efficiency":
+                                  {"value": 0.5, "ci95": [0.45, 0.55]}},
+                                 impl="mlp", median=1e-2))
+    env = {"host": "a", "distributed": {"world_size": 2, "backend": "gloo", "hosts": ["a"],
+                                        "ranks": [{"rank": 0, "host": "a"},
+                                                  {"rank": 1, "host": "a"}]}}
+    return results.RunDocument("0.1.0", "2026-11-26T00:00:00+00:00", ("dlbench",), env,
+                               {"world_size": 2}, tuple(rs))
+
+
+def test_distributed_fields_round_trip_through_the_published_schema(tmp_path):
+    path = tmp_path / "d.json"
+    results.dump(distributed_doc(), path)
+    back = results.load(path)  # validated
+    assert back.results[0].distributed["busbw_gbytes_per_s"] == pytest.approx(1.048576)
+    assert back.environment["distributed"]["ranks"][1]["rank"] == 1
+    assert back.results[2].distributed["scaling_efficiency"]["ci95"] == [0.45, 0.55]
+
+
+def test_distributed_tables_show_busbw_by_size_and_scaling_efficiency():
+    from dlbench.report import distributed as table
+
+    t = table.tables(distributed_doc().results)
+    assert [row[3] for row in t.collectives] == ["8 B", "1 MiB"]  # sorted by size
+    assert t.collectives[1][6] == "1.05"  # busbw GB/s
+    assert t.steps[0][0] == "mlp" and t.steps[0][6] == "0.50 [0.45, 0.55]"
+    md = table.render_markdown(t)
+    assert "| allreduce | 2 | float32 | 1 MiB |" in md and "busbw GB/s" in md
+
+
+def test_report_shows_the_distributed_tables(tmp_path):
+    path = tmp_path / "d.json"
+    results.dump(distributed_doc(), path)
+    result = runner.invoke(app, ["report", str(path), "--format", "md"])
+    assert result.exit_code == 0, result.output
+    assert "busbw GB/s" in result.stdout and "scaling efficiency" in result.stdout
