@@ -1,6 +1,6 @@
 """dlbench's all-reduce against a plain torch.distributed loop timed by hand, side by side.
 
-    python benchmarks/bench_distributed.py [--nproc 2] [--rounds 5]
+    python benchmarks/bench_distributed.py [--nproc 2] [--rounds 15]
 
 Starts N gloo ranks through torch.distributed.run (as `dlbench run --nproc N` does) and,
 in that one run:
@@ -27,7 +27,10 @@ import time
 
 SWEEP = [8 * 2**i for i in range(24)]  # 8 B .. 64 MiB
 LARGE = [16 * 2**20, 64 * 2**20]
-HAND_CALLS = 12
+# Seconds of calls each side gets per round (dlbench: min_time; the hand loop: as many
+# calls as fit, counted from the sweep's median so every rank makes the same number).
+ROUND_SECONDS = 0.5
+MIN_HAND_CALLS = 10
 
 
 def launch(nproc: int, rounds: int) -> int:
@@ -35,7 +38,7 @@ def launch(nproc: int, rounds: int) -> int:
                             "--nproc-per-node", str(nproc), __file__, "--rounds", str(rounds)])
 
 
-def hand_timed(size: int, rank: int, world: int) -> float:
+def hand_timed(size: int, rank: int, world: int, calls: int) -> float:
     """Median over calls of the slowest rank's time for one all-reduce of `size` bytes."""
     import torch
     import torch.distributed as dist
@@ -47,7 +50,7 @@ def hand_timed(size: int, rank: int, world: int) -> float:
         dist.all_reduce(buffer)
     dist.barrier()
     times = []
-    for _ in range(HAND_CALLS):
+    for _ in range(calls):
         start = time.perf_counter()
         dist.all_reduce(buffer)
         times.append(time.perf_counter() - start)
@@ -83,20 +86,25 @@ def ranks(rounds: int) -> None:
 
     say(f"all-reduce, {info.world_size} gloo ranks, float32, through dlbench's path")
     say(f"{'size':>10} {'time':>12} {'algbw GB/s':>11} {'busbw GB/s':>11} {'#wrong':>7}")
+    sweep = {}
     for size in SWEEP:
         r = measured(size)
+        sweep[size] = r.median
         d = r.distributed or {}
         say(f"{format_bytes(size):>10} {r.median * 1e6:>10.1f}µs "
             f"{d.get('algbw_gbytes_per_s', 0):>11.4f} {d.get('busbw_gbytes_per_s', 0):>11.4f} "
             f"{r.verify['wrong'] if r.verify else '-':>7} {r.status}")
     say(f"\nlarge messages, {rounds} rounds, order swapped every round")
+    runner.plan = Plan(cases=(), config=MeasureConfig(min_time=ROUND_SECONDS,
+                                                      max_time=2 * ROUND_SECONDS))
     for size in LARGE:
+        calls = max(MIN_HAND_CALLS, round(ROUND_SECONDS / sweep[size]))
         ratios, ours, hands = [], [], []
         for round_no in range(rounds):
             pair = {}
             for side in (("dlbench", "hand") if round_no % 2 == 0 else ("hand", "dlbench")):
                 pair[side] = measured(size).median if side == "dlbench" else hand_timed(
-                    size, info.rank, info.world_size)
+                    size, info.rank, info.world_size, calls)
             ours.append(pair["dlbench"])
             hands.append(pair["hand"])
             ratios.append(pair["dlbench"] / pair["hand"])
@@ -111,7 +119,7 @@ def ranks(rounds: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nproc", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
     from dlbench.distributed import in_torchrun
 

@@ -350,3 +350,30 @@ def test_report_shows_the_distributed_tables(tmp_path):
     result = runner.invoke(app, ["report", str(path), "--format", "md"])
     assert result.exit_code == 0, result.output
     assert "busbw GB/s" in result.stdout and "scaling efficiency" in result.stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_rank_and_keeps_what_finished(tmp_path):
+    import signal
+
+    out = tmp_path / "stopped.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dlbench", "run", "--nproc", "2", "--workload", "allreduce",
+         "--dtype", "float32", "--size", "8..1M:x2", "--min-time", "0.3", "--max-time", "0.5",
+         "--quiet", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if json.loads(out.read_text())["results"]:
+                break
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    doc = results.load(out)
+    assert doc.interrupted and 1 <= len(doc.results) < 18
+    assert all(r.status == "ok" for r in doc.results)
+    assert_no_orphans(str(out))
