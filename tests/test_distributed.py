@@ -377,3 +377,22 @@ def test_ctrl_c_stops_every_rank_and_keeps_what_finished(tmp_path):
     assert doc.interrupted and 1 <= len(doc.results) < 18
     assert all(r.status == "ok" for r in doc.results)
     assert_no_orphans(str(out))
+
+
+@pytest.mark.slow
+def test_ranks_die_with_a_killed_launching_dlbench(tmp_path):
+    """SIGKILL gives the launching dlbench no chance to stop anything: the launcher dies
+    with it and every rank with the launcher (PR_SET_PDEATHSIG at each level)."""
+    out = tmp_path / "killed-parent.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dlbench", "run", "--nproc", "2", "--workload", "allreduce",
+         "--dtype", "float32", "--size", "8..1M:x2", "--quiet", "-o", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    # the launching dlbench, the launcher and both ranks are up
+    while time.monotonic() < deadline and len(left_behind(str(out))) < 4:
+        time.sleep(0.1)
+    assert len(left_behind(str(out))) == 4
+    proc.kill()
+    proc.wait()
+    assert_no_orphans(str(out))
