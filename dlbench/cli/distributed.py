@@ -26,7 +26,12 @@ from rich.markup import escape
 from dlbench import __version__, backends, environment, results
 from dlbench.cli import console
 from dlbench.cli import output as destinations
-from dlbench.distributed import STATUS_DIR_ENV, dist_backend_for, in_torchrun
+from dlbench.distributed import (
+    LAUNCHER_PID_ENV,
+    STATUS_DIR_ENV,
+    dist_backend_for,
+    in_torchrun,
+)
 from dlbench.distributed.supervise import COMMAND_ENV, Launch, write_rank_report
 from dlbench.errors import DlbenchError, UsageError
 from dlbench.planning import Plan, Selection, build
@@ -205,8 +210,9 @@ def rank(ctx: typer.Context, opts: DistOptions, sel: Selection, path: Path, forc
     from dlbench.distributed.rank import Group, RankFault, RankInfo, RankRunner, describe_rank
 
     info = RankInfo.from_environment()
-    # torchrun's agent started this process in a session of its own: die with it.
-    die_with_parent(os.getppid())
+    # torchrun's agent started this process in a session of its own: die with it (with
+    # dlbench's launcher, whose pid the rank knows, also when it died before this line).
+    die_with_parent(int(os.environ.get(LAUNCHER_PID_ENV) or os.getppid()))
     launched = bool(os.environ.get(STATUS_DIR_ENV))
     speak = info.rank == 0 and not launched
     try:

@@ -22,6 +22,10 @@ TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER
 # exit report, and the sign that the launching dlbench shows the results (so rank 0
 # stays quiet).
 STATUS_DIR_ENV = "DLBENCH_DIST_STATUS_DIR"
+# Set by the launcher (launch.py) for its ranks: its pid, so that a rank started just
+# as the launcher died (its parent already gone when it asks for PR_SET_PDEATHSIG)
+# sees that it is orphaned and leaves at once.
+LAUNCHER_PID_ENV = "DLBENCH_DIST_LAUNCHER_PID"
 # Seconds a collective may wait for the other ranks before the run is declared hung.
 DEFAULT_TIMEOUT_S = 60.0
 

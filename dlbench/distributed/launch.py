@@ -18,6 +18,7 @@ ranks (each in a session of its own, as the agent starts them) die with the agen
 from __future__ import annotations
 
 import json
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -44,11 +45,13 @@ def launch(report: Path, nproc: int, timeout_s: float, args: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    from dlbench.distributed import LAUNCHER_PID_ENV
     from dlbench.process import die_with_parent
 
     report, nproc, timeout, parent, dashdash, *args = argv
     assert dashdash == "--"
     die_with_parent(int(parent))
+    os.environ[LAUNCHER_PID_ENV] = str(os.getpid())  # the ranks inherit it
     return launch(Path(report), int(nproc), float(timeout), args)
 
 
