@@ -68,7 +68,7 @@ def tables(results: Iterable[Result]) -> Tables:
                           if eff else "–")
             steps.append(((r.spec.impl, ranks, r.spec.dtype, p.get("batch", 0)), (
                 f"{r.spec.impl}", str(ranks), r.spec.dtype, str(p.get("batch")), time,
-                _num(d.get("samples_per_s")), efficiency, wrong, status)))
+                _num(d.get("samples_per_s"), ".4g"), efficiency, wrong, status)))
     return Tables([row for _, row in sorted(collectives, key=lambda kv: kv[0])],
                   [row for _, row in sorted(steps, key=lambda kv: kv[0])])
 
