@@ -396,3 +396,28 @@ def test_ranks_die_with_a_killed_launching_dlbench(tmp_path):
     proc.kill()
     proc.wait()
     assert_no_orphans(str(out))
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+def test_nccl_ranks_on_gpus_time_with_events_and_verify(tmp_path, cuda_probes):
+    """The NCCL path, thin: one rank per GPU (NCCL refuses two ranks on one GPU), CUDA
+    events inside the slowest-rank timer, every collective and the DDP steps verified."""
+    probe = cuda_probes["torch"]
+    if not probe.ok:
+        pytest.skip(f"no usable GPU for torch: {probe.reason}")
+    out = tmp_path / "nccl.json"
+    nproc = min(2, len(probe.devices))
+    proc = dlbench("run", "--nproc", str(nproc), "--device", "cuda", "--workload",
+                   "allreduce,allgather,reduce_scatter,broadcast,ddp_train_step",
+                   "--size", "16,64", *FAST, "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    doc = results.load(out)
+    assert doc.environment["distributed"]["backend"] == "nccl"
+    assert all(r["gpu"] for r in doc.environment["distributed"]["ranks"])
+    assert len(doc.results) == 4 * 2 + 2 * 2
+    for r in doc.results:
+        assert r.status == "ok", (r.spec.id, r.error)
+        assert r.timer.startswith("cuda-event"), r.timer
+        assert r.verify["ok"]
+    assert_no_orphans(str(out))
