@@ -30,7 +30,7 @@ def _cases():
         for name in workloads.names():
             wl = workloads.get(name)
             ok, _ = wl.supports(backend)
-            if not ok:
+            if not ok or wl.distributed:  # across ranks: bench_distributed.py
                 continue
             for impl in wl.impls_for(backend_name):
                 yield pytest.param(backend_name, name, impl,

@@ -49,6 +49,8 @@ class Selection:
     tf32: str = "off"
     include_transfer: bool = False
     graph: bool = False
+    # Ranks of a distributed run (dlbench.distributed); None: one process per backend.
+    world_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,8 @@ def expand(entries: Sequence[suites.Entry], targets: Sequence[Backend], sel: Sel
         wl = workloads.get(entry.workload)
         for size in entry.sizes or (None,):
             params = wl.resolve(size=size, **entry.params)
+            if wl.distributed and sel.world_size is not None:
+                params = wl.resolve(size=size, **{**entry.params, "ranks": sel.world_size})
             for dtype in entry.dtypes:
                 row = [(case_spec(wl, params, dtype, t, impl, sel), t)
                        for t in targets for impl in wl.impls_for(t.name, t.device)
@@ -234,8 +238,8 @@ def expand(entries: Sequence[suites.Entry], targets: Sequence[Backend], sel: Sel
                 if too_big and sel.sizes is not None:
                     raise UsageError(too_big)  # a size the user typed: refuse outright
                 for spec, target in row:
-                    reason = too_big or unsupported(wl, target, dtype) or unsupported_mode(
-                        spec, target, sel)
+                    reason = (too_big or placement(wl, sel) or unsupported(wl, target, dtype)
+                              or unsupported_mode(spec, target, sel))
                     if reason:
                         skipped.append((spec, reason))
                     else:
@@ -262,6 +266,16 @@ def memory_refusal(wl: workloads.Workload, params: dict[str, int], dtype: str, b
         return None
     return (f"{wl.name} {_fmt_params(params)} {dtype} needs about {need / 2**30:.1f} GiB "
             f"({backends} backends at once) but {memory / 2**30:.1f} GiB is available")
+
+
+def placement(wl: workloads.Workload, sel: Selection) -> str | None:
+    """Collectives and data-parallel steps run across ranks only; the other workloads
+    in one process per backend only."""
+    if wl.distributed and sel.world_size is None:
+        return f"{wl.name} runs across ranks: add --nproc N (or launch with torchrun)"
+    if not wl.distributed and sel.world_size is not None:
+        return f"{wl.name} is not a distributed workload (leave out --nproc)"
+    return None
 
 
 def unsupported(wl: workloads.Workload, target: Backend, dtype: str) -> str | None:

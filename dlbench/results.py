@@ -165,6 +165,9 @@ class Result:
     # What the kernel itself reported (XLA's FLOP count "xla_flops", torch's SDPA
     # backend "sdpa_backend"), kept in "extra" as it came.
     kernel_extra: Mapping[str, Any] = field(default_factory=dict)
+    # A case run across ranks (dlbench.distributed): world_size, and algbw/busbw of a
+    # collective or samples/s and scaling efficiency of a data-parallel step.
+    distributed: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -190,6 +193,8 @@ class Result:
                 d[f"{name}_stats"] = stats.summarize(samples).to_dict()
         if self.peak_device_bytes is not None:
             d["peak_device_bytes"] = self.peak_device_bytes
+        if self.distributed is not None:
+            d["distributed"] = dict(self.distributed)
         return d
 
     def to_dict(self) -> dict[str, Any]:
@@ -237,6 +242,7 @@ class Result:
             enqueue_samples_s=tuple(extra.get("enqueue_samples_s") or ()),
             peak_device_bytes=int(peak) if peak is not None else None,
             kernel_extra={k: extra[k] for k in KERNEL_EXTRA if k in extra},
+            distributed=extra.get("distributed"),
         )
 
 

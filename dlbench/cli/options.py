@@ -25,20 +25,52 @@ def split(values: list[str] | None, option: str = "the option") -> tuple[str, ..
     return items
 
 
+# Binary suffixes of a size: 64K, 16M, 1G (as nccl-tests' -b/-e read them).
+SUFFIXES = {"K": 2**10, "M": 2**20, "G": 2**30}
+# A range `LOW..HIGH[:xF]` past this many sizes is a typo, not a sweep.
+MAX_RANGE_SIZES = 1000
+
+
 def positive_ints(values: list[str] | None, option: str) -> tuple[int, ...] | None:
+    """Integers, each also as K/M/G (binary) or as a geometric range `LOW..HIGH:xF`
+    (nccl-tests' -b LOW -e HIGH -f F; F defaults to 2): `8..64M:x4` is 8, 32, ... 32M."""
     items = split(values, option)
     if items is None:
         return None
-    out = []
+    out: list[int] = []
     for item in items:
-        try:
-            number = int(item)
-        except ValueError:
-            raise UsageError(f"{option}: {item!r} is not a positive integer") from None
-        if number < 1:
-            raise UsageError(f"{option}: {item!r} is not a positive integer")
-        out.append(number)
+        if ".." in item:
+            out += _geometric(item, option)
+        else:
+            out.append(_positive(item, item, option))
     return tuple(out)
+
+
+def _positive(text: str, item: str, option: str) -> int:
+    scale = SUFFIXES.get(text[-1:].upper(), 1) if text[:-1].isdigit() else 1
+    try:
+        number = int(text[:-1] if scale > 1 else text) * scale
+    except ValueError:
+        raise UsageError(f"{option}: {item!r} is not a positive integer") from None
+    if number < 1:
+        raise UsageError(f"{option}: {item!r} is not a positive integer")
+    return number
+
+
+def _geometric(item: str, option: str) -> list[int]:
+    bounds, _, factor_text = item.partition(":")
+    low_text, _, high_text = bounds.partition("..")
+    low, high = _positive(low_text, item, option), _positive(high_text, item, option)
+    factor = _positive(factor_text.removeprefix("x") or "2", item, option)
+    if factor < 2 or high < low:
+        raise UsageError(f"{option}: {item!r} is not a range LOW..HIGH[:xF] with LOW <= HIGH "
+                         "and a factor F >= 2")
+    sizes = [low]
+    while sizes[-1] * factor <= high:
+        sizes.append(sizes[-1] * factor)
+        if len(sizes) > MAX_RANGE_SIZES:
+            raise UsageError(f"{option}: {item!r} holds more than {MAX_RANGE_SIZES} sizes")
+    return sizes
 
 
 def seconds(value: float | None, option: str) -> float | None:

@@ -13,7 +13,7 @@ from dlbench.cli import console
 from dlbench.cli import output as destinations
 from dlbench.cli.steps import Steps
 from dlbench.errors import UsageError
-from dlbench.report import bundle, html, markdown, model, plots, terminal
+from dlbench.report import bundle, distributed, html, markdown, model, plots, terminal
 from dlbench.report import csv as csv_report
 from dlbench.report import json as json_report
 from dlbench.report.rows import DEFAULT_BASELINE
@@ -74,10 +74,17 @@ def report(
         targets = _targets(fmt, output)
         destinations.check_targets(targets, force)
         rep = _build(files, baseline)
+        # busbw against size per world size, beside the speedups (distributed runs only).
+        shown = distributed.tables(r for view in rep.machines for r in view.results)
         if fmt == "table":
             console.print_data(terminal.render_report(rep, wide=wide))
+            if shown:
+                console.print_data(distributed.render_terminal(shown))
             return
-        for target, data in zip(targets, _render(fmt, rep), strict=True):
+        rendered = _render(fmt, rep)
+        if fmt == "md" and shown:
+            rendered = [f"{rendered[0]}\n{distributed.render_markdown(shown)}"]
+        for target, data in zip(targets, rendered, strict=True):
             destinations.write(target, data)
             if target is not None:
                 console.message(f"wrote {target}")

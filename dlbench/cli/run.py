@@ -14,8 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dlbench import __version__, environment, results
 from dlbench.cli import console, options
+from dlbench.cli import distributed as dist_cli
 from dlbench.cli import output as destinations
 from dlbench.cli.options import positive_ints, split
+from dlbench.distributed import DEFAULT_TIMEOUT_S, in_torchrun
 from dlbench.errors import UsageError
 from dlbench.planning import Plan, Selection, build
 from dlbench.report import csv as csv_report
@@ -24,6 +26,7 @@ from dlbench.report.rows import DEFAULT_BASELINE, speedup_table
 from dlbench.runner import Event, RunInterrupted, Runner
 
 FORMATS = ("table", "json", "md", "csv")
+DISTRIBUTED_SUITE = "distributed"
 FAILED = ("wrong", "error", "oom")
 
 EXAMPLES = """
@@ -38,6 +41,9 @@ EXAMPLES = """
   dlbench run --backend numpy,cupy --include-transfer  [dim]# speedup with the bus[/dim]
   dlbench run --device cuda --workload matmul --size 256 --graph  [dim]# no Python[/dim]
   dlbench run --backend torch,cupy --workload transfer --size 16777216
+  dlbench run --nproc 2                        [dim]# the distributed suite on 2 ranks[/dim]
+  dlbench run --nproc 2 --workload allreduce --size 8..64M:x2  [dim]# an nccl-tests sweep[/dim]
+  torchrun --nnodes 2 --nproc-per-node 8 ... -m dlbench run --device cuda  [dim]# many nodes[/dim]
 """
 
 
@@ -48,8 +54,9 @@ def default_output(now: datetime) -> Path:
 
 def run(
     ctx: typer.Context,
-    suite: Annotated[str, typer.Option(help="Built-in suite name or path to a .toml suite.")]
-    = "quick",
+    suite: Annotated[str | None, typer.Option(
+        help="Built-in suite name or path to a .toml suite (default: quick; distributed "
+             "with --nproc or under torchrun).")] = None,
     backend: Annotated[list[str] | None, typer.Option(
         help="Backends to run (comma-separated): numpy, torch, cupy. Default: all available.")]
     = None,
@@ -99,21 +106,40 @@ def run(
     wide: Annotated[bool, typer.Option(
         "--wide", "-w", help="Table cells with GFLOP/s, % of peak and the speedup's interval "
         "(the default shows time and speedup, to fit 80 columns).")] = False,
+    nproc: Annotated[int | None, typer.Option(
+        help="Run the distributed workloads (collectives, ddp_train_step) on N ranks of this "
+             "machine, started through torch.distributed.run; across nodes, launch "
+             "`torchrun ... -m dlbench run` instead.")] = None,
+    dist_backend: Annotated[str | None, typer.Option(
+        help="Process-group backend of a distributed run: gloo (CPUs, default there) or "
+             "nccl (GPUs, default there).")] = None,
+    dist_timeout: Annotated[float, typer.Option(
+        help="Seconds a rank waits in a collective for the others before the run is "
+             "declared hung (exit 3).")] = DEFAULT_TIMEOUT_S,
 ) -> None:
     """Run a suite on every available backend, print speedup tables, save a result file.
 
     Exit codes: 0 all verified · 2 bad usage · 3 a case was wrong or errored ·
     130 interrupted (what finished is saved).
     """
+    distributed = nproc is not None or in_torchrun()
     with console.user_errors():
         destinations.check_format(fmt, FORMATS)
-        plan = build(Selection(
-            suite=suite, backends=split(backend, "--backend"),
+        selection = Selection(
+            suite=suite or (DISTRIBUTED_SUITE if distributed else "quick"),
+            backends=split(backend, "--backend"),
             devices=split(device, "--device"), workloads=split(workload, "--workload"),
             dtypes=split(dtype, "--dtype"), sizes=positive_ints(size, "--size"),
             threads=options.threads(threads), min_time=options.seconds(min_time, "--min-time"),
             max_time=options.seconds(max_time, "--max-time"), verify=not no_verify,
-            cache=cache, tf32=tf32, include_transfer=include_transfer, graph=graph))
+            cache=cache, tf32=tf32, include_transfer=include_transfer, graph=graph)
+    if distributed:
+        dist_cli.run(ctx, dist_cli.DistOptions(nproc, dist_backend, dist_timeout), selection,
+                     output or default_output(datetime.now(UTC)), force,
+                     dist_cli.Finish(fmt, quiet, baseline, _show, _exit_on_failures))
+        return
+    with console.user_errors():
+        plan = build(selection)
         _check_baseline(baseline, plan)
         now = datetime.now(UTC)
         path = output or default_output(now)
@@ -214,7 +240,7 @@ def _exit_on_failures(doc: results.RunDocument) -> None:
         raise typer.Exit(console.EXIT_FAILED_CASES)
 
 
-def _show(doc: results.RunDocument, fmt: str, baseline: str, wide: bool) -> None:
+def _show(doc: results.RunDocument, fmt: str, baseline: str, wide: bool = False) -> None:
     if fmt == "json":
         console.write_text(results.dumps(doc))
         return

@@ -23,7 +23,8 @@ _BUILTIN_MODULES = ("dlbench.workloads.matmul", "dlbench.workloads.conv2d",
                     "dlbench.workloads.mlp", "dlbench.workloads.cnn",
                     "dlbench.workloads.bandwidth", "dlbench.workloads.transfer",
                     "dlbench.workloads.lstm", "dlbench.workloads.attention",
-                    "dlbench.workloads.transformer")
+                    "dlbench.workloads.transformer", "dlbench.workloads.collectives",
+                    "dlbench.workloads.ddp")
 
 # Unit roundoff u = 2^-(mantissa bits + 1) of each dtype.
 UNIT_ROUNDOFF = {
@@ -83,6 +84,8 @@ class Workload:
     # returns their new values: a library with immutable arrays (JAX) gets them back as
     # new arrays, and the next call must start from those.
     updates: ClassVar[tuple[str, ...]] = ()
+    # Runs across ranks (torch.distributed, dlbench.distributed), never in a worker.
+    distributed: ClassVar[bool] = False
 
     # -- parameters -------------------------------------------------------------------
     def resolve(self, size: int | None = None, **overrides: int) -> dict[str, int]:

@@ -1,0 +1,133 @@
+"""dlbench's all-reduce against a plain torch.distributed loop timed by hand, side by side.
+
+    python benchmarks/bench_distributed.py [--nproc 2] [--rounds 15]
+
+Starts N gloo ranks through torch.distributed.run (as `dlbench run --nproc N` does) and,
+in that one run:
+
+1. sweeps the all-reduce from 8 B to 64 MiB (×2) through dlbench's own path — the
+   workload's rank case, measure.Sampler with the slowest-rank timer, verification on
+   every rank (rank.RankRunner.case, what a `dlbench run --nproc N` rank calls) — and
+   prints nccl-tests-style rows (size, time, algbw, busbw, #wrong);
+2. at the large sizes, alternates rounds of dlbench's measurement with a hand-timed loop
+   (one barrier, then back-to-back `dist.all_reduce` calls, each timed with
+   perf_counter on every rank, the slowest rank's time per call, median over calls),
+   the order swapped every round so the shared machine's drift hits both alike; prints
+   each side's busbw and the median over rounds of the ratio. Target: within 5%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+SWEEP = [8 * 2**i for i in range(24)]  # 8 B .. 64 MiB
+LARGE = [16 * 2**20, 64 * 2**20]
+# Seconds of calls each side gets per round (dlbench: min_time; the hand loop: as many
+# calls as fit, counted from the sweep's median so every rank makes the same number).
+ROUND_SECONDS = 0.5
+MIN_HAND_CALLS = 10
+
+
+def launch(nproc: int, rounds: int) -> int:
+    return subprocess.call([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                            "--nproc-per-node", str(nproc), __file__, "--rounds", str(rounds)])
+
+
+def hand_timed(size: int, rank: int, world: int, calls: int) -> float:
+    """Median over calls of the slowest rank's time for one all-reduce of `size` bytes."""
+    import torch
+    import torch.distributed as dist
+
+    from dlbench.workloads.collectives import rank_values
+
+    buffer = torch.tensor(rank_values(size // 4, rank), dtype=torch.float32)
+    for _ in range(2):
+        dist.all_reduce(buffer)
+    dist.barrier()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        dist.all_reduce(buffer)
+        times.append(time.perf_counter() - start)
+    slowest = torch.tensor(times, dtype=torch.float64)
+    dist.all_reduce(slowest, op=dist.ReduceOp.MAX)
+    return statistics.median(slowest.tolist())
+
+
+def ranks(rounds: int) -> None:
+    from dlbench import backends, workloads
+    from dlbench.distributed.rank import Group, RankInfo, RankRunner
+    from dlbench.measure import MeasureConfig
+    from dlbench.planning import Plan
+    from dlbench.report.distributed import format_bytes
+    from dlbench.results import CaseSpec
+
+    info = RankInfo.from_environment()
+    backend = backends.get("torch", "cpu")
+    backends.import_library(backend)
+    backend.set_threads(max(1, (os.cpu_count() or 1) // info.local_world_size))
+    backend.setup()
+    group = Group(info, "gloo", "cpu", 120.0)
+    group.join()
+    factor = workloads.get("allreduce").bus_factor(info.world_size)
+    runner = RankRunner(Plan(cases=(), config=MeasureConfig(min_time=0.2, max_time=0.6)),
+                        group, backend)
+    say = print if info.rank == 0 else (lambda *a, **k: None)
+
+    def measured(size: int) -> object:
+        spec = CaseSpec.make("allreduce", {"bytes": size, "ranks": info.world_size},
+                             "float32", "torch", "cpu", "native")
+        return runner.case(spec)
+
+    say(f"all-reduce, {info.world_size} gloo ranks, float32, through dlbench's path")
+    say(f"{'size':>10} {'time':>12} {'algbw GB/s':>11} {'busbw GB/s':>11} {'#wrong':>7}")
+    sweep = {}
+    for size in SWEEP:
+        r = measured(size)
+        sweep[size] = r.median
+        d = r.distributed or {}
+        say(f"{format_bytes(size):>10} {r.median * 1e6:>10.1f}µs "
+            f"{d.get('algbw_gbytes_per_s', 0):>11.4f} {d.get('busbw_gbytes_per_s', 0):>11.4f} "
+            f"{r.verify['wrong'] if r.verify else '-':>7} {r.status}")
+    say(f"\nlarge messages, {rounds} rounds, order swapped every round")
+    runner.plan = Plan(cases=(), config=MeasureConfig(min_time=ROUND_SECONDS,
+                                                      max_time=2 * ROUND_SECONDS))
+    for size in LARGE:
+        calls = max(MIN_HAND_CALLS, round(ROUND_SECONDS / sweep[size]))
+        ratios, ours, hands = [], [], []
+        for round_no in range(rounds):
+            pair = {}
+            for side in (("dlbench", "hand") if round_no % 2 == 0 else ("hand", "dlbench")):
+                pair[side] = measured(size).median if side == "dlbench" else hand_timed(
+                    size, info.rank, info.world_size, calls)
+            ours.append(pair["dlbench"])
+            hands.append(pair["hand"])
+            ratios.append(pair["dlbench"] / pair["hand"])
+        busbw = [size / statistics.median(t) / 1e9 * factor for t in (ours, hands)]
+        say(f"{format_bytes(size):>10}: busbw dlbench {busbw[0]:.4f} GB/s, hand loop "
+            f"{busbw[1]:.4f} GB/s; time ratio dlbench/hand, median of rounds "
+            f"{statistics.median(ratios):.3f} (rounds: "
+            f"{', '.join(f'{x:.3f}' for x in ratios)})")
+    group.leave()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nproc", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+    from dlbench.distributed import in_torchrun
+
+    if not in_torchrun():
+        return launch(args.nproc, args.rounds)
+    ranks(args.rounds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
