@@ -4,8 +4,8 @@
 # image lacks travel as wheels in .whl/ (ignored by git), fetched here first:
 #
 #   echo /.whl/ >> .git/info/exclude
-#   for p in array-api-compat==1.16.0 jsonschema==4.26.0 jsonschema-specifications==2025.9.1 \
-#            referencing==0.37.0 rpds-py==2026.9.1; do
+#   for p in array-api-compat==1.16.0 array-api-extra==0.11.5 jsonschema==4.26.0 \
+#            jsonschema-specifications==2025.9.1 referencing==0.37.0 rpds-py==2026.9.1; do
 #     python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #       --implementation cp --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
 #       -d .whl "$p"; done
@@ -26,3 +26,7 @@ python3 -m dlbench run --device cpu,cuda -o "$out/default.json" --force 2>&1 \
   | tee "$out/default.log"
 python3 -m dlbench run --device cuda --workload matmul --size 256,4096 --graph \
   -o "$out/graph.json" --force 2>&1 | tee "$out/graph.log"
+# NCCL across the GPUs there are (one on a single-GPU machine: the path, not the scaling).
+ngpu=$(nvidia-smi -L | wc -l)
+python3 -m dlbench run --nproc "$ngpu" --device cuda --workload allreduce --size 8..64M:x8 \
+  -o "$out/nccl.json" --force 2>&1 | tee "$out/nccl.log"
