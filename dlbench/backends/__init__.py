@@ -42,7 +42,9 @@ class Backend:
 
     name: ClassVar[str]
     library: ClassVar[str]  # import name, also the distribution looked up for a version
-    distribution: ClassVar[str | None] = None  # when the distribution name differs
+    # The distributions that may provide the library, when their names differ from it
+    # (cupy-cuda12x, tensorflow-cpu…): the first one installed gives the version.
+    distributions: ClassVar[tuple[str, ...]] = ()
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     dtypes: ClassVar[tuple[str, ...]] = ("float32", "float64")
     # True when the worker sets process-wide state before or at import (environment,
@@ -64,18 +66,25 @@ class Backend:
     # -- availability, cheap: never imports the library --------------------------------
     def installed(self) -> tuple[bool, str]:
         if importlib.util.find_spec(self.library) is None:
-            return False, f"{self.distribution or self.library} is not installed"
+            return False, f"{self.library} is not installed"
         return True, ""
 
     def version(self) -> str | None:
-        try:
-            return importlib.metadata.version(self.distribution or self.library)
-        except importlib.metadata.PackageNotFoundError:
-            return None
+        for dist in self.distributions or (self.library,):
+            with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+                return importlib.metadata.version(dist)
+        return None
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device != "cpu"
 
     def available(self) -> tuple[bool, str]:
-        """(usable here?, reason when not). CPU devices need only the library."""
-        return self.installed()
+        """(usable here?, reason when not). CPU devices need only the library; a GPU is
+        asked of the library in a child process (cuda.probe), never here."""
+        if not self.is_cuda:
+            return self.installed()
+        return cuda.device_available(cuda.probe(self.name), self.device)
 
     # -- used inside a worker -----------------------------------------------------------
     @property

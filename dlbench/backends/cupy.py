@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +15,7 @@ from dlbench.timers import Event, LibraryEvent
 class CupyBackend(Backend):
     name = "cupy"
     library = "cupy"
+    distributions = CUPY_DISTRIBUTIONS
     devices = ("cuda",)
     # NumPy, hence CuPy, has no bfloat16.
     dtypes = ("float32", "float64", "float16")
@@ -29,17 +29,6 @@ class CupyBackend(Backend):
     def installed(self) -> tuple[bool, str]:
         ok, _ = super().installed()
         return (True, "") if ok else (False, "cupy is not installed (e.g. cupy-cuda12x)")
-
-    def version(self) -> str | None:
-        for dist in CUPY_DISTRIBUTIONS:
-            try:
-                return importlib.metadata.version(dist)
-            except importlib.metadata.PackageNotFoundError:
-                continue
-        return None
-
-    def available(self) -> tuple[bool, str]:
-        return cuda.device_available(cuda.probe("cupy"), self.device)
 
     def asarray(self, host: Any, dtype: str) -> Any:
         import numpy as np

@@ -47,15 +47,6 @@ class JaxBackend(Backend):
         return jax
 
     @property
-    def is_cuda(self) -> bool:
-        return self.device != "cpu"
-
-    def available(self) -> tuple[bool, str]:
-        if not self.is_cuda:
-            return self.installed()
-        return cuda.device_available(cuda.probe("jax"), self.device)
-
-    @property
     def xp(self) -> Any:
         import jax.numpy
 

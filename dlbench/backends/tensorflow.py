@@ -39,6 +39,7 @@ LOG_LEVEL = "2"
 class TensorflowBackend(Backend):
     name = "tensorflow"
     library = "tensorflow"
+    distributions = DISTRIBUTIONS
     devices = ("cpu", "cuda")
     dtypes = ("float32", "float64", "bfloat16")
     process_settings = True
@@ -50,27 +51,10 @@ class TensorflowBackend(Backend):
 
         return tf
 
-    @property
-    def is_cuda(self) -> bool:
-        return self.device != "cpu"
-
     def installed(self) -> tuple[bool, str]:
         if importlib.util.find_spec(self.library) is None:
             return False, "tensorflow is not installed (pip install 'dlbench[tensorflow]')"
         return True, ""
-
-    def version(self) -> str | None:
-        for dist in DISTRIBUTIONS:
-            try:
-                return importlib.metadata.version(dist)
-            except importlib.metadata.PackageNotFoundError:
-                continue
-        return None
-
-    def available(self) -> tuple[bool, str]:
-        if not self.is_cuda:
-            return self.installed()
-        return cuda.device_available(cuda.probe("tensorflow"), self.device)
 
     @property
     def xp(self) -> Any:

@@ -26,15 +26,6 @@ class TorchBackend(Backend):
 
         return torch
 
-    @property
-    def is_cuda(self) -> bool:
-        return self.device != "cpu"
-
-    def available(self) -> tuple[bool, str]:
-        if not self.is_cuda:
-            return self.installed()
-        return cuda.device_available(cuda.probe("torch"), self.device)
-
     def asarray(self, host: Any, dtype: str) -> Any:
         torch = self._torch
         # Cast on the host first: a float64 array copied to the GPU would be 2-4x the bytes.

@@ -62,10 +62,32 @@ def count_wrong(output: np.ndarray, expected: np.ndarray) -> dict[str, Any]:
             "max_abs_err": float(diff[np.isfinite(diff)].max()) if diff.size else 0.0}
 
 
-class Collective(Workload):
-    """A collective over `ranks` processes; `bytes` is the message size S."""
+class RankWorkload(Workload):
+    """A workload run by every rank of a torch.distributed group at once: its inputs are
+    made, and its output checked, on each rank (`rank_case`), never in a worker."""
 
     distributed: ClassVar[bool] = True
+
+    def supports(self, backend: Any) -> tuple[bool, str]:
+        if backend.name != "torch":
+            return False, f"{self.name} runs on torch.distributed, not {backend.name}"
+        return True, ""
+
+    def inputs(self, p: Mapping[str, int], seed: int = 0) -> dict[str, np.ndarray]:
+        return {}
+
+    def check(self, output: Any, inputs: Mapping[str, np.ndarray], p: Mapping[str, int],
+              dtype: str, float32_math: str = "ieee") -> Check:
+        raise UsageError(f"{self.name} is checked on every rank (rank_case)")
+
+    def rank_case(self, impl: str, backend: Any, p: Mapping[str, int], dtype: str,
+                  rank: int, world: int, seed: int) -> RankCase:
+        raise NotImplementedError
+
+
+class Collective(RankWorkload):
+    """A collective over `ranks` processes; `bytes` is the message size S."""
+
     params = (Param("bytes", 1 << 20, "message size S in bytes (nccl-tests' size)"),
               Param("ranks", 2, "ranks taking part (the world size)"))
     size_params = ("bytes",)
@@ -99,21 +121,6 @@ class Collective(Workload):
     def impls_for(self, backend_name: str, device: str | None = None) -> tuple[str, ...]:
         return ("native",)
 
-    def supports(self, backend: Any) -> tuple[bool, str]:
-        if backend.name != "torch":
-            return False, f"{self.name} runs on torch.distributed, not {backend.name}"
-        return True, ""
-
-    def inputs(self, p: Mapping[str, int], seed: int = 0) -> dict[str, np.ndarray]:
-        return {}
-
-    def check(self, output: Any, inputs: Mapping[str, np.ndarray], p: Mapping[str, int],
-              dtype: str, float32_math: str = "ieee") -> Check:
-        raise UsageError(f"{self.name} is checked on every rank (rank_case)")
-
-    def rank_case(self, impl: str, backend: Any, p: Mapping[str, int], dtype: str,
-                  rank: int, world: int, seed: int) -> RankCase:
-        raise NotImplementedError
 
 
 def _torch_dist() -> tuple[Any, Any]:
@@ -145,10 +152,9 @@ class AllReduce(Collective):
         return RankCase(reduce, lambda out: count_wrong(backend.to_numpy(out), expected))
 
 
-@register
-class AllGather(Collective):
-    name = "allgather"
-    description = "all-gather: every rank ends with all ranks' chunks; busbw = algbw·(n−1)/n"
+class SplitCollective(Collective):
+    """A collective whose buffer is split into one chunk per rank: each rank's link
+    carries all chunks but its own."""
 
     def bus_factor(self, ranks: int) -> float:
         return (ranks - 1) / ranks
@@ -156,6 +162,12 @@ class AllGather(Collective):
     def elements(self, p: Mapping[str, int], itemsize: int) -> int:
         per_rank = max(p["bytes"] // itemsize // p["ranks"], 1)
         return per_rank * p["ranks"]
+
+
+@register
+class AllGather(SplitCollective):
+    name = "allgather"
+    description = "all-gather: every rank ends with all ranks' chunks; busbw = algbw·(n−1)/n"
 
     def rank_case(self, impl: str, backend: Any, p: Mapping[str, int], dtype: str,
                   rank: int, world: int, seed: int) -> RankCase:
@@ -173,17 +185,10 @@ class AllGather(Collective):
 
 
 @register
-class ReduceScatter(Collective):
+class ReduceScatter(SplitCollective):
     name = "reduce_scatter"
     description = ("reduce-scatter (sum): rank r ends with the sum of every rank's chunk r; "
                    "busbw = algbw·(n−1)/n")
-
-    def bus_factor(self, ranks: int) -> float:
-        return (ranks - 1) / ranks
-
-    def elements(self, p: Mapping[str, int], itemsize: int) -> int:
-        per_rank = max(p["bytes"] // itemsize // p["ranks"], 1)
-        return per_rank * p["ranks"]
 
     def rank_case(self, impl: str, backend: Any, p: Mapping[str, int], dtype: str,
                   rank: int, world: int, seed: int) -> RankCase:

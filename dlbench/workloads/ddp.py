@@ -14,14 +14,14 @@ efficiency = t(one rank) / t(n ranks), each rank doing the same work per step.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from dlbench import workloads
 from dlbench.errors import UsageError
-from dlbench.workloads import Check, Param, Workload, cnn, mlp, register
-from dlbench.workloads.collectives import RankCase
+from dlbench.workloads import Param, Workload, cnn, mlp, register
+from dlbench.workloads.collectives import RankCase, RankWorkload
 
 MODELS = {"mlp": "mlp_train_step", "cnn": "cnn_train_step"}
 WEIGHTS = {"mlp": mlp.WEIGHTS, "cnn": cnn.WEIGHTS}
@@ -29,11 +29,10 @@ LEARNING_RATE = {"mlp": mlp.LEARNING_RATE, "cnn": cnn.LEARNING_RATE}
 
 
 @register
-class DdpTrainStep(Workload):
+class DdpTrainStep(RankWorkload):
     name = "ddp_train_step"
     description = ("the MLP and CNN training steps under DistributedDataParallel, each rank "
                    "on its own batch; scaling efficiency against one rank")
-    distributed: ClassVar[bool] = True
     params = (Param("batch", 64, "samples per rank per step"),
               Param("ranks", 2, "ranks taking part (the world size)"))
     size_params = ("batch",)
@@ -63,18 +62,6 @@ class DdpTrainStep(Workload):
 
     def impls_for(self, backend_name: str, device: str | None = None) -> tuple[str, ...]:
         return tuple(MODELS)
-
-    def supports(self, backend: Any) -> tuple[bool, str]:
-        if backend.name != "torch":
-            return False, f"{self.name} runs on torch.distributed, not {backend.name}"
-        return True, ""
-
-    def inputs(self, p: Mapping[str, int], seed: int = 0) -> dict[str, np.ndarray]:
-        return {}
-
-    def check(self, output: Any, inputs: Mapping[str, np.ndarray], p: Mapping[str, int],
-              dtype: str, float32_math: str = "ieee") -> Check:
-        raise UsageError("ddp_train_step is checked on every rank (rank_case)")
 
     def rank_case(self, impl: str, backend: Any, p: Mapping[str, int], dtype: str,
                   rank: int, world: int, seed: int) -> RankCase:
