@@ -15,8 +15,10 @@ Nothing here knows rich or typer: progress leaves as events through a callback.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from dlbench import environment, measure, stats, worker, workloads
@@ -103,16 +105,9 @@ class Runner:
     # -- public ---------------------------------------------------------------------------
     def run(self) -> list[Result]:
         try:
-            self._start_workers()
-            skipped = dict(self.plan.skipped)
-            done = 0
-            for group in _rows([*self.plan.cases, *skipped]):
-                for spec in group:
-                    if spec in skipped:
-                        self._finish(Result(spec=spec, status="skipped", error=skipped[spec]))
-                self._measure_row([s for s in group if s not in skipped], done)
-                done += len(group)
-            self.stop()
+            with tempfile.TemporaryDirectory(prefix="dlbench-references-",
+                                             ignore_cleanup_errors=True) as references:
+                self._run(Path(references))
         except KeyboardInterrupt:
             self.stop(kill=True)
             raise RunInterrupted(self.in_plan_order()) from None
@@ -120,6 +115,21 @@ class Runner:
             self.stop(kill=True)
             raise
         return self.in_plan_order()
+
+    def _run(self, references: Path) -> None:
+        self._start_workers()
+        skipped = dict(self.plan.skipped)
+        done = 0
+        for group in _rows([*self.plan.cases, *skipped]):
+            for spec in group:
+                if spec in skipped:
+                    self._finish(Result(spec=spec, status="skipped", error=skipped[spec]))
+            self._measure_row([s for s in group if s not in skipped], done, references)
+            done += len(group)
+            # A row's reference serves only that row: the disk holds one at a time.
+            for shared in references.iterdir():
+                shared.unlink(missing_ok=True)
+        self.stop()
 
     def in_plan_order(self) -> list[Result]:
         """The results so far in the plan's order (they finish in another: a row's cases
@@ -197,7 +207,7 @@ class Runner:
             return Failure("error", str(exc))
 
     # -- cases ----------------------------------------------------------------------------
-    def _measure_row(self, row: Sequence[CaseSpec], done: int) -> None:
+    def _measure_row(self, row: Sequence[CaseSpec], done: int, references: Path) -> None:
         """Measure one row (workload, params, dtype) on every backend, interleaved."""
         plan = self.plan
         sampling: dict[CaseSpec, _Sampling] = {}
@@ -205,7 +215,8 @@ class Runner:
             slot = self.slots[spec.label]
             self.on_event(Event("case_start", spec=spec, worker=slot.label, pid=slot.pid,
                                 index=done + i, total=self.plan.total))
-            reply = self._call(slot, worker.prepare, spec, plan.config, plan.verify, plan.seed)
+            reply = self._call(slot, worker.prepare, spec, plan.config, plan.verify, plan.seed,
+                               str(references))
             if isinstance(reply, Failure):
                 self._finish(self._failed(spec, reply))
             else:

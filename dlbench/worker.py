@@ -23,6 +23,7 @@ import numpy as np
 from dlbench import backends, workloads
 from dlbench.backends import Backend, DeviceOptions
 from dlbench.measure import MeasureConfig, Sampler
+from dlbench.references import ReferenceStore
 from dlbench.results import CaseSpec, Numerics
 from dlbench.timers import CaptureError, EventTimer, HostEvent, Timer
 from dlbench.workloads._endtoend import with_transfers
@@ -136,12 +137,13 @@ class Worker:
         return Numerics(backend.float32_math(), backend.math_state(), cache)
 
     # -- a case -----------------------------------------------------------------------
-    def prepare(self, spec: CaseSpec, config: MeasureConfig, verify: bool, seed: int
-                ) -> Prepared | Failure:
+    def prepare(self, spec: CaseSpec, config: MeasureConfig, verify: bool, seed: int,
+                references: str | None = None) -> Prepared | Failure:
         """Build inputs, run the kernel once (its latency is the first-call time), check its
-        output against the float64 reference, then warm up and calibrate."""
+        output against the float64 reference (shared through the directory `references`
+        with the row's other workers), then warm up and calibrate."""
         try:
-            outcome = self._prepare(spec, config, verify, seed)
+            outcome = self._prepare(spec, config, verify, seed, ReferenceStore(references))
         except Exception as exc:
             outcome = self.failure(exc)
         # Out of the except clause: the traceback, and the arrays its frames hold, are gone.
@@ -149,8 +151,8 @@ class Worker:
             self.release(spec.id)
         return outcome
 
-    def _prepare(self, spec: CaseSpec, config: MeasureConfig, verify: bool, seed: int
-                 ) -> Prepared | Failure:
+    def _prepare(self, spec: CaseSpec, config: MeasureConfig, verify: bool, seed: int,
+                 references: ReferenceStore) -> Prepared | Failure:
         backend = self.backend
         wl = workloads.get(spec.workload)
         p = spec.param_dict
@@ -178,8 +180,8 @@ class Worker:
         numerics = self.numerics()
         check = None
         if widened is not None:
-            check = wl.check(self._to_host(output), widened, p, spec.dtype,
-                             numerics.float32_math).to_dict()
+            check = wl.compare(self._to_host(output), references.get(wl, p, widened), p,
+                               spec.dtype, numerics.float32_math).to_dict()
             del widened
         del output
         if check is not None and not check["ok"]:
@@ -288,9 +290,9 @@ def _current() -> Worker:
     return _worker
 
 
-def prepare(spec: CaseSpec, config: MeasureConfig, verify: bool, seed: int
-            ) -> Prepared | Failure:
-    return _current().prepare(spec, config, verify, seed)
+def prepare(spec: CaseSpec, config: MeasureConfig, verify: bool, seed: int,
+            references: str | None = None) -> Prepared | Failure:
+    return _current().prepare(spec, config, verify, seed, references)
 
 
 def block(case_id: str) -> BlockReply | Failure:

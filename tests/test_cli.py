@@ -151,6 +151,19 @@ def test_max_time_alone_lowers_the_suites_min_time():
     assert (plan.config.min_time, plan.config.max_time) == (5.0, 5.0)
 
 
+def test_a_suite_sets_the_block_length_and_the_file_records_it(tmp_path):
+    from dlbench.planning import Selection, build
+
+    quick = build(Selection(suite="quick", backends=("numpy",)))
+    assert quick.config.block_time == 0.3 and quick.settings()["block_time"] == 0.3
+    suite = tmp_path / "blocks.toml"
+    suite.write_text('[settings]\nblock_time = 0.05\n[[benchmark]]\nworkload = "matmul"\n')
+    assert build(Selection(suite=str(suite), backends=("numpy",))).config.block_time == 0.05
+    suite.write_text('[settings]\nblock_time = 0\n[[benchmark]]\nworkload = "matmul"\n')
+    assert_one_line_error(invoke("run", "--suite", str(suite)), "settings.block_time",
+                          "positive number")
+
+
 def test_suite_threads_setting_gives_way_to_the_command_line(tmp_path):
     from dlbench.planning import Selection, build
 

@@ -11,6 +11,7 @@ from dlbench.workloads import (
     ACCUMULATION_DTYPE,
     UNIT_ROUNDOFF,
     Check,
+    Reference,
     dot_tolerance,
     scaled_check,
 )
@@ -36,17 +37,24 @@ def labelled_data(batch: int, features: int, classes: int, seed: int
     return x, np.eye(classes)[labels]
 
 
-def check_step(output: Sequence[np.ndarray], new: Mapping[str, np.ndarray],
-               scale: Mapping[str, np.ndarray], names: Sequence[str], dtype: str,
-               length: int, float32_math: str = "ieee") -> Check:
-    """Every updated array against the float64 step, errors relative to `scale`; the
-    worst array decides."""
+def step_reference(new: Mapping[str, np.ndarray], scale: Mapping[str, np.ndarray]
+                   ) -> Reference:
+    """A float64 step as one reference: each updated array and its error scale."""
+    return {**{f"new.{k}": v for k, v in new.items()},
+            **{f"scale.{k}": v for k, v in scale.items()}}
+
+
+def check_step(output: Sequence[np.ndarray], reference: Reference, names: Sequence[str],
+               dtype: str, length: int, float32_math: str = "ieee") -> Check:
+    """Every updated array against the float64 step (step_reference), errors relative
+    to its scale; the worst array decides."""
     tol = STEP_TOLERANCE_FACTOR * dot_tolerance(dtype, length, float32_math)
     if ACCUMULATION_DTYPE[dtype] != dtype:
         tol += LOW_PRECISION_INTERMEDIATES * UNIT_ROUNDOFF[dtype]
     if len(output) != len(names):
         return Check(False, math.inf, math.inf, tol)
-    checks = [scaled_check(np.asarray(got), new[name], scale[name], tol)
+    checks = [scaled_check(np.asarray(got), reference[f"new.{name}"],
+                           reference[f"scale.{name}"], tol)
               for got, name in zip(output, names, strict=True)]
     return Check(all(c.ok for c in checks), max(c.max_abs_err for c in checks),
                  max(c.max_rel_err for c in checks), tol)

@@ -19,7 +19,16 @@ from typing import Any
 import numpy as np
 
 from dlbench.errors import UsageError
-from dlbench.workloads import DEFAULT_SEED, Check, Kernel, Param, Workload, register, scaled_check
+from dlbench.workloads import (
+    DEFAULT_SEED,
+    Check,
+    Kernel,
+    Param,
+    Reference,
+    Workload,
+    register,
+    scaled_check,
+)
 from dlbench.workloads._attention import GPU_BLOCK_BYTES, Attention
 from dlbench.workloads._training import chain_tolerance
 
@@ -77,12 +86,15 @@ class MultiHeadAttention(Workload):
 
         return kernel
 
-    def check(self, output: np.ndarray, inputs: Mapping[str, np.ndarray],
-              p: Mapping[str, int], dtype: str, float32_math: str = "ieee") -> Check:
-        reference, scale = reference_attention(inputs["q"], inputs["k"], inputs["v"],
-                                               bool(p["causal"]))
+    def reference(self, inputs: Mapping[str, np.ndarray], p: Mapping[str, int]) -> Reference:
+        out, scale = reference_attention(inputs["q"], inputs["k"], inputs["v"],
+                                         bool(p["causal"]))
+        return {"out": out, "scale": scale}
+
+    def compare(self, output: np.ndarray, reference: Reference, p: Mapping[str, int],
+                dtype: str, float32_math: str = "ieee") -> Check:
         tol = chain_tolerance(dtype, max(p["seq"], p["head_dim"]), float32_math)
-        return scaled_check(np.asarray(output), reference, scale, tol)
+        return scaled_check(np.asarray(output), reference["out"], reference["scale"], tol)
 
 
 def reference_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool

@@ -13,6 +13,7 @@ from dlbench.workloads import (
     Check,
     Kernel,
     Param,
+    Reference,
     Workload,
     dot_tolerance,
     register,
@@ -100,12 +101,14 @@ class Conv2d(Workload):
 
         return kernel
 
-    def check(self, output: np.ndarray, inputs: Mapping[str, np.ndarray],
-              p: Mapping[str, int], dtype: str, float32_math: str = "ieee") -> Check:
+    def reference(self, inputs: Mapping[str, np.ndarray], p: Mapping[str, int]) -> Reference:
         x, weights = inputs["x"], inputs["weights"]
-        reference = reference_conv2d(x, weights, p["stride"], p["pad"])
-        scale = reference_conv2d(np.abs(x), np.abs(weights), p["stride"], p["pad"])
-        return scaled_check(output, reference, scale,
+        return {"conv": reference_conv2d(x, weights, p["stride"], p["pad"]),
+                "scale": reference_conv2d(np.abs(x), np.abs(weights), p["stride"], p["pad"])}
+
+    def compare(self, output: np.ndarray, reference: Reference, p: Mapping[str, int],
+                dtype: str, float32_math: str = "ieee") -> Check:
+        return scaled_check(output, reference["conv"], reference["scale"],
                             dot_tolerance(dtype, p["c"] * p["r"] * p["s"], float32_math))
 
 

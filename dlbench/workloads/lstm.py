@@ -28,10 +28,19 @@ from typing import Any
 
 import numpy as np
 
-from dlbench.workloads import DEFAULT_SEED, Check, Kernel, Param, Workload, register, scaled_check
+from dlbench.workloads import (
+    DEFAULT_SEED,
+    Check,
+    Kernel,
+    Param,
+    Reference,
+    Workload,
+    register,
+    scaled_check,
+)
 from dlbench.workloads._arrayapi import device_of, sgd_update, softmax_cross_entropy
 from dlbench.workloads._reference import einsum as _einsum
-from dlbench.workloads._training import chain_tolerance, check_step
+from dlbench.workloads._training import chain_tolerance, check_step, step_reference
 
 LEARNING_RATE = 0.5
 WEIGHTS = ("w_ih", "w_hh", "b_ih", "b_hh", "w_out", "b_out")
@@ -113,12 +122,14 @@ class Lstm(_Lstm):
         x = arrays["x"]
         return lambda: xp.stack(cell.forward(x)[0][1:])
 
-    def check(self, output: np.ndarray, inputs: Mapping[str, np.ndarray],
-              p: Mapping[str, int], dtype: str, float32_math: str = "ieee") -> Check:
+    def reference(self, inputs: Mapping[str, np.ndarray], p: Mapping[str, int]) -> Reference:
         ref = reference_forward(inputs)
+        return {"h": np.stack(ref.h[1:]), "scale": np.stack(ref.h_scale[1:])}
+
+    def compare(self, output: np.ndarray, reference: Reference, p: Mapping[str, int],
+                dtype: str, float32_math: str = "ieee") -> Check:
         tol = chain_tolerance(dtype, p["input"] + p["hidden"], float32_math)
-        return scaled_check(np.asarray(output), np.stack(ref.h[1:]),
-                            np.stack(ref.h_scale[1:]), tol)
+        return scaled_check(np.asarray(output), reference["h"], reference["scale"], tol)
 
 
 @register
@@ -183,12 +194,14 @@ class LstmTrainStep(_Lstm):
 
         return step
 
-    def check(self, output: tuple[np.ndarray, ...], inputs: Mapping[str, np.ndarray],
-              p: Mapping[str, int], dtype: str, float32_math: str = "ieee") -> Check:
-        new, scale = reference_step(inputs)
+    def reference(self, inputs: Mapping[str, np.ndarray], p: Mapping[str, int]) -> Reference:
+        return step_reference(*reference_step(inputs))
+
+    def compare(self, output: tuple[np.ndarray, ...], reference: Reference,
+                p: Mapping[str, int], dtype: str, float32_math: str = "ieee") -> Check:
         reduction = max(p["input"] + p["hidden"], 4 * p["hidden"],
                         p["timesteps"] * p["batch"])
-        return check_step(output, new, scale, WEIGHTS, dtype, reduction, float32_math)
+        return check_step(output, reference, WEIGHTS, dtype, reduction, float32_math)
 
 
 def delayed_symbols(timesteps: int, batch: int, features: int, classes: int, seed: int

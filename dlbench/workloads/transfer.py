@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from dlbench.workloads import DEFAULT_SEED, Check, Kernel, Param, Workload, register
+from dlbench.workloads import DEFAULT_SEED, Check, Kernel, Param, Reference, Workload, register
 
 # impl -> (direction, pinned). Pageable copies go through a driver staging buffer and
 # are synchronous; pinned ones are DMA straight from/to the host buffer and may be
@@ -31,6 +31,7 @@ class Transfer(Workload):
     params = (Param("n", 2**24, "elements copied (2^24 float32 = 64 MiB)"),)
     size_params = ("n",)
     flops_formula = "0 (bytes: n·itemsize per copy)"
+    shared_reference = False  # the reference is the input itself
 
     def flops(self, p: Mapping[str, int]) -> float:
         return 0.0
@@ -87,10 +88,13 @@ class Transfer(Workload):
 
         return d2h
 
-    def check(self, output: np.ndarray, inputs: Mapping[str, np.ndarray],
-              p: Mapping[str, int], dtype: str, float32_math: str = "ieee") -> Check:
+    def reference(self, inputs: Mapping[str, np.ndarray], p: Mapping[str, int]) -> Reference:
+        return {"x": inputs["x"]}
+
+    def compare(self, output: np.ndarray, reference: Reference, p: Mapping[str, int],
+                dtype: str, float32_math: str = "ieee") -> Check:
         """A copy is exact: any difference at all is a wrong result."""
-        expected = inputs["x"]
+        expected = reference["x"]
         out = np.asarray(output, dtype=np.float64)
         if out.shape != expected.shape:
             return Check(False, float("inf"), float("inf"), 0.0)

@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 
 from dlbench.errors import UsageError
-from dlbench.workloads import DEFAULT_SEED, Check, Kernel, Param, Workload, register
+from dlbench.workloads import DEFAULT_SEED, Check, Kernel, Param, Reference, Workload, register
 from dlbench.workloads._arrayapi import sgd_update, softmax_cross_entropy
 from dlbench.workloads._attention import Attention
-from dlbench.workloads._training import check_step
+from dlbench.workloads._training import check_step, step_reference
 from dlbench.workloads._transformer_reference import (
     GELU_C,
     GELU_K,
@@ -119,11 +119,14 @@ class TransformerTrainStep(Workload):
         block = PortableBlock(xp, arrays, p)
         return block.step
 
-    def check(self, output: tuple[np.ndarray, ...], inputs: Mapping[str, np.ndarray],
-              p: Mapping[str, int], dtype: str, float32_math: str = "ieee") -> Check:
-        new, scale = reference_step(inputs, p["heads"], bool(p["causal"]), learning_rate(p))
+    def reference(self, inputs: Mapping[str, np.ndarray], p: Mapping[str, int]) -> Reference:
+        return step_reference(*reference_step(inputs, p["heads"], bool(p["causal"]),
+                                              learning_rate(p)))
+
+    def compare(self, output: tuple[np.ndarray, ...], reference: Reference,
+                p: Mapping[str, int], dtype: str, float32_math: str = "ieee") -> Check:
         reduction = max(p["batch"] * p["seq"], 4 * p["d_model"], p["seq"])
-        return check_step(output, new, scale, WEIGHTS, dtype, reduction, float32_math)
+        return check_step(output, reference, WEIGHTS, dtype, reduction, float32_math)
 
 
 def learning_rate(p: Mapping[str, int]) -> float:
