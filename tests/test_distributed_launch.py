@@ -201,3 +201,42 @@ def test_the_sweep_leaves_the_folders_of_live_launches(tmp_path):
     other.mkdir()
     assert sweep_stale(tmp_path) == []
     assert sorted(tmp_path.iterdir()) == sorted([mine, other])
+
+
+# -- several nodes ---------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_two_torchrun_agents_on_one_host_run_as_two_nodes(tmp_path):
+    """The README's multi-node command, both "nodes" on this host: two torchrun agents
+    started separately meet at a c10d rendezvous. Each runs in a folder of its own, as on
+    two machines, with the same relative -o: only rank 0's node writes the file and shows
+    the results, and the file records both ranks, their node and host."""
+    port = free_port()
+    command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2",
+               "--nproc-per-node", "1", "--rdzv-backend", "c10d", "--rdzv-endpoint",
+               f"localhost:{port}", "--rdzv-id", "two-nodes", "-m", "dlbench", "run",
+               "--workload", "allreduce", "--dtype", "float32", "--size", "1K,1M",
+               "--threads", "1", "--min-time", "0.05", "--max-time", "0.1",
+               "--format", "json", "-o", "results/2x1.json"]
+    homes = [tmp_path / "node-a", tmp_path / "node-b"]
+    agents = []
+    for home in homes:
+        home.mkdir()
+        agents.append(subprocess.Popen(command, cwd=home, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True))
+    outputs = [agent.communicate(timeout=120) for agent in agents]
+    assert [agent.returncode for agent in agents] == [0, 0], [e for _, e in outputs]
+    written = [home for home in homes if (home / "results" / "2x1.json").exists()]
+    assert len(written) == 1
+    [shown] = [json.loads(out) for out, _ in outputs if out.strip()]
+    doc = results.load(written[0] / "results" / "2x1.json")
+    assert shown["results"] == json.loads(
+        (written[0] / "results" / "2x1.json").read_text())["results"]
+    assert [r.status for r in doc.results] == ["ok", "ok"]
+    dist = doc.environment["distributed"]
+    assert dist["world_size"] == 2 and dist["nodes"] == 2
+    assert sorted(r["rank"] for r in dist["ranks"]) == [0, 1]
+    assert sorted(r["node"] for r in dist["ranks"]) == [0, 1]
+    assert {r["host"] for r in dist["ranks"]} == {socket.gethostname()}
+    assert dist["hosts"] == [socket.gethostname()]
+    assert all(r["threads"] == 1 for r in dist["ranks"])

@@ -284,6 +284,7 @@ def _saver(plan: Plan, path: Path, dist_backend: str, timeout_s: float,
            ranks: list[dict[str, object]]) -> Saver:
     env = environment.collect()
     env["distributed"] = {"world_size": len(ranks), "backend": dist_backend,
+                          "nodes": len({r.get("node", r["host"]) for r in ranks}),
                           "hosts": sorted({str(r["host"]) for r in ranks}), "ranks": ranks}
     command = json.loads(os.environ.get(COMMAND_ENV) or "null") or ["dlbench", *sys.argv[1:]]
     now = datetime.now(UTC)

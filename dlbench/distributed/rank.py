@@ -110,6 +110,10 @@ def describe_rank(info: RankInfo, backend: backends.Backend) -> dict[str, Any]:
                               "host": socket.gethostname(), "pid": os.getpid(),
                               "device": backend.device, "torch": torch.__version__,
                               "threads": torch.get_num_threads()}
+    if os.environ.get("GROUP_RANK", "").isdigit():
+        # torchrun's agent (one per node) numbers the nodes: two nodes on one host
+        # (or hosts with the same name) stay apart.
+        record["node"] = int(os.environ["GROUP_RANK"])
     if backend.device != "cpu":
         record["gpu"] = torch.cuda.get_device_name(torch.cuda.current_device())
     return record
