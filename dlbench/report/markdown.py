@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dlbench import stats
-from dlbench.report import epoch, headline
+from dlbench.report import distributed, epoch, headline
 from dlbench.report.cells import format_time
 from dlbench.report.epoch import CAVEAT, FORMULA, format_duration
 from dlbench.report.machines import summary
@@ -65,10 +65,14 @@ def render_report(report: Report) -> str:
         out += [f"- **{what}**: {escape(value)}" for what, value in summary(view.machine)
                 if what in SUMMARY]
         out += [f"- **files**: {escape(', '.join(f.name for f in view.sources))}", ""]
-        out.append(render(view.table))
+        if view.table.rows:
+            out.append(render(view.table))
     if report.cross is not None:
         out += ["### All machines side by side", "",
                 "Every column against the first machine's baseline.", "", render(report.cross)]
+    across = distributed.report_tables(report)
+    if across:
+        out += ["### Across ranks (torch.distributed)", "", *_across(across)]
     if report.epochs:
         out += ["### What this means: one epoch, extrapolated", ""]
         for group in epoch.by_unit(report.epochs):
@@ -76,6 +80,19 @@ def render_report(report: Report) -> str:
         out += [f"- {escape(FORMULA)}", f"- {escape(CAVEAT)}", ""]
     out += [f"- note: {escape(n)}" for n in report.notes]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _across(t: distributed.Tables) -> list[str]:
+    """The collectives' and DDP steps' tables, their cells escaped like every other."""
+    out = []
+    for header, rows in ((distributed.COLLECTIVE_HEADER, t.collectives),
+                         (distributed.STEP_HEADER, t.steps)):
+        if rows:
+            out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            out += ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows] + [""]
+    if t.collectives:
+        out += [f"- {escape(distributed.BUSBW_NOTE)}", ""]
+    return out
 
 
 def _epoch_table(group: list[epoch.EpochEstimate]) -> list[str]:
