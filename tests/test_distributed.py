@@ -3,6 +3,7 @@ reports, usage errors, and real 2-rank gloo runs through torch.distributed.run (
 killed rank, the hung rank, and `torchrun -m dlbench run` itself)."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -246,7 +247,9 @@ def test_torchrun_launches_dlbench_as_users_do_across_nodes(tmp_path):
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
          "2", "-m", "dlbench", "run", "--workload", "allreduce", "--dtype", "float32",
          "--size", "1024,65536", "--min-time", "0.05", "--max-time", "0.1", "-o", str(out),
-         "--format", "json"], capture_output=True, text=True, timeout=240)
+         "--format", "json"], capture_output=True, text=True, timeout=240,
+        # torchrun's agent leaves a torchelastic_* log folder in the temp folder
+        env={**os.environ, "TMPDIR": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     shown = json.loads(proc.stdout)  # rank 0 alone printed the document
     assert [r["status"] for r in shown["results"]] == ["ok", "ok"]

@@ -222,8 +222,10 @@ def test_two_torchrun_agents_on_one_host_run_as_two_nodes(tmp_path):
     agents = []
     for home in homes:
         home.mkdir()
+        # TMPDIR: torchrun's agent leaves a torchelastic_* log folder there
         agents.append(subprocess.Popen(command, cwd=home, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, text=True))
+                                       stderr=subprocess.PIPE, text=True,
+                                       env={**os.environ, "TMPDIR": str(tmp_path)}))
     outputs = [agent.communicate(timeout=120) for agent in agents]
     assert [agent.returncode for agent in agents] == [0, 0], [e for _, e in outputs]
     written = [home for home in homes if (home / "results" / "2x1.json").exists()]
