@@ -30,6 +30,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 SWEEP = [8 * 2**i for i in range(24)]  # 8 B .. 64 MiB
@@ -41,9 +42,13 @@ MIN_HAND_CALLS = 10
 
 
 def launch(nproc: int, rounds: int, no_sweep: bool) -> int:
-    return subprocess.call([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                            "--nproc-per-node", str(nproc), __file__, "--rounds", str(rounds),
-                            *(["--no-sweep"] if no_sweep else [])])
+    # torchrun's agent leaves a torchelastic_* log folder in the temp folder: a temporary
+    # one of our own takes it, and goes with it.
+    with tempfile.TemporaryDirectory(prefix="bench-distributed-") as tmp:
+        return subprocess.call(
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+             str(nproc), __file__, "--rounds", str(rounds),
+             *(["--no-sweep"] if no_sweep else [])], env={**os.environ, "TMPDIR": tmp})
 
 
 def hand_timed(size: int, rank: int, world: int, calls: int, barrier: bool = False
@@ -134,10 +139,12 @@ def ranks(rounds: int, sweep_all: bool) -> None:
         for top, bottom in (("dlbench", "hand"), ("dlbench", "hand+barrier"),
                             ("hand+barrier", "hand"), ("hand rank 0", "hand")):
             ratios = [a / b for a, b in zip(times[top], times[bottom], strict=True)]
+            spread = ""
+            if len(ratios) > 1:
+                q1, _, q3 = statistics.quantiles(ratios, n=4)
+                spread = f", quartiles {q1:.3f}–{q3:.3f}"
             say(f"{'':>12}time {top}/{bottom}: median of rounds "
-                f"{statistics.median(ratios):.3f}, quartiles "
-                f"{statistics.quantiles(ratios, n=4)[0]:.3f}–"
-                f"{statistics.quantiles(ratios, n=4)[2]:.3f}")
+                f"{statistics.median(ratios):.3f}{spread}")
     group.leave()
 
 
@@ -148,6 +155,8 @@ def main() -> int:
     parser.add_argument("--no-sweep", action="store_true",
                         help="only the large sizes' rounds, not the 8 B..64 MiB sweep")
     args = parser.parse_args()
+    if args.rounds < 1 or args.nproc < 2:
+        parser.error("--rounds must be at least 1 and --nproc at least 2")
     from dlbench.distributed import in_torchrun
 
     if not in_torchrun():
