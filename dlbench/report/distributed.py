@@ -13,7 +13,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from dlbench.report.cells import format_time
+from dlbench.report.cells import format_time, markdown_cell
 from dlbench.report.model import Report
 from dlbench.report.rows import across_ranks
 from dlbench.results import Result
@@ -129,12 +129,14 @@ def render_html(t: Tables) -> str:
 
 
 def render_markdown(t: Tables) -> str:
+    """The tables as GitHub Markdown, every cell escaped, with the busbw note."""
     out = []
     for header, rows in ((COLLECTIVE_HEADER, t.collectives), (STEP_HEADER, t.steps)):
         if not rows:
             continue
         out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        out += ["| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in row)
-                + " |" for row in rows]
+        out += ["| " + " | ".join(markdown_cell(c) for c in row) + " |" for row in rows]
         out.append("")
+    if t.collectives:
+        out += [f"- {markdown_cell(BUSBW_NOTE)}", ""]
     return "\n".join(out)

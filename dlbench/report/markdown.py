@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dlbench import stats
 from dlbench.report import distributed, epoch, headline
-from dlbench.report.cells import format_time
+from dlbench.report.cells import format_time, markdown_cell
 from dlbench.report.epoch import CAVEAT, FORMULA, format_duration
 from dlbench.report.machines import summary
 from dlbench.report.model import Report, machine_epochs
@@ -14,11 +14,8 @@ from dlbench.report.rows import SpeedupTable, cell_lines, format_geomean, table_
 SUMMARY = ("CPU", "GPUs", "BLAS (NumPy)", "libraries", "CPU peak")
 
 
-def escape(text: str) -> str:
-    """Text from a result file, made inert in a GFM table cell: GitHub renders some inline
-    HTML, so angle brackets become entities; '|' would end the cell."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+# The escaping of every cell and line from a result file (shared with the distributed tables).
+escape = markdown_cell
 
 
 def render(table: SpeedupTable) -> str:
@@ -72,7 +69,7 @@ def render_report(report: Report) -> str:
                 "Every column against the first machine's baseline.", "", render(report.cross)]
     across = distributed.report_tables(report)
     if across:
-        out += ["### Across ranks (torch.distributed)", "", *_across(across)]
+        out += ["### Across ranks (torch.distributed)", "", distributed.render_markdown(across)]
     if report.epochs:
         out += ["### What this means: one epoch, extrapolated", ""]
         for group in epoch.by_unit(report.epochs):
@@ -80,19 +77,6 @@ def render_report(report: Report) -> str:
         out += [f"- {escape(FORMULA)}", f"- {escape(CAVEAT)}", ""]
     out += [f"- note: {escape(n)}" for n in report.notes]
     return "\n".join(out).rstrip("\n") + "\n"
-
-
-def _across(t: distributed.Tables) -> list[str]:
-    """The collectives' and DDP steps' tables, their cells escaped like every other."""
-    out = []
-    for header, rows in ((distributed.COLLECTIVE_HEADER, t.collectives),
-                         (distributed.STEP_HEADER, t.steps)):
-        if rows:
-            out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-            out += ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows] + [""]
-    if t.collectives:
-        out += [f"- {escape(distributed.BUSBW_NOTE)}", ""]
-    return out
 
 
 def _epoch_table(group: list[epoch.EpochEstimate]) -> list[str]:
