@@ -6,10 +6,14 @@ never from another test_*.py file; tests/conftest.py holds pytest fixtures and h
 
 import json
 import os
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from dlbench import compare, results, stats
 from dlbench.report import model
@@ -175,3 +179,30 @@ def while_reading(fifo: Path, write):
     finally:
         reader.join(10)
     return b"".join(got), returned
+
+
+# -- real dlbench processes ---------------------------------------------------------------
+
+def dlbench(*args, env=None, timeout=240):
+    return subprocess.run([sys.executable, "-m", "dlbench", *args], capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def left_behind(marker):
+    """Processes of a run still alive: every rank's command line holds its output path."""
+    found = []
+    for p in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if marker in " ".join(p.info["cmdline"] or ()) and \
+                    p.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(p.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def assert_no_orphans(marker):
+    deadline = time.monotonic() + 10
+    while left_behind(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left_behind(marker)

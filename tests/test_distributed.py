@@ -6,10 +6,8 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
-import psutil
 import pytest
 from typer.testing import CliRunner
 
@@ -26,7 +24,7 @@ from dlbench.errors import UsageError
 from dlbench.measure import MeasureConfig, Sampler
 from dlbench.timers import HostTimer
 from dlbench.workloads.collectives import count_wrong, rank_values
-from tests.helpers import assert_one_line_error
+from tests.helpers import assert_no_orphans, assert_one_line_error, dlbench
 
 pytest.importorskip("torch")
 runner = CliRunner()
@@ -119,7 +117,8 @@ def test_a_killed_rank_is_named_with_its_signal():
     outcome = Outcome(1, failures={1: {"exitcode": -9, "signal": "SIGKILL", "pid": 42,
                                        "time": 2},
                                    0: {"exitcode": 3, "signal": None, "pid": 41, "time": 1}},
-                      reports={0: {"exit": 3, "message": "rank 0: a collective failed"}})
+                      reports={0: {"exit": 3, "message": "rank 0: a collective failed"},
+                               1: {"exit": None, "message": None, "stage": "running"}})
     lines = outcome.fault_lines()
     assert lines[0] == "rank 1 (pid 42) was killed by SIGKILL"
     assert lines[1] == "rank 0 (pid 41) exited with code 3: rank 0: a collective failed"
@@ -175,31 +174,6 @@ def test_nproc_under_torchrun_is_refused(monkeypatch):
 
 
 # -- real ranks ------------------------------------------------------------------------------
-
-def dlbench(*args, env=None, timeout=240):
-    return subprocess.run([sys.executable, "-m", "dlbench", *args], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
-
-
-def left_behind(marker):
-    """Processes of a run still alive: every rank's command line holds its output path."""
-    found = []
-    for p in psutil.process_iter(["cmdline", "status"]):
-        try:
-            if marker in " ".join(p.info["cmdline"] or ()) and \
-                    p.info["status"] != psutil.STATUS_ZOMBIE:
-                found.append(p.pid)
-        except psutil.Error:
-            continue
-    return found
-
-
-def assert_no_orphans(marker):
-    deadline = time.monotonic() + 10
-    while left_behind(marker) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not left_behind(marker)
-
 
 FAST = ("--min-time", "0.02", "--max-time", "0.05", "--quiet")
 
@@ -273,7 +247,9 @@ def test_torchrun_launches_dlbench_as_users_do_across_nodes(tmp_path):
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
          "2", "-m", "dlbench", "run", "--workload", "allreduce", "--dtype", "float32",
          "--size", "1024,65536", "--min-time", "0.05", "--max-time", "0.1", "-o", str(out),
-         "--format", "json"], capture_output=True, text=True, timeout=240)
+         "--format", "json"], capture_output=True, text=True, timeout=240,
+        # torchrun's agent leaves a torchelastic_* log folder in the temp folder
+        env={**os.environ, "TMPDIR": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     shown = json.loads(proc.stdout)  # rank 0 alone printed the document
     assert [r["status"] for r in shown["results"]] == ["ok", "ok"]
@@ -350,52 +326,6 @@ def test_report_shows_the_distributed_tables(tmp_path):
     result = runner.invoke(app, ["report", str(path), "--format", "md"])
     assert result.exit_code == 0, result.output
     assert "busbw GB/s" in result.stdout and "scaling efficiency" in result.stdout
-
-
-@pytest.mark.slow
-def test_ctrl_c_stops_every_rank_and_keeps_what_finished(tmp_path):
-    import signal
-
-    out = tmp_path / "stopped.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dlbench", "run", "--nproc", "2", "--workload", "allreduce",
-         "--dtype", "float32", "--size", "8..1M:x2", "--min-time", "0.3", "--max-time", "0.5",
-         "--quiet", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if json.loads(out.read_text())["results"]:
-                break
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
-    assert "Traceback" not in stderr and "interrupted" in stderr
-    doc = results.load(out)
-    assert doc.interrupted and 1 <= len(doc.results) < 18
-    assert all(r.status == "ok" for r in doc.results)
-    assert_no_orphans(str(out))
-
-
-@pytest.mark.slow
-def test_ranks_die_with_a_killed_launching_dlbench(tmp_path):
-    """SIGKILL gives the launching dlbench no chance to stop anything: the launcher dies
-    with it and every rank with the launcher (PR_SET_PDEATHSIG at each level)."""
-    out = tmp_path / "killed-parent.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dlbench", "run", "--nproc", "2", "--workload", "allreduce",
-         "--dtype", "float32", "--size", "8..1M:x2", "--quiet", "-o", str(out)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    # the launching dlbench, the launcher and both ranks are up
-    while time.monotonic() < deadline and len(left_behind(str(out))) < 4:
-        time.sleep(0.1)
-    assert len(left_behind(str(out))) == 4
-    proc.kill()
-    proc.wait()
-    assert_no_orphans(str(out))
 
 
 @pytest.mark.gpu

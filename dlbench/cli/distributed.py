@@ -12,10 +12,12 @@ when no launching dlbench is there to do it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -164,15 +166,16 @@ def launch(ctx: typer.Context, opts: DistOptions, sel: Selection, path: Path, fo
     runner = Launch(opts.nproc, ["run", *rank_args(argv, path)], opts.timeout_s,
                     env={COMMAND_ENV: json.dumps(["dlbench", *sys.argv[1:]])})
     try:
-        outcome = runner.wait()
+        with _terminate_as_interrupt():
+            outcome = runner.wait()
     except KeyboardInterrupt:
         runner.stop()
-        runner.cleanup()
         saved = _mark_interrupted(path)
         console.message(f"interrupted: {saved} finished result(s) saved to {path}",
                         style="yellow")
         raise typer.Exit(console.EXIT_INTERRUPTED) from None
-    runner.cleanup()
+    finally:
+        runner.cleanup()
     if not outcome.ok:
         for line in outcome.fault_lines():
             # Library messages hold "[...]" (gloo's source locations): not rich markup.
@@ -186,6 +189,21 @@ def launch(ctx: typer.Context, opts: DistOptions, sel: Selection, path: Path, fo
     with console.user_errors():
         doc = results.load(path)
     finish(doc, path)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job's timeout, `kill`) stops the ranks as Ctrl-C does: the ranks are
+    stopped, what finished is kept, the status folder removed. Left to the default, it
+    ended this process at once and only PR_SET_PDEATHSIG stopped the rest."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _count(path: Path) -> int:
@@ -207,8 +225,19 @@ def _mark_interrupted(path: Path) -> int:
 def rank(ctx: typer.Context, opts: DistOptions, sel: Selection, path: Path, force: bool,
          finish: Finish) -> None:
     """One rank of a torchrun-launched run."""
-    from dlbench.distributed.rank import Group, RankFault, RankInfo, RankRunner, describe_rank
+    from dlbench.distributed.rank import (
+        Group,
+        RankFault,
+        RankInfo,
+        RankRunner,
+        describe_rank,
+        maybe_fault,
+    )
 
+    # c10d logs every failed connection attempt with a C++ backtrace on stderr; the rank's
+    # own one-line message says what failed. Read when torch loads: set before. A user's
+    # own TORCH_CPP_LOG_LEVEL (e.g. INFO, to debug a rendezvous) wins.
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "FATAL")
     info = RankInfo.from_environment()
     # torchrun's agent started this process in a session of its own: die with it (with
     # dlbench's launcher, whose pid the rank knows, also when it died before this line).
@@ -232,7 +261,10 @@ def rank(ctx: typer.Context, opts: DistOptions, sel: Selection, path: Path, forc
                   opts.timeout_s)
     saver: Saver | None = None
     try:
+        maybe_fault(info.rank, "join")
+        write_rank_report(info.rank, None, stage="joining")
         group.join()
+        write_rank_report(info.rank, None, stage="running")
         ranks = group.gather(describe_rank(info, target))
         if info.rank == 0:
             saver = _saver(plan, path, dist_backend, opts.timeout_s, ranks)
@@ -252,6 +284,7 @@ def _saver(plan: Plan, path: Path, dist_backend: str, timeout_s: float,
            ranks: list[dict[str, object]]) -> Saver:
     env = environment.collect()
     env["distributed"] = {"world_size": len(ranks), "backend": dist_backend,
+                          "nodes": len({r.get("node", r["host"]) for r in ranks}),
                           "hosts": sorted({str(r["host"]) for r in ranks}), "ranks": ranks}
     command = json.loads(os.environ.get(COMMAND_ENV) or "null") or ["dlbench", *sys.argv[1:]]
     now = datetime.now(UTC)

@@ -74,16 +74,14 @@ def report(
         targets = _targets(fmt, output)
         destinations.check_targets(targets, force)
         rep = _build(files, baseline)
-        # busbw against size per world size, beside the speedups (distributed runs only).
-        shown = distributed.tables(r for view in rep.machines for r in view.results)
         if fmt == "table":
             console.print_data(terminal.render_report(rep, wide=wide))
+            # busbw against size per world size, after the speedups (distributed runs).
+            shown = distributed.report_tables(rep)
             if shown:
                 console.print_data(distributed.render_terminal(shown))
             return
         rendered = _render(fmt, rep)
-        if fmt == "md" and shown:
-            rendered = [f"{rendered[0]}\n{distributed.render_markdown(shown)}"]
         for target, data in zip(targets, rendered, strict=True):
             destinations.write(target, data)
             if target is not None:
@@ -92,9 +90,9 @@ def report(
 
 def _write_bundle(files: list[Path], baseline: str, folder: Path, force: bool) -> None:
     plots.require("png")
-    targets = [folder / name for name in bundle.names()]
-    destinations.check_targets(targets, force)
     rep = _build(files, baseline)
+    targets = [folder / name for name in bundle.names(rep)]
+    destinations.check_targets(targets, force)
     for target, data in zip(targets, bundle.render(rep).values(), strict=True):
         destinations.write(target, data)
     console.message(f"wrote {len(targets)} files to {folder}; open {folder / bundle.INDEX}")

@@ -25,13 +25,18 @@ from pathlib import Path
 
 
 def launch(report: Path, nproc: int, timeout_s: float, args: list[str]) -> int:
+    from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     config = LaunchConfig(
         min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
         rdzv_backend="c10d", rdzv_endpoint="localhost:0", rdzv_configs={"timeout": timeout_s},
-        max_restarts=0, monitor_interval=0.1)
+        max_restarts=0, monitor_interval=0.1,
+        # The agent's per-rank folders (error files) go beside the report, in the folder
+        # the launching dlbench removes; by default each launch left a torchelastic_* in
+        # the temp folder.
+        logs_specs=DefaultLogsSpecs(log_dir=str(report.parent / "torchelastic")))
     failures: dict[str, dict[str, object]] = {}
     try:
         elastic_launch(config, entrypoint=sys.executable)("-m", "dlbench", *args)

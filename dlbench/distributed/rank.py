@@ -26,7 +26,8 @@ from dlbench.results import CaseSpec, Numerics, Result
 
 # Test hook: "RANK:CASE" makes rank RANK kill itself (SIGKILL) when it reaches its
 # CASE-th case (0-based), as a crash or the OOM killer would; "RANK:CASE:hang" makes it
-# stop answering instead. Never set in normal use.
+# stop answering instead; CASE "join" does either before the rank joins the process
+# group (a rank that never reaches the rendezvous). Never set in normal use.
 FAULT_ENV = "DLBENCH_TEST_RANK_FAULT"
 
 
@@ -63,7 +64,8 @@ class Group:
                                     timeout=datetime.timedelta(seconds=self.timeout_s))
         except Exception as exc:
             raise RankFault(f"rank {self.info.rank} could not join the process group "
-                            f"({self.backend}): {exc}") from None
+                            f"({self.backend}, {self.info.world_size} ranks) within "
+                            f"{self.timeout_s:g} s: {exc}") from None
 
     def leave(self) -> None:
         import torch.distributed as dist
@@ -108,6 +110,10 @@ def describe_rank(info: RankInfo, backend: backends.Backend) -> dict[str, Any]:
                               "host": socket.gethostname(), "pid": os.getpid(),
                               "device": backend.device, "torch": torch.__version__,
                               "threads": torch.get_num_threads()}
+    if os.environ.get("GROUP_RANK", "").isdigit():
+        # torchrun's agent (one per node) numbers the nodes: two nodes on one host
+        # (or hosts with the same name) stay apart.
+        record["node"] = int(os.environ["GROUP_RANK"])
     if backend.device != "cpu":
         record["gpu"] = torch.cuda.get_device_name(torch.cuda.current_device())
     return record
@@ -127,7 +133,7 @@ class RankRunner:
         for spec, reason in self.plan.skipped:
             self._finish(Result(spec=spec, status="skipped", error=reason))
         for index, spec in enumerate(self.plan.cases):
-            _maybe_fault(self.info.rank, index)
+            maybe_fault(self.info.rank, index)
             self._finish(self.case(spec))
         return self.results
 
@@ -264,10 +270,10 @@ def measured(base: Result, samples: Sequence[float], loops: int, stop: str,
                    distributed=extra)
 
 
-def _maybe_fault(rank: int, index: int) -> None:
+def maybe_fault(rank: int, where: int | str) -> None:
     spec = os.environ.get(FAULT_ENV, "")
     parts = spec.split(":")
-    if len(parts) < 2 or parts[0] != str(rank) or parts[1] != str(index):
+    if len(parts) < 2 or parts[0] != str(rank) or parts[1] != str(where):
         return
     if parts[2:] == ["hang"]:
         import time

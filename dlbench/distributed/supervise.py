@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,22 +22,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from dlbench.distributed import STATUS_DIR_ENV
 from dlbench.process import PACKAGE_ROOT
 
 # How long the launcher gets to stop its ranks after SIGTERM before it is killed.
 STOP_WAIT_S = 10.0
+# The status folders' names: this prefix, the launching dlbench's pid, a random tail.
+STATUS_PREFIX = "dlbench-ranks-"
 # Environment variable carrying the user's own command line to rank 0 (for the file).
 COMMAND_ENV = "DLBENCH_DIST_COMMAND"
 
 
-def write_rank_report(rank: int, code: int, message: str | None = None) -> None:
-    """A rank's exit report, when a launching dlbench waits for one."""
+def write_rank_report(rank: int, code: int | None, message: str | None = None,
+                      stage: str | None = None) -> None:
+    """A rank's exit report (code set) or how far it got (code None, `stage` said), when
+    a launching dlbench waits for one."""
     folder = os.environ.get(STATUS_DIR_ENV)
     if folder:
         with contextlib.suppress(OSError):
             Path(folder, f"rank-{rank}.json").write_text(
-                json.dumps({"exit": code, "message": message}), encoding="utf-8")
+                json.dumps({"exit": code, "message": message, "stage": stage}),
+                encoding="utf-8")
+
+
+# What a rank killed without a word of its own was doing, by the last stage it reported.
+STAGE_WORDS = {None: "before it reached the rendezvous",
+               "joining": "while joining the process group"}
 
 
 @dataclass
@@ -64,13 +77,16 @@ class Outcome:
         (often a collective broken by the first), each group in order of failure."""
         lines = []
         order = sorted(self.failures.items(), key=lambda kv: (
-            kv[0] in self.reports, kv[1].get("time") or 0, kv[0]))
+            self._said(kv[0]) is not None, kv[1].get("time") or 0, kv[0]))
         seen = set()
         for rank, failure in order:
             seen.add(rank)
-            own = (self.reports.get(rank) or {}).get("message")
+            own = self._said(rank)
             if failure.get("signal"):
                 how = f"was killed by {failure['signal']}"
+                stage = (self.reports.get(rank) or {}).get("stage")
+                if own is None and stage in STAGE_WORDS:
+                    how += f" {STAGE_WORDS[stage]}"
             else:
                 how = f"exited with code {failure.get('exitcode')}"
             lines.append(f"rank {rank} (pid {failure.get('pid')}) {how}"
@@ -85,13 +101,44 @@ class Outcome:
                          + (f": {' | '.join(tail)}" if tail else ""))
         return lines
 
+    def _said(self, rank: int) -> str | None:
+        """The message a rank left on its way out, if it left one."""
+        return (self.reports.get(rank) or {}).get("message")
+
+
+def status_prefix(pid: int) -> str:
+    return f"{STATUS_PREFIX}{pid}-"
+
+
+def sweep_stale(folder: Path | None = None) -> list[Path]:
+    """Remove the status folders of launching dlbenches that are gone: one killed by
+    SIGKILL (or the OOM killer) had no chance to remove its own. A folder whose pid is
+    alive is left alone, whoever holds that pid now."""
+    removed = []
+    for path in Path(folder or tempfile.gettempdir()).glob(f"{STATUS_PREFIX}*-*"):
+        pid = path.name.removeprefix(STATUS_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and path.is_dir() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
 
 class Launch:
-    """One launcher process running `dlbench ARGS` on `nproc` ranks."""
+    """One launcher process running `dlbench ARGS` on `nproc` ranks; `cleanup` removes
+    its status folder (call it however the launch ends)."""
 
     def __init__(self, nproc: int, args: Sequence[str], timeout_s: float,
                  env: dict[str, str] | None = None) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="dlbench-ranks-"))
+        sweep_stale()
+        self.folder = Path(tempfile.mkdtemp(prefix=status_prefix(os.getpid())))
+        try:
+            self._start(nproc, args, timeout_s, env)
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def _start(self, nproc: int, args: Sequence[str], timeout_s: float,
+               env: dict[str, str] | None) -> None:
         self.report = self.folder / "launcher.json"
         self.log_path = self.folder / "launcher.log"
         environ = {**os.environ, **(env or {}), STATUS_DIR_ENV: str(self.folder),
@@ -135,7 +182,4 @@ class Launch:
         return Outcome(code, failures, reports, log)
 
     def cleanup(self) -> None:
-        for path in self.folder.iterdir():
-            path.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            self.folder.rmdir()
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -19,9 +19,9 @@ DESCRIPTIONS = {
 }
 
 
-def names() -> list[str]:
-    """Every file the bundle writes, the index last."""
-    return [*DESCRIPTIONS, *(f"{chart}.png" for chart in plots.CHARTS), INDEX]
+def names(report: Report) -> list[str]:
+    """Every file the bundle of `report` writes, the index last."""
+    return [*DESCRIPTIONS, *(f"{chart}.png" for chart in plots.charts(report)), INDEX]
 
 
 def render(report: Report) -> dict[str, str | bytes]:
@@ -34,7 +34,7 @@ def render(report: Report) -> dict[str, str | bytes]:
         "report.csv": csv_report.render_report(report),
         "report.json": json_report.render(report),
     }
-    out.update({f"{chart}.png": pngs[chart] for chart in plots.CHARTS})
+    out.update({f"{chart}.png": png for chart, png in pngs.items()})
     out[INDEX] = _index(report)
     return out
 
@@ -47,7 +47,8 @@ def _index(report: Report) -> str:
     files = "".join(f'<li><a href="{name}">{name}</a>: {escape(what)}</li>'
                     for name, what in DESCRIPTIONS.items())
     charts = "".join(f'<li><a href="{chart}.png">{chart}.png</a>: '
-                     f"{escape(html.CAPTIONS.get(chart, chart))}</li>" for chart in plots.CHARTS)
+                     f"{escape(html.CAPTIONS.get(chart, chart))}</li>"
+                     for chart in plots.charts(report))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f'<meta http-equiv="Content-Security-Policy" content="{html.POLICY}">'
             "<title>dlbench report: index</title>"

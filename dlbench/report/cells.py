@@ -55,3 +55,10 @@ def format_flops(flops_per_s: float) -> str:
 def format_speedup(speedup: tuple[float, float, float]) -> str:
     point, lo, hi = speedup
     return f"{point:.2f}× [{lo:.2f}, {hi:.2f}]"
+
+
+def markdown_cell(text: str) -> str:
+    """Text from a result file, made inert in a GFM table cell: GitHub renders some inline
+    HTML, so angle brackets become entities; '|' would end the cell."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")

@@ -72,7 +72,10 @@ def column_devices(table: SpeedupTable) -> dict[str, str]:
 def sentences(table: SpeedupTable, epochs: Sequence[EpochEstimate] = ()) -> list[str]:
     """3–6 sentences on `table`: what was compared, the suite-wide speedup of the fastest
     column, its biggest and smallest win, where a column loses, and what a training step
-    means for an epoch. Fewer when the numbers do not support more."""
+    means for an epoch. Fewer when the numbers do not support more; none for a table
+    without rows (a file of distributed results only: they have tables of their own)."""
+    if not table.rows:
+        return []
     devices = column_devices(table)
     others = [c for c in table.columns if c != table.baseline]
     out = [_compared(table, devices)]

@@ -8,7 +8,7 @@ import base64
 from html import escape
 
 from dlbench import stats
-from dlbench.report import epoch, headline
+from dlbench.report import distributed, epoch, headline
 from dlbench.report.cells import Row
 from dlbench.report.machines import summary
 from dlbench.report.model import Report, machine_epochs
@@ -50,6 +50,9 @@ CAPTIONS = {
     "roofline": "Roofline: arithmetic intensity (FLOP per byte moved) against achieved FLOP/s; "
                 "each roof is the lower of the compute peak (from the environment) and the "
                 "bandwidth roof (from a measured bandwidth result), where known.",
+    "busbw": "Bus bandwidth (nccl-tests' busbw: algbw × the collective's bus factor) "
+             "against message size, log-log, one line per collective, world size and dtype "
+             "(and machine, when there are several).",
 }
 
 
@@ -165,7 +168,8 @@ def render(report: Report, charts: dict[str, bytes]) -> str:
              f"are against its own {escape(report.baseline)}.</p>"]
     for view in report.machines:
         story = headline.sentences(view.table, machine_epochs(report, view))
-        parts.append(f'<section class="headline"><h2>In short: '
+        if story:
+            parts.append(f'<section class="headline"><h2>In short: '
                      f'{escape(view.machine.label)}</h2><ul class="headline">'
                      + "".join(f"<li>{escape(line)}</li>" for line in story) + "</ul></section>")
     for view in report.machines:
@@ -174,11 +178,16 @@ def render(report: Report, charts: dict[str, bytes]) -> str:
         files = ", ".join(escape(f"{f.name} ({f.created})") for f in view.sources)
         parts.append(f"<section><h2>Machine {escape(view.machine.label)}</h2>"
                      f'<dl class="env">{env}<dt>files</dt><dd>{files}</dd></dl>'
-                     + _table(view.table, f"{view.machine.label}: speedups") + "</section>")
+                     + (_table(view.table, f"{view.machine.label}: speedups")
+                        if view.table.rows else "") + "</section>")
     if report.cross is not None:
         parts.append("<section><h2>All machines side by side</h2>"
                      + _table(report.cross, "every column against the first machine's "
                                             "baseline") + "</section>")
+    across = distributed.report_tables(report)
+    if across:
+        parts.append("<section><h2>Across ranks (torch.distributed)</h2>"
+                     + distributed.render_html(across) + "</section>")
     parts.append("<section><h2>Charts</h2>")
     for name, svg in charts.items():
         data = base64.b64encode(svg).decode("ascii")

@@ -9,8 +9,8 @@ from typing import Any
 
 from dlbench.report import epoch, headline
 from dlbench.report.model import Report, machine_epochs
-from dlbench.report.rows import SpeedupTable
-from dlbench.results import json_safe
+from dlbench.report.rows import SpeedupTable, across_ranks
+from dlbench.results import Result, json_safe
 
 SCHEMA = "dlbench.report"
 SCHEMA_VERSION = 1
@@ -42,9 +42,21 @@ def _table(table: SpeedupTable, machine: str | None) -> dict[str, Any]:
     }
 
 
+def _across(machine: str, r: Result) -> dict[str, Any]:
+    d = r.distributed or {}
+    return {"machine": machine, "id": r.spec.id, "workload": r.spec.workload,
+            "impl": r.spec.impl, "params": r.spec.param_dict, "dtype": r.spec.dtype,
+            "status": r.status, "error": r.error, "median_s": r.median,
+            "wrong": (r.verify or {}).get("wrong"),
+            **{k: d.get(k) for k in ("world_size", "algbw_gbytes_per_s",
+                                     "busbw_gbytes_per_s", "samples_per_s",
+                                     "scaling_efficiency")}}
+
+
 def render(report: Report) -> str:
-    """The report's derived numbers; "headline" holds each machine's sentences (a field
-    added in schema_version 1: readers ignore keys they do not know)."""
+    """The report's derived numbers; "headline" holds each machine's sentences and
+    "distributed" the results across ranks (fields added in schema_version 1: readers
+    ignore keys they do not know)."""
     doc = {
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION, "baseline": report.baseline,
         "machines": [{
@@ -61,6 +73,9 @@ def render(report: Report) -> str:
             "estimates": [{**asdict(e), "samples_per_s": e.samples_per_s}
                           for e in report.epochs],
         } if report.epochs else None,
+        # Results across ranks: not in the speedup tables (only torch runs them).
+        "distributed": [_across(v.machine.label, r) for v in report.machines
+                        for r in v.results if across_ranks(r)],
         "headline": {v.machine.label: headline.sentences(v.table, machine_epochs(report, v))
                      for v in report.machines},
         "notes": list(report.notes),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dlbench import stats
-from dlbench.report import epoch, headline
-from dlbench.report.cells import format_time
+from dlbench.report import distributed, epoch, headline
+from dlbench.report.cells import format_time, markdown_cell
 from dlbench.report.epoch import CAVEAT, FORMULA, format_duration
 from dlbench.report.machines import summary
 from dlbench.report.model import Report, machine_epochs
@@ -14,11 +14,8 @@ from dlbench.report.rows import SpeedupTable, cell_lines, format_geomean, table_
 SUMMARY = ("CPU", "GPUs", "BLAS (NumPy)", "libraries", "CPU peak")
 
 
-def escape(text: str) -> str:
-    """Text from a result file, made inert in a GFM table cell: GitHub renders some inline
-    HTML, so angle brackets become entities; '|' would end the cell."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+# The escaping of every cell and line from a result file (shared with the distributed tables).
+escape = markdown_cell
 
 
 def render(table: SpeedupTable) -> str:
@@ -65,10 +62,14 @@ def render_report(report: Report) -> str:
         out += [f"- **{what}**: {escape(value)}" for what, value in summary(view.machine)
                 if what in SUMMARY]
         out += [f"- **files**: {escape(', '.join(f.name for f in view.sources))}", ""]
-        out.append(render(view.table))
+        if view.table.rows:
+            out.append(render(view.table))
     if report.cross is not None:
         out += ["### All machines side by side", "",
                 "Every column against the first machine's baseline.", "", render(report.cross)]
+    across = distributed.report_tables(report)
+    if across:
+        out += ["### Across ranks (torch.distributed)", "", distributed.render_markdown(across)]
     if report.epochs:
         out += ["### What this means: one epoch, extrapolated", ""]
         for group in epoch.by_unit(report.epochs):

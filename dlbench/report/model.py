@@ -10,7 +10,7 @@ from dlbench.errors import DlbenchError
 from dlbench.report import epoch
 from dlbench.report.cells import Cell
 from dlbench.report.machines import Machine, fingerprint, machines
-from dlbench.report.rows import DEFAULT_BASELINE, SpeedupTable, labelled_table
+from dlbench.report.rows import DEFAULT_BASELINE, SpeedupTable, across_ranks, labelled_table
 from dlbench.results import CaseSpec, Result, RunDocument
 
 
@@ -27,7 +27,8 @@ class MachineView:
     sources: tuple[SourceFile, ...]  # the files measured on it
     results: tuple[Result, ...]  # one per case: a later file's measurement replaces an earlier
     origin: Mapping[CaseSpec, SourceFile]  # the file each result comes from
-    table: SpeedupTable  # speedups against this machine's own baseline
+    # speedups against this machine's own baseline, of the results not across ranks
+    table: SpeedupTable
 
 
 @dataclass(frozen=True)
@@ -83,20 +84,25 @@ def build(docs: Sequence[tuple[str, RunDocument]], baseline: str = DEFAULT_BASEL
             measured[r.spec] = r
         if doc.interrupted:
             notes.append(f"{name}: the run was interrupted; its results are partial")
-    tables = _Tables(sum(map(len, merged.values())) * (2 if len(found) > 1 else 1), progress)
+    # Results across ranks (collectives, DDP steps) have tables of their own
+    # (report/distributed.py): only torch runs them, so a speedup column would hold
+    # nothing to compare, and the headline would count them as torch's rows.
+    compared = {label: [r for r in rs.values() if not across_ranks(r)]
+                for label, rs in merged.items()}
+    tables = _Tables(sum(map(len, compared.values())) * (2 if len(found) > 1 else 1), progress)
     views = tuple(
         MachineView(m, tuple(sources[m.label]), tuple(merged[m.label].values()), origin[m.label],
-                    tables.make([(r.spec.column, r) for r in merged[m.label].values()],
-                                baseline))
+                    tables.make([(r.spec.column, r) for r in compared[m.label]], baseline))
         for m in found)
     cross = None
     if len(views) > 1:
         with_base = [v.machine.label for v in views if v.table.baseline == baseline]
         cross = tables.make(
-            [(cross_label(v.machine.label, r.spec.column), r) for v in views for r in v.results],
+            [(cross_label(v.machine.label, r.spec.column), r) for v in views
+             for r in compared[v.machine.label]],
             cross_label(with_base[0], baseline) if with_base else None)
-    epochs = epoch.estimates([(v.machine.label, r) for v in views for r in v.results
-                              if _own_params(r)])
+    epochs = epoch.estimates([(v.machine.label, r) for v in views
+                              for r in compared[v.machine.label] if _own_params(r)])
     return Report(baseline, views, cross, epochs, tuple(notes))
 
 

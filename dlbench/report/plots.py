@@ -12,11 +12,15 @@ from typing import Any
 
 from dlbench.errors import UsageError
 from dlbench.report.cells import format_flops
+from dlbench.report.distributed import format_bytes
 from dlbench.report.model import Report
 from dlbench.report.roofline import roofline
+from dlbench.report.rows import across_ranks
 from dlbench.report.sweeps import find_sweeps
 
 CHARTS = ("throughput", "speedup", "bars", "roofline")
+# Drawn only when the report holds collectives (a distributed run's results).
+BUSBW = "busbw"
 INSTALL = "pip install 'dlbench[report]' (or: pip install matplotlib)"
 RC = {
     "svg.hashsalt": "dlbench",  # the same report gives the same SVG ids
@@ -290,6 +294,49 @@ def _roofline_chart(parent: Any, report: Report) -> None:
                       frameon=False)
 
 
+def charts(report: Report) -> tuple[str, ...]:
+    """The charts this report gets: CHARTS, and busbw when it holds collectives."""
+    return CHARTS + ((BUSBW,) if busbw_series(report) else ())
+
+
+def busbw_series(report: Report) -> dict[str, tuple[list[int], list[float]]]:
+    """label -> (message sizes, busbw GB/s), one line per machine (when several),
+    collective, world size and dtype; measured (ok) points only, by size."""
+    lines: dict[str, list[tuple[int, float]]] = {}
+    for view in report.machines:
+        for r in view.results:
+            d = r.distributed or {}
+            busbw, size = d.get("busbw_gbytes_per_s"), r.spec.param_dict.get("bytes")
+            if not across_ranks(r) or r.status != "ok" or not _plottable(size, busbw):
+                continue
+            label = f"{r.spec.workload}, {d.get('world_size', '?')} ranks, {r.spec.dtype}"
+            if len(report.machines) > 1:
+                label = f"{view.machine.label}: {label}"
+            lines.setdefault(label, []).append((int(size), float(busbw)))
+    return {label: ([s for s, _ in sorted(points)], [b for _, b in sorted(points)])
+            for label, points in sorted(lines.items())}
+
+
+def _busbw_chart(parent: Any, report: Report) -> None:
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    [ax] = _axes(parent, 1)
+    for label, (sizes, busbw) in busbw_series(report).items():
+        ax.plot(sizes, busbw, marker="o", label=_safe(label))
+    ax.set_xscale("log", base=2)  # nccl-tests' sweeps double the size
+    ax.xaxis.set_major_formatter(FuncFormatter(
+        lambda v, _: format_bytes(int(v)) if v >= 1 and float(v).is_integer() else ""))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.tick_params(axis="x", labelrotation=45)
+    ax.set_yscale("log")
+    _plain_ticks(ax.yaxis)
+    ax.set_xlabel("message size")
+    ax.set_ylabel("busbw (GB/s)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    parent.suptitle("bus bandwidth against message size (nccl-tests' busbw)")
+
+
 def _draw(name: str, parent: Any, report: Report) -> None:
     baseline = report.baseline
     if name == "throughput":
@@ -301,6 +348,8 @@ def _draw(name: str, parent: Any, report: Report) -> None:
                     "(95% bootstrap interval)", unity=True, colours=_colours(report))
     elif name == "bars":
         _bar_chart(parent, report)
+    elif name == BUSBW:
+        _busbw_chart(parent, report)
     else:
         _roofline_chart(parent, report)
 
@@ -312,6 +361,8 @@ def _panels(name: str, report: Report) -> int:
         return max(len(_series(report, "speedup")), 1)
     if name == "bars":
         return max(len(_single_sizes(report)), 1)
+    if name == BUSBW:
+        return 1
     return len(report.machines)
 
 
@@ -323,11 +374,11 @@ def _save(fig: Any, fmt: str, dpi: int = 150) -> bytes:
 
 
 def render(report: Report, fmt: str) -> dict[str, bytes]:
-    """Each chart of CHARTS as a file's bytes; fmt is "png" or "svg"."""
+    """Each chart of charts(report) as a file's bytes; fmt is "png" or "svg"."""
     require(fmt)
     out = {}
     with _style():
-        for name in CHARTS:
+        for name in charts(report):
             panel = (7.2, 4.2) if name == "bars" else (6.4, 4.2)
             fig = _figure(_panels(name, report), panel)
             _draw(name, fig, report)
@@ -349,6 +400,8 @@ def sheet(report: Report) -> bytes:
         fig = Figure(figsize=SHEET_INCHES, layout="constrained")
         machines = ", ".join(v.machine.label for v in report.machines)
         fig.suptitle(_safe(f"dlbench report: {machines}"), fontsize=12)
-        for name, part in zip(CHARTS, fig.subfigures(2, 2).ravel(), strict=True):
+        names = charts(report)
+        parts = fig.subfigures(2, math.ceil(len(names) / 2)).ravel()
+        for name, part in zip(names, parts, strict=False):
             _draw(name, part, report)
         return _save(fig, "png", SHEET_DPI)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from dlbench import environment
 from dlbench.report.cells import format_params
 from dlbench.report.model import MachineView
+from dlbench.report.rows import across_ranks
 
 BANDWIDTH_WORKLOAD = "bandwidth"
 
@@ -31,14 +32,17 @@ class Roofline:
 
 def roofline(view: MachineView) -> Roofline:
     env = dict(view.machine.environment)
+    # One device's compute against its roofs: results across ranks (a collective's bytes
+    # are on the wire, a DDP step's FLOPs on several devices) stay out.
+    results = [r for r in view.results if not across_ranks(r)]
     points = []
-    for r in view.results:
+    for r in results:
         if r.status == "ok" and r.flops and r.bytes and r.median:
             points.append(RoofPoint(r.spec.column,
                                     f"{r.spec.workload} {format_params(r.spec.params)} "
                                     f"{r.spec.dtype}", r.flops / r.bytes, r.flops / r.median))
     compute, bandwidth, unknown = [], [], []
-    pairs = dict.fromkeys((r.spec.device, r.spec.dtype) for r in view.results
+    pairs = dict.fromkeys((r.spec.device, r.spec.dtype) for r in results
                           if r.status == "ok" and r.flops)
     for device, dtype in pairs:
         peak = environment.peak_for(env, device, dtype)
@@ -48,8 +52,8 @@ def roofline(view: MachineView) -> Roofline:
             reason = (env.get("peak_flops") or {}).get("unknown") if device == "cpu" else None
             unknown.append(f"compute roof ({device} {dtype}): unknown"
                            + (f" — {reason}" if reason else " — no peak recorded"))
-    for device in dict.fromkeys(r.spec.device for r in view.results if r.status == "ok"):
-        rates = [r.gbytes_per_s for r in view.results
+    for device in dict.fromkeys(r.spec.device for r in results if r.status == "ok"):
+        rates = [r.gbytes_per_s for r in results
                  if r.spec.workload == BANDWIDTH_WORKLOAD and r.spec.device == device
                  and r.status == "ok" and r.gbytes_per_s]
         if rates:

@@ -29,10 +29,17 @@ GEOMEAN_NOTE = ("geometric mean = the row speedups averaged on a log scale, over
                 "both the column and the baseline ran ok; every row counts the "
                 "same whatever its size; interval: bootstrap resampling every row's samples")
 
+
 # Why TensorFlow has no portable column: said under every table that shows TensorFlow.
 TENSORFLOW_NOTE = ("tensorflow: native only (array-api-compat has no TensorFlow namespace, "
                    "so the portable kernels cannot run on it); -xla = the same kernel under "
                    "tf.function(jit_compile=True)")
+
+
+def across_ranks(result: Result) -> bool:
+    """A result of a run across ranks (a collective, a DDP step): shown in the
+    distributed tables, never in a speedup table."""
+    return result.distributed is not None or "ranks" in result.spec.param_dict
 
 
 @dataclass(frozen=True)

@@ -243,8 +243,9 @@ def render_report(report: Report, wide: bool = False) -> Group:
     for view in report.machines:
         lines = headline.sentences(view.table, [e for e in report.epochs
                                                 if e.machine == view.machine.label])
-        parts.append(Text(f"In short ({view.machine.label})", style="bold"))
-        parts += [Text(s) for s in lines]
+        if lines:
+            parts.append(Text(f"In short ({view.machine.label})", style="bold"))
+            parts += [Text(s) for s in lines]
     for view in report.machines:
         env = Table(title=Text(f"machine {view.machine.label}"), show_header=False)
         env.add_column("what", style="bold")
@@ -252,7 +253,9 @@ def render_report(report: Report, wide: bool = False) -> Group:
         for what, value in summary(view.machine):
             env.add_row(Text(what), Text(value))
         env.add_row(Text("files"), Text(", ".join(f.name for f in view.sources)))
-        parts += [env, render(view.table, title=f"{view.machine.label}: speedups", wide=wide)]
+        parts.append(env)
+        if view.table.rows:
+            parts.append(render(view.table, title=f"{view.machine.label}: speedups", wide=wide))
     if report.cross is not None:
         parts.append(render(report.cross, title="all machines side by side", wide=wide))
     if report.epochs:
