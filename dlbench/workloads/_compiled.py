@@ -111,5 +111,8 @@ def tf_xla(workload: Any, backend: Any, arrays: Mapping[str, Any], p: Mapping[st
            ) -> Kernel:
     import tensorflow as tf
 
+    # No xla_flops here: TensorFlow 2.21 has no cost analysis of its own. Its HLO
+    # (experimental_get_compiler_ir) can be costed only by jaxlib's private
+    # `hlo_module_cost_analysis`, which would load a second XLA runtime into this worker.
     step = _tf_step(workload, backend, arrays, p)
     return TfKernel(step, tf.function(step.body, jit_compile=True))
