@@ -57,13 +57,8 @@ def dlbench_median(library: str, workload: str, params: dict, dtype: str, impl: 
     spec = CaseSpec.make(workload, params, dtype, library, "cuda", impl, graph=graph)
     prepared = worker.prepare(spec, CONFIG, True, 1)
     assert not isinstance(prepared, Failure), prepared
-    samples: list[float] = []
-    while True:
-        reply = worker.block(spec.id)
-        assert not isinstance(reply, Failure), reply
-        samples += reply.samples
-        if reply.stop is not None:
-            break
+    # The worker's own Sampler, block after block until its stopping rule says.
+    samples = worker.cases[spec.id].run().samples_s
     return Measured(statistics.median(samples), worker.cases[spec.id].fn)
 
 

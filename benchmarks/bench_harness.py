@@ -67,13 +67,8 @@ class WorkerPath:
     def median(self) -> float:
         prepared = self.worker.prepare(self.spec, ROUND_CONFIG, True, 1)
         assert not isinstance(prepared, Failure), prepared
-        samples: list[float] = []
-        while True:
-            reply = self.worker.block(self.spec.id)
-            assert not isinstance(reply, Failure), reply
-            samples += reply.samples
-            if reply.stop is not None:
-                break
+        # The worker's own Sampler, block after block until its stopping rule says.
+        samples = self.worker.cases[self.spec.id].run().samples_s
         return statistics.median(samples)
 
     def kernel(self):

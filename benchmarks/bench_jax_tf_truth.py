@@ -47,13 +47,9 @@ def _child(backend: str, size: int) -> dict[str, float]:
     def dlbench_median() -> float:
         prepared = worker.prepare(spec, config, True, 1)
         assert not isinstance(prepared, Failure), prepared
-        samples: list[float] = []
-        while True:
-            reply = worker.block(spec.id)
-            assert not isinstance(reply, Failure), reply
-            samples += reply.samples
-            if reply.stop is not None:
-                return statistics.median(samples)
+        # The worker's own Sampler, block after block until its stopping rule says.
+        samples = worker.cases[spec.id].run().samples_s
+        return statistics.median(samples)
 
     reference_call = _reference(backend, worker.backend, size)
 

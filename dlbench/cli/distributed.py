@@ -76,20 +76,6 @@ class Finish:
         self.exit_on_failures(doc)
 
 
-class Saver:
-    """Rank 0 writes the result file after every finished case: a rank that dies later
-    loses nothing that finished."""
-
-    def __init__(self, path: Path, doc: results.RunDocument) -> None:
-        self.path, self.doc = path, doc
-        self.finished: list[results.Result] = []
-
-    def add(self, result: results.Result) -> None:
-        self.finished.append(result)
-        self.doc = self.doc.with_results(tuple(self.finished))
-        results.dump(self.doc, self.path)
-
-
 def run(ctx: typer.Context, opts: DistOptions, sel: Selection, path: Path, force: bool,
         finish: Finish) -> None:
     """A rank when torchrun started this process, else the launching dlbench."""
@@ -259,7 +245,7 @@ def rank(ctx: typer.Context, opts: DistOptions, sel: Selection, path: Path, forc
     target.setup()
     group = Group(info, dist_backend, "cpu" if target.device == "cpu" else target.device,
                   opts.timeout_s)
-    saver: Saver | None = None
+    saver: destinations.Saver | None = None
     try:
         maybe_fault(info.rank, "join")
         write_rank_report(info.rank, None, stage="joining")
@@ -281,14 +267,14 @@ def rank(ctx: typer.Context, opts: DistOptions, sel: Selection, path: Path, forc
 
 
 def _saver(plan: Plan, path: Path, dist_backend: str, timeout_s: float,
-           ranks: list[dict[str, object]]) -> Saver:
+           ranks: list[dict[str, object]]) -> destinations.Saver:
     env = environment.collect()
     env["distributed"] = {"world_size": len(ranks), "backend": dist_backend,
                           "nodes": len({r.get("node", r["host"]) for r in ranks}),
                           "hosts": sorted({str(r["host"]) for r in ranks}), "ranks": ranks}
     command = json.loads(os.environ.get(COMMAND_ENV) or "null") or ["dlbench", *sys.argv[1:]]
     now = datetime.now(UTC)
-    saver = Saver(path, results.RunDocument(
+    saver = destinations.Saver(path, results.RunDocument(
         dlbench_version=__version__, created=now.isoformat(timespec="seconds"),
         command=tuple(command), environment=env,
         settings=settings(plan, dist_backend, timeout_s), results=()))

@@ -181,3 +181,23 @@ def write(target: Path | None, data: str | bytes) -> None:
         console.write_text(data if isinstance(data, str) else data.decode())
     else:
         results.write_atomic(target, data)
+
+
+class Saver:
+    """Writes the result file after every finished case (`run`, and rank 0 of a
+    distributed run), so a crash, a dead rank or Ctrl-C later loses nothing that
+    finished."""
+
+    def __init__(self, path: Path, doc: results.RunDocument) -> None:
+        self.path, self.doc = path, doc
+        self.finished: list[results.Result] = []
+
+    def add(self, result: results.Result) -> None:
+        self.finished.append(result)
+        self.save(self.finished)
+
+    def save(self, finished: Sequence[results.Result], **changes: object
+             ) -> results.RunDocument:
+        self.doc = self.doc.with_results(tuple(finished), **changes)
+        results.dump(self.doc, self.path)
+        return self.doc

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import sys
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -153,7 +152,7 @@ def run(
     env_record = environment.collect()
     for note in environment.run_notes(env_record):
         console.message(f"note: {note}", style="yellow")
-    saver = Saver(path, results.RunDocument(
+    saver = destinations.Saver(path, results.RunDocument(
         dlbench_version=__version__, created=now.isoformat(timespec="seconds"),
         command=("dlbench", *sys.argv[1:]), environment=env_record,
         settings=plan.settings(), results=()))
@@ -185,25 +184,6 @@ def _check_baseline(baseline: str, plan: Plan) -> None:
     if baseline != DEFAULT_BASELINE and baseline not in columns:
         raise UsageError(f"--baseline {baseline} is not among the measured columns "
                          f"({', '.join(sorted(columns)) or 'none'})")
-
-
-class Saver:
-    """Writes the result file after every finished case, so a crash or Ctrl-C later
-    loses nothing that finished."""
-
-    def __init__(self, path: Path, doc: results.RunDocument) -> None:
-        self.path, self.doc = path, doc
-        self.finished: list[results.Result] = []
-
-    def add(self, result: results.Result) -> None:
-        self.finished.append(result)
-        self.save(self.finished)
-
-    def save(self, finished: Sequence[results.Result], **changes: object
-             ) -> results.RunDocument:
-        self.doc = self.doc.with_results(tuple(finished), **changes)
-        results.dump(self.doc, self.path)
-        return self.doc
 
 
 class RunProgress:
