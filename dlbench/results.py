@@ -221,6 +221,10 @@ class Result:
         keys = [r.index for r in self.rounds] if self.rounds else [0]
         return dict(zip(keys, (float(m) for m in medians), strict=True))
 
+    def round_executions(self) -> dict[int, int]:
+        """Each round's execution (--repeat) by its pass index."""
+        return {r.index: r.execution for r in self.rounds} if self.rounds else {0: 0}
+
     @property
     def median(self) -> float | None:
         return self.stats["median"] if self.stats else None

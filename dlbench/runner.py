@@ -340,7 +340,7 @@ class Runner:
 
     def _measured(self, spec: CaseSpec, case: _Sampling, stop: str) -> Result:
         sizes = [r.n for r in case.rounds]
-        summary = intervals.summary(case.samples, sizes)
+        summary = intervals.summary(case.samples, sizes, [r.execution for r in case.rounds])
         flops, nbytes = _cost(spec)
         median = summary["median"]
         prepared = case.prepared
