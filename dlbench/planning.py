@@ -252,7 +252,7 @@ def case_spec(wl: workloads.Workload, params: dict[str, int], dtype: str, target
     """End-to-end timing (--include-transfer) and graph replay (--graph) apply to kernels
     on a GPU only: CPU columns stay the baseline those figures are compared with, and the
     transfer workload is itself the copies, timed as the copy engine does them."""
-    gpu_kernel = target.device != "cpu" and wl.name != "transfer"
+    gpu_kernel = target.device != "cpu" and wl.device_kernels
     return CaseSpec.make(wl.name, params, dtype, target.name, target.device, impl,
                          end_to_end=sel.include_transfer and gpu_kernel,
                          graph=sel.graph and gpu_kernel)

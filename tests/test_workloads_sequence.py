@@ -355,7 +355,7 @@ def test_native_attention_records_the_sdpa_backend_that_ran():
     """torch's dispatcher answer (kept on the kernel) names the op the profiler saw."""
     torch = pytest.importorskip("torch")
     _, _, _, _, _, kernel = prepare("attention", "torch", "float32", "native")
-    chosen = kernel.extra["sdpa_backend"]
+    chosen = kernel.notes()["sdpa_backend"]
     assert chosen in ("flash_attention", "efficient_attention", "cudnn_attention", "math")
     with torch.profiler.profile() as prof:
         kernel()

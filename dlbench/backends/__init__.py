@@ -12,16 +12,20 @@ import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from dlbench.backends import cuda
 from dlbench.clock import Clock, perf_clock
 from dlbench.errors import UsageError
+from dlbench.kernels import Kernel, KernelNative, Native, Source
 from dlbench.registry import Registry
 from dlbench.timers import Event, EventTimer, GraphTimer, HostTimer, Timer
 
+# Size of the matrix product a worker wakes its library with: big enough to start its
+# thread pool and JIT/dispatch caches, small enough to take milliseconds.
+WARM_UP_N = 256
 # Built-in backends by module, imported on first use of the registry (cheap: the
 # modules import their libraries lazily).
 _BUILTIN_MODULES = ("dlbench.backends.numpy", "dlbench.backends.torch", "dlbench.backends.cupy",
@@ -52,6 +56,12 @@ class Backend:
     process_settings: ClassVar[bool] = False
     # GPU timing modes it supports: CUDA-graph replay, end to end with copies, cold L2.
     gpu_modes: ClassVar[frozenset[str]] = frozenset({"graph", "transfer", "cold"})
+    # How its kernels come (dlbench.kernels): whether the array API reaches the library
+    # (the portable kernels run on it), the kind of native kernel it takes, and the
+    # implementations it derives from another one: impl -> the impl it is built from.
+    portable: ClassVar[bool] = True
+    native_kind: ClassVar[type[Native]] = KernelNative
+    derived: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, device: str = "cpu") -> None:
         if device.split(":")[0] not in self.devices:
@@ -116,6 +126,36 @@ class Backend:
 
     def set_threads(self, threads: int | None) -> None:
         raise NotImplementedError
+
+    # -- kernels ------------------------------------------------------------------------
+    @classmethod
+    def implementations(cls, native: bool) -> tuple[str, ...]:
+        """What it offers for a workload, given whether the workload has a native kernel
+        for it (on the device in question): portable, native, and those derived."""
+        offered = ["portable"] if cls.portable else []
+        offered += ["native"] if native else []
+        offered += [impl for impl, base in cls.derived.items()
+                    if base in offered and impl not in offered]
+        return tuple(offered)
+
+    def build(self, impl: str, workload: Source, arrays: Mapping[str, Any],
+              p: Mapping[str, int]) -> Kernel:
+        """The kernel of implementation `impl` of `workload` on the case's arrays; a
+        backend with derived implementations builds those itself."""
+        if impl == "portable":
+            return workload.portable(self.xp, arrays, p)
+        if impl == "native":
+            return workload.natives[self.name].build(self, arrays, p)
+        raise UsageError(f"{self.name} has no {impl!r} implementation")
+
+    def warm_up_kernel(self) -> Kernel:
+        """A small matrix product (256²) in the library's own namespace: run before any
+        sample anywhere, it starts thread pools and dispatch caches."""
+        import numpy as np
+
+        a = self.asarray(np.ones((WARM_UP_N, WARM_UP_N)), "float32")
+        matmul = self.xp.matmul
+        return lambda: matmul(a, a)
 
     def describe(self) -> dict[str, Any]:
         """Versions, BLAS and the threads in force, as seen from inside the worker."""

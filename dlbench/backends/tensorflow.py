@@ -1,7 +1,9 @@
 """TensorFlow on the CPU and on CUDA GPUs: native kernels only, eager and XLA-compiled.
 
 array-api-compat has no TensorFlow namespace, so the portable kernels do not run here
-(workloads.NATIVE_ONLY). What TensorFlow reads at start is set before import and
+(`portable = False`). Its natives build a `Step` (`StepNative`), run eagerly as
+"native" and under `tf.function(jit_compile=True)` as "xla", compiled by XLA inside the
+first call. What TensorFlow reads at start is set before import and
 recorded: its C++ log level (`TF_CPP_MIN_LOG_LEVEL`: start-up notices would otherwise
 fill stderr) and oneDNN (`TF_ENABLE_ONEDNN_OPTS`, on by default on x86, changes which
 kernels run and their rounding: recorded, never set). Thread pools are fixed at the
@@ -18,12 +20,13 @@ import importlib.metadata
 import importlib.util
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from dlbench.backends import Backend, cuda, register
+from dlbench.backends import WARM_UP_N, Backend, cuda, register
 from dlbench.clock import Clock, perf_clock
 from dlbench.errors import UsageError
+from dlbench.kernels import Kernel, ReportingKernel, Source, Step, StepNative
 from dlbench.timers import HostTimer, Timer
 
 # The distributions TensorFlow comes as: the CPU-only wheel, and the full one (CUDA).
@@ -44,6 +47,9 @@ class TensorflowBackend(Backend):
     dtypes = ("float32", "float64", "bfloat16")
     process_settings = True
     gpu_modes = frozenset()  # timed on the host around a synchronised batch only
+    portable = False
+    native_kind = StepNative
+    derived = {"xla": "native"}
 
     @property
     def _tf(self) -> Any:
@@ -101,6 +107,25 @@ class TensorflowBackend(Backend):
             tf.config.experimental.set_memory_growth(gpus[index], True)
         # TF32 is on by default in TensorFlow; follow --tf32 like every GPU backend.
         tf.config.experimental.enable_tensor_float_32_execution(self.options.tf32)
+
+    def build(self, impl: str, workload: Source, arrays: Mapping[str, Any],
+              p: Mapping[str, int]) -> Kernel:
+        if impl not in ("native", "xla"):
+            return super().build(impl, workload, arrays, p)
+        step = workload.natives[self.name].build(self, arrays, p)
+        # No xla_flops here: TensorFlow 2.21 has no cost analysis of its own. Its HLO
+        # (experimental_get_compiler_ir) can be costed only by jaxlib's private
+        # `hlo_module_cost_analysis`, which would load a second XLA runtime into this worker.
+        body = step.body if impl == "native" else self._tf.function(step.body,
+                                                                    jit_compile=True)
+        return TfKernel(step, body)
+
+    def warm_up_kernel(self) -> Kernel:
+        import numpy as np
+
+        a = self.asarray(np.ones((WARM_UP_N, WARM_UP_N)), "float32")
+        matmul = self._tf.linalg.matmul
+        return lambda: matmul(a, a)
 
     def _device_name(self) -> str:
         return "/GPU:0" if self.is_cuda else "/CPU:0"  # the one GPU left visible
@@ -173,6 +198,21 @@ class TensorflowBackend(Backend):
             "math": self.math_state(),
             "import_notices": list(self._import_notices),
         }
+
+
+class TfKernel(ReportingKernel):
+    """A Step's body called eagerly, or compiled by XLA on the first call; a training
+    step's output is its state (the variables it updated)."""
+
+    def __init__(self, step: Step, body: Callable[[], Any]) -> None:
+        self.step, self.body = step, body
+
+    def __call__(self) -> Any:
+        out = self.body()
+        return out if self.step.state is None else self.step.state
+
+    def canonical(self, output: Any) -> Any:
+        return output if self.step.canonical is None else self.step.canonical(output)
 
 
 def _onednn(env: Any) -> str:

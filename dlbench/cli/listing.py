@@ -54,9 +54,8 @@ def implementations(w: workloads.Workload) -> str:
     native (torch, tensorflow, jax); xla (tensorflow)"."""
     offered: dict[str, list[str]] = {}
     for b in backends.names():
-        devices = w.native_devices
-        if isinstance(devices, dict):
-            devices = devices.get(b)
+        native = w.natives.get(b)
+        devices = native.devices if native is not None else None
         for impl in w.impls_for(b):
             where = f" on {'/'.join(devices)}" if impl == "native" and devices else ""
             offered.setdefault(impl, []).append(b + where)

@@ -28,7 +28,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from dlbench.errors import UsageError
-from dlbench.workloads import Check, Kernel, Param, Workload, itemsize, register
+from dlbench.kernels import Kernel
+from dlbench.workloads import register
+from dlbench.workloads.base import Check, Param, Workload, itemsize
 
 # Rank r's element i is ((i + 3r) mod 7) − 3: every rank's data differ, sums of up to
 # 80 ranks stay exact in bfloat16's 8 bits.
@@ -91,7 +93,6 @@ class Collective(RankWorkload):
     params = (Param("bytes", 1 << 20, "message size S in bytes (nccl-tests' size)"),
               Param("ranks", 2, "ranks taking part (the world size)"))
     size_params = ("bytes",)
-    natives: ClassVar[dict[str, str]] = {}
     # What each rank's link carries relative to S, as a function of the rank count.
     flops_formula = "0 (communication)"
 

@@ -20,7 +20,8 @@ import numpy as np
 
 from dlbench import workloads
 from dlbench.errors import UsageError
-from dlbench.workloads import Param, Workload, cnn, mlp, register
+from dlbench.workloads import cnn, mlp, register
+from dlbench.workloads.base import Param, Workload
 from dlbench.workloads.collectives import RankCase, RankWorkload
 
 MODELS = {"mlp": "mlp_train_step", "cnn": "cnn_train_step"}

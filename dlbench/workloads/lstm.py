@@ -28,19 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from dlbench.workloads import (
-    DEFAULT_SEED,
-    Check,
-    Kernel,
-    Param,
-    Reference,
-    Workload,
-    register,
-    scaled_check,
-)
+from dlbench.backends.jax import JaxBackend
+from dlbench.backends.tensorflow import TensorflowBackend
+from dlbench.backends.torch import TorchBackend
+from dlbench.kernels import Kernel, Step
+from dlbench.workloads import register
 from dlbench.workloads._arrayapi import device_of, sgd_update, softmax_cross_entropy
 from dlbench.workloads._reference import einsum as _einsum
 from dlbench.workloads._training import chain_tolerance, check_step, step_reference
+from dlbench.workloads.base import DEFAULT_SEED, Check, Param, Reference, Workload
+from dlbench.workloads.tolerances import scaled_check
 
 LEARNING_RATE = 0.5
 WEIGHTS = ("w_ih", "w_hh", "b_ih", "b_hh", "w_out", "b_out")
@@ -63,7 +60,6 @@ class _Lstm(Workload):
     """What the forward and the training step share: shape, inputs, cost model."""
 
     size_params = ("batch",)
-    natives: dict[str, str]
 
     def resolve(self, size: int | None = None, **overrides: int) -> dict[str, int]:
         p = super().resolve(size, **overrides)
@@ -106,9 +102,6 @@ class Lstm(_Lstm):
     description = "single-layer LSTM forward over a sequence (speech; DeepBench's RNN shapes)"
     params = _SHAPE
     flops_formula = "2·4·hidden·(input+hidden)·batch·timesteps"
-    natives = {"torch": "dlbench.workloads.lstm:torch_native_forward",
-               "tensorflow": "dlbench.workloads.lstm:tensorflow_native_forward",
-               "jax": "dlbench.workloads.lstm:jax_native_forward"}
 
     def flops(self, p: Mapping[str, int]) -> float:
         return self.forward_flops(p)
@@ -141,9 +134,6 @@ class LstmTrainStep(_Lstm):
                                             "characters)", minimum=2))
     flops_formula = ("8·hidden·batch·(2·timesteps·input + 3·timesteps·hidden − hidden) + "
                      "6·timesteps·batch·hidden·classes")
-    natives = {"torch": "dlbench.workloads.lstm:torch_native_step",
-               "tensorflow": "dlbench.workloads.lstm:tensorflow_native_step",
-               "jax": "dlbench.workloads.lstm:jax_native_step"}
     updates = WEIGHTS
 
     def flops(self, p: Mapping[str, int]) -> float:
@@ -457,6 +447,7 @@ def torch_module(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int],
     return module
 
 
+@Lstm.native(TorchBackend)
 def torch_native_forward(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]
                          ) -> Kernel:
     """torch.nn.LSTM in inference mode (no autograd graph)."""
@@ -471,6 +462,7 @@ def torch_native_forward(backend: Any, arrays: Mapping[str, Any], p: Mapping[str
     return forward
 
 
+@LstmTrainStep.native(TorchBackend)
 def torch_native_step(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]
                       ) -> Kernel:
     """torch.nn.LSTM, a linear classifier, cross-entropy, autograd and torch.optim.SGD;
@@ -526,22 +518,20 @@ def _tf_lstm(tf: Any, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> Any
     return tf.stack(hs)
 
 
+@Lstm.native(TensorflowBackend)
 def tensorflow_native_forward(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]
                               ) -> Any:
     import tensorflow as tf
 
-    from dlbench.workloads._compiled import TfStep
-
     x, *weights = (arrays[k] for k in ("x", *LSTM_WEIGHTS))
-    return TfStep(lambda: _tf_lstm(tf, x, *weights))
+    return Step(lambda: _tf_lstm(tf, x, *weights))
 
 
+@LstmTrainStep.native(TensorflowBackend)
 def tensorflow_native_step(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]
                            ) -> Any:
     """The same step with tf.GradientTape and an SGD update of tf.Variables."""
     import tensorflow as tf
-
-    from dlbench.workloads._compiled import TfStep
 
     frames = p["timesteps"] * p["batch"]
     x, y = arrays["x"], tf.reshape(arrays["y"], (frames, p["classes"]))
@@ -557,10 +547,10 @@ def tensorflow_native_step(backend: Any, arrays: Mapping[str, Any], p: Mapping[s
         for var, grad in zip(params, tape.gradient(loss, params), strict=True):
             var.assign_sub(LEARNING_RATE * grad)
 
-    return TfStep(body, params)
+    return Step(body, params)
 
 
-# JAX's natives are pure functions of the case's arrays, compiled by workloads._compiled.
+# JAX's natives are pure functions of the case's arrays, compiled by its backend (jax.jit).
 # The recurrence is a jax.lax.scan, not the portable kernel's Python loop: XLA compiles
 # one step instead of an unrolled sequence (measured here: 27 s to compile the unrolled
 # training step of the default shape).
@@ -587,10 +577,12 @@ def _jax_lstm(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> Any:
     return jax.lax.scan(cell, (zeros, zeros), xw)[1]
 
 
+@Lstm.native(JaxBackend)
 def jax_native_forward(p: Mapping[str, int]) -> Any:
     return lambda a: _jax_lstm(a["x"], *(a[k] for k in LSTM_WEIGHTS))
 
 
+@LstmTrainStep.native(JaxBackend)
 def jax_native_step(p: Mapping[str, int]) -> Any:
     """The step with jax.grad of the loss, and an SGD update returning the new weights."""
     import jax
