@@ -22,7 +22,6 @@ from dlbench.errors import BackendUnavailable, UsageError
 from dlbench.measure import MeasureConfig
 from dlbench.results import CaseSpec
 
-INSTALL_HINT = {"torch": "pip install 'dlbench[torch]'", "cupy": "pip install 'dlbench[cupy]'"}
 # Seconds of sampling per case and backend: beyond a day is a typo (`inf`, `1e9`), and
 # would only end at the sample limit, hours later.
 MAX_SECONDS = 86_400.0
@@ -171,7 +170,7 @@ def _refuse_named(sel: Selection, name: str, left_out: Sequence[tuple[Backend, s
     if sel.devices is None and len(left_out) < devices:
         return
     target, reason = left_out[0]
-    hint = INSTALL_HINT.get(name) if "not installed" in reason else None
+    hint = type(target).install_hint if "not installed" in reason else None
     raise BackendUnavailable(f"backend {target.label} is unavailable: {reason}"
                              + (f" ({hint})" if hint else ""))
 

@@ -50,6 +50,12 @@ class Registry(Generic[T]):
         self._load()
         return sorted(self._classes)
 
+    def find(self, name: str) -> type[T] | None:
+        """The class registered as `name`, or None (a name read from a file may be one this
+        dlbench does not know)."""
+        self._load()
+        return self._classes.get(name)
+
     def get(self, name: str) -> type[T]:
         self._load()
         try:

@@ -12,6 +12,7 @@ import pytest
 
 from dlbench import workloads
 from dlbench.backends import DeviceOptions
+from dlbench.backends.tensorflow import TensorflowBackend
 from dlbench.measure import MeasureConfig
 from dlbench.planning import Plan
 from dlbench.results import CaseSpec
@@ -248,8 +249,9 @@ def test_a_table_with_tensorflow_says_why_it_has_no_portable_column():
     tf_native = result(noisy(5e-4), backend="tensorflow")
     tf_native = replace(tf_native, spec=replace(tf_native.spec, impl="native"))
     with_tf = rows.table_notes(rows.speedup_table([base, tf_native]))
-    assert rows.TENSORFLOW_NOTE in with_tf and "native only" in rows.TENSORFLOW_NOTE
-    assert rows.TENSORFLOW_NOTE not in rows.table_notes(rows.speedup_table([base]))
+    note = TensorflowBackend.table_note
+    assert note in with_tf and "native only" in note
+    assert note not in rows.table_notes(rows.speedup_table([base]))
 
 
 @pytest.mark.slow

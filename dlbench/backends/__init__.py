@@ -60,6 +60,10 @@ class Backend:
     # (the portable kernels run on it), the kind of native kernel it takes, and the
     # implementations it derives from another one: impl -> the impl it is built from.
     portable: ClassVar[bool] = True
+    # Said under every table that shows it (why it lacks an implementation others have).
+    table_note: ClassVar[str | None] = None
+    # How to install it, said when a run names it and it is not installed.
+    install_hint: ClassVar[str | None] = None
     native_kind: ClassVar[type[Native]] = KernelNative
     derived: ClassVar[Mapping[str, str]] = {}
 
@@ -94,7 +98,22 @@ class Backend:
         asked of the library in a child process (cuda.probe), never here."""
         if not self.is_cuda:
             return self.installed()
-        return cuda.device_available(cuda.probe(self.name), self.device)
+        return cuda.device_available(cuda.probe(type(self), gpu_classes()), self.device)
+
+    # -- CUDA, asked in the probe's child (dlbench.backends.probe), never here ------------
+    @classmethod
+    def cuda_unavailable(cls) -> str | None:
+        """Why the library has no GPU here, where its installed files alone tell (a
+        CPU-only build): then no child is started to ask it."""
+        if importlib.util.find_spec(cls.library) is None:
+            return f"{cls.library} is not installed"
+        return None
+
+    @classmethod
+    def classify_cuda(cls, library: Any) -> dict[str, Any]:
+        """In the probe's child, given the imported library: {"ok": bool, "reason": why
+        not, "devices": [{"index", "name", "total_bytes"}], "info": {...}}."""
+        return {"ok": False, "reason": f"{cls.name} has no way to ask for CUDA devices"}
 
     # -- used inside a worker -----------------------------------------------------------
     @property
@@ -246,10 +265,21 @@ _REGISTRY: Registry[Backend] = Registry("backend", _BUILTIN_MODULES, "dlbench.ba
 register = _REGISTRY.register
 names = _REGISTRY.names
 backend_class = _REGISTRY.get
+find = _REGISTRY.find
 
 
 def get(name: str, device: str = "cpu") -> Backend:
     return backend_class(name)(device)
+
+
+def gpu_classes() -> list[type[Backend]]:
+    """Every registered backend with a CUDA device."""
+    return [cls for cls in map(backend_class, names()) if "cuda" in cls.devices]
+
+
+def probe(name: str) -> cuda.Probe:
+    """What backend `name`'s library says about CUDA here (asked once per process)."""
+    return cuda.probe(backend_class(name), gpu_classes())
 
 
 def all_targets() -> list[Backend]:

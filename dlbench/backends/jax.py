@@ -17,6 +17,7 @@ reports as the first-call time; it never lands in a sample.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -48,6 +49,28 @@ class JaxBackend(Backend):
 
     _last: Any = None
     _affinity: int | None = None
+
+    @classmethod
+    def cuda_unavailable(cls) -> str | None:
+        if not any(importlib.util.find_spec(p) for p in CUDA_PLUGINS):
+            return super().cuda_unavailable() or (
+                "jax has no CUDA plugin installed (a GPU needs pip install 'jax[cuda12]' "
+                "or 'jax[cuda13]')")
+        return super().cuda_unavailable()
+
+    @classmethod
+    def classify_cuda(cls, library: Any) -> dict[str, Any]:
+        jax = library
+        info: dict[str, Any] = {"version": jax.__version__}
+        try:
+            found = jax.devices("cuda")
+        except RuntimeError as exc:  # "Unknown backend cuda" / no driver / no device
+            return {"ok": False, "info": info, "reason": "jax sees no CUDA device: "
+                    f"{cuda.first_line(exc)}{cuda.visible_note()}"}
+        devices = [{"index": i, "name": d.device_kind,
+                    "total_bytes": (d.memory_stats() or {}).get("bytes_limit")}
+                   for i, d in enumerate(found)]
+        return {"ok": True, "info": info, "devices": devices}
 
     @property
     def _jax(self) -> Any:

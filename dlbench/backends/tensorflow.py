@@ -48,6 +48,9 @@ class TensorflowBackend(Backend):
     process_settings = True
     gpu_modes = frozenset()  # timed on the host around a synchronised batch only
     portable = False
+    table_note = ("tensorflow: native only (array-api-compat has no TensorFlow namespace, so "
+                  "the portable kernels cannot run on it); -xla = the same kernel under "
+                  "tf.function(jit_compile=True)")
     native_kind = StepNative
     derived = {"xla": "native"}
 
@@ -61,6 +64,27 @@ class TensorflowBackend(Backend):
         if importlib.util.find_spec(self.library) is None:
             return False, "tensorflow is not installed (pip install 'dlbench[tensorflow]')"
         return True, ""
+
+    @classmethod
+    def cuda_unavailable(cls) -> str | None:
+        return super().cuda_unavailable() or tensorflow_cpu_build()
+
+    @classmethod
+    def classify_cuda(cls, library: Any) -> dict[str, Any]:
+        tf = library
+        info: dict[str, Any] = {"version": tf.__version__}
+        if not tf.test.is_built_with_cuda():
+            return {"ok": False, "info": info, "reason":
+                    f"tensorflow {tf.__version__} is built without CUDA"}
+        gpus = tf.config.list_physical_devices("GPU")
+        if not gpus:
+            return {"ok": False, "info": info, "reason": "tensorflow sees no GPU (a driver, "
+                    "or the CUDA libraries of tensorflow[and-cuda], missing)"
+                    + cuda.visible_note()}
+        devices = [{"index": i, "name": tf.config.experimental.get_device_details(g)
+                    .get("device_name", g.name), "total_bytes": None}
+                   for i, g in enumerate(gpus)]
+        return {"ok": True, "info": info, "devices": devices}
 
     @property
     def xp(self) -> Any:
@@ -213,6 +237,21 @@ class TfKernel(ReportingKernel):
 
     def canonical(self, output: Any) -> Any:
         return output if self.step.canonical is None else self.step.canonical(output)
+
+
+def tensorflow_cpu_build() -> str | None:
+    """The reason when the installed TensorFlow is the CPU-only wheel, from its metadata."""
+    def version(dist: str) -> str | None:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    cpu = version("tensorflow-cpu")
+    if cpu is None or version("tensorflow") is not None:
+        return None
+    return (f"tensorflow-cpu {cpu} is a CPU-only build (a GPU needs "
+            "pip install 'tensorflow[and-cuda]')")
 
 
 def _onednn(env: Any) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from dlbench import stats
+from dlbench import backends, stats
 from dlbench.report.cells import (
     Cell,
     Row,
@@ -28,12 +28,6 @@ DEFAULT_BASELINE = "numpy-cpu"
 GEOMEAN_NOTE = ("geometric mean = the row speedups averaged on a log scale, over the rows where "
                 "both the column and the baseline ran ok; every row counts the "
                 "same whatever its size; interval: bootstrap resampling every row's samples")
-
-
-# Why TensorFlow has no portable column: said under every table that shows TensorFlow.
-TENSORFLOW_NOTE = ("tensorflow: native only (array-api-compat has no TensorFlow namespace, "
-                   "so the portable kernels cannot run on it); -xla = the same kernel under "
-                   "tf.function(jit_compile=True)")
 
 
 def across_ranks(result: Result) -> bool:
@@ -196,9 +190,16 @@ def table_notes(table: SpeedupTable) -> list[str]:
     if table.geomeans:
         notes.append(GEOMEAN_NOTE)
     notes += [f"crossover: {text}" for text in crossover_texts(table.crossovers)]
-    if any(column.split(": ")[-1].startswith("tensorflow-") for column in table.columns):
-        notes.append(TENSORFLOW_NOTE)
+    notes += backend_notes({cell.result.spec.backend for row in table.rows
+                            for cell in row.cells.values()})
     return notes
+
+
+def backend_notes(names: set[str]) -> list[str]:
+    """What the backends of a table say under it (a library without portable kernels says
+    why), in the order of their names; a backend this dlbench does not know says nothing."""
+    found = (backends.find(name) for name in sorted(names))
+    return [cls.table_note for cls in found if cls is not None and cls.table_note]
 
 
 def crossover_texts(crossovers: Sequence[Crossover]) -> list[str]:
