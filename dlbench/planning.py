@@ -96,6 +96,7 @@ def build(sel: Selection, available_memory: int | None = None) -> Plan:
         reasons = sorted({reason for _, reason in skipped})
         raise UsageError("nothing to run: " + "; ".join(reasons[:3]))
     config, threads = reconcile(suite.settings, sel)
+    notes = [*workloads.notes(), *backends.notes(), *notes]  # plugins that did not load
     # Overrides can make two suite entries the same case (--size on two matmul entries):
     # measure it once.
     return Plan(cases=tuple(dict.fromkeys(cases)), config=config, threads=threads,

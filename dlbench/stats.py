@@ -48,6 +48,7 @@ class QualityWarning(StrEnum):
     CI_TARGET_MISSED = "ci_target_missed"
     LAUNCH_BOUND = "launch_bound"
     ABOVE_PEAK = "above_peak"
+    UNVERIFIED = "unverified"
 
 
 EXPLANATIONS = {
@@ -65,6 +66,8 @@ EXPLANATIONS = {
     QualityWarning.ABOVE_PEAK: "more FLOP/s than the hardware's peak: the library did fewer "
     "operations than the direct algorithm dlbench counts (e.g. a Winograd or FFT "
     "convolution); the % of peak is shown as >100%.",
+    QualityWarning.UNVERIFIED: "not verified: the workload has no float64 reference, so its "
+    "output was never checked; a wrong kernel would look as fast.",
 }
 
 

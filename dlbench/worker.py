@@ -161,7 +161,7 @@ class Worker:
             kernel = with_transfers(backend, kernel, arrays, spec.dtype)
         # Widen the inputs before the first call: training steps update them in place.
         widened = ({k: backend.to_numpy(v).astype(np.float64) for k, v in arrays.items()}
-                   if verify else None)
+                   if verify and wl.verified else None)
         timer = self.timer(spec.graph)
         sampler = Sampler(kernel, timer, config)
         output = sampler.first_call()

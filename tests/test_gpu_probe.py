@@ -7,16 +7,13 @@ import sys
 from types import SimpleNamespace
 
 import pytest
-from typer.testing import CliRunner
 
 from dlbench import backends
 from dlbench.backends import cuda
 from dlbench.backends.cupy import CupyBackend
 from dlbench.backends.torch import TorchBackend
-from dlbench.cli import app
-from tests.helpers import assert_one_line_error
+from tests.helpers import assert_one_line_error, cli
 
-runner = CliRunner()
 TINY = ["--size", "64", "--dtype", "float32", "--min-time", "0.05", "--max-time", "0.2"]
 HAS_CUPY = importlib.util.find_spec("cupy") is not None
 HAS_TORCH = importlib.util.find_spec("torch") is not None
@@ -185,7 +182,7 @@ def test_the_parent_never_imports_a_gpu_library():
 # -- the command line with no GPU -------------------------------------------------------
 @pytest.mark.usefixtures("no_gpu")
 def test_list_shows_gpu_backends_unavailable_with_the_reason():
-    result = runner.invoke(app, ["list"], env={"COLUMNS": "400"})
+    result = cli("list", env={"COLUMNS": "400"})
     assert result.exit_code == 0
     rows = {tuple(cell.strip() for cell in line.split("│")[1:4]): line
             for line in result.stdout.splitlines() if "│" in line}
@@ -197,14 +194,14 @@ def test_list_shows_gpu_backends_unavailable_with_the_reason():
 
 @pytest.mark.usefixtures("no_gpu")
 def test_run_backend_cupy_exits_2_with_the_reason():
-    line = assert_one_line_error(runner.invoke(app, ["run", "--backend", "cupy", *TINY]))
+    line = assert_one_line_error(cli("run", "--backend", "cupy", *TINY))
     assert line.startswith("error: backend cupy-cuda is unavailable: ")
     assert backends.probe("cupy").reason in line
 
 
 @pytest.mark.usefixtures("no_gpu")
 def test_explicit_cuda_device_exits_2():
-    line = assert_one_line_error(runner.invoke(app, ["run", "--backend", "numpy,torch", "--device",
+    line = assert_one_line_error(cli(*["run", "--backend", "numpy,torch", "--device",
                                               "cuda", *TINY]))
     assert "has no device cuda" in line or "unavailable" in line
 
@@ -213,21 +210,22 @@ def test_explicit_cuda_device_exits_2():
 @pytest.mark.slow
 def test_default_run_leaves_gpus_out_saying_so_once(tmp_path):
     # No --backend: every backend is tried (one workload keeps the run short).
-    result = runner.invoke(app, ["run", *TINY, "--workload", "matmul",
+    result = cli(*["run", *TINY, "--workload", "matmul",
                                  "-o", str(tmp_path / "r.json")])
     assert result.exit_code == 0, result.output
-    # Other notes (NumPy's BLAS kernel) may come too; the backends left out come once each.
+    # Other notes (NumPy's BLAS kernel) may come too; the backends left out come once each:
+    # every GPU one, and those whose library is not installed here.
     notes = [line for line in result.stderr.splitlines()
              if line.startswith("note:") and " left out" in line]
-    gpu_targets = [f"note: {t.label}" for t in backends.all_targets() if t.device != "cpu"]
-    assert [n.split(" left out")[0] for n in notes] == gpu_targets
-    assert {"note: cupy-cuda", "note: torch-cuda"} <= set(gpu_targets)
-    assert backends.probe("cupy").reason in notes[0]
+    left_out = [f"note: {t.label}" for t in backends.all_targets() if not t.available()[0]]
+    assert [n.split(" left out")[0] for n in notes] == left_out
+    assert {"note: cupy-cuda", "note: torch-cuda"} <= set(left_out)
+    assert f"note: cupy-cuda left out: {backends.probe('cupy').reason}" in notes
 
 
 @pytest.mark.usefixtures("no_gpu")
 def test_cold_cache_is_refused_on_cpu_backends():
-    line = assert_one_line_error(runner.invoke(app, ["run", "--cache", "cold", *TINY]))
+    line = assert_one_line_error(cli("run", "--cache", "cold", *TINY))
     assert "--cache cold flushes a GPU's L2 cache" in line and "numpy-cpu" in line
 
 
@@ -236,12 +234,12 @@ def test_cold_cache_is_refused_on_cpu_backends():
     ("--tf32", "maybe", "--tf32 must be on or off, got 'maybe'"),
 ])
 def test_bad_cache_or_tf32_values(option, value, message):
-    assert message in assert_one_line_error(runner.invoke(app, ["run", option, value, *TINY]))
+    assert message in assert_one_line_error(cli("run", option, value, *TINY))
 
 
 @pytest.mark.usefixtures("no_gpu")
 def test_transfer_alone_on_a_cpu_has_nothing_to_run():
-    line = assert_one_line_error(runner.invoke(app, ["run", "--workload", "transfer",
+    line = assert_one_line_error(cli(*["run", "--workload", "transfer",
                                               "--backend", "numpy"]))
     assert line == ("error: nothing to run: transfer copies between host and GPU memory; "
                     "numpy-cpu has no GPU")

@@ -12,7 +12,7 @@ class Thing:
 
 
 def test_register_and_refuse_a_different_class_under_the_same_name():
-    reg = Registry("widget", modules=())
+    reg = Registry("widget", package="")
     reg.register(Thing)
     reg.register(Thing)  # the same class again is harmless (module re-import)
     other = type("Other", (), {"name": "thing"})

@@ -26,10 +26,6 @@ from dlbench.timers import Event, EventTimer, GraphTimer, HostTimer, Timer
 # Size of the matrix product a worker wakes its library with: big enough to start its
 # thread pool and JIT/dispatch caches, small enough to take milliseconds.
 WARM_UP_N = 256
-# Built-in backends by module, imported on first use of the registry (cheap: the
-# modules import their libraries lazily).
-_BUILTIN_MODULES = ("dlbench.backends.numpy", "dlbench.backends.torch", "dlbench.backends.cupy",
-                    "dlbench.backends.jax", "dlbench.backends.tensorflow")
 
 
 @dataclass(frozen=True)
@@ -261,11 +257,31 @@ class Backend:
         return lambda: fill_zero(buffer)  # writes every byte: L2 then holds only the buffer
 
 
-_REGISTRY: Registry[Backend] = Registry("backend", _BUILTIN_MODULES, "dlbench.backends")
+def contract_problem(cls: type) -> str | None:
+    """Why a class cannot serve as a backend (checked as it registers), or None."""
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        return "is not a dlbench.backends.Backend"
+    for attribute in ("name", "library"):
+        if attribute not in dir(cls):
+            return f"declares no {attribute}"
+    missing = [name for name, own in (("asarray", cls.asarray), ("to_numpy", cls.to_numpy))
+               if own is vars(Backend)[name]]
+    if missing:
+        return f"does not write {', '.join(missing)}"
+    if not issubclass(cls.native_kind, Native):
+        return "native_kind is not one of dlbench.kernels' kinds of native"
+    return None
+
+
+_REGISTRY: Registry[Backend] = Registry(
+    "backend", __name__, helpers=("cuda", "probe"), entry_points="dlbench.backends",
+    check=contract_problem)
 register = _REGISTRY.register
 names = _REGISTRY.names
 backend_class = _REGISTRY.get
 find = _REGISTRY.find
+origin = _REGISTRY.origin
+notes = _REGISTRY.notes
 
 
 def get(name: str, device: str = "cpu") -> Backend:

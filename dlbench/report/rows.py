@@ -164,6 +164,8 @@ def cell_lines(cell: Cell | None, baseline: str | None, column: str) -> list[str
         lines.append(" · ".join(rate))
     if stats.QualityWarning.LAUNCH_BOUND.value in r.warnings:
         lines.append("launch-bound")  # the GPU waited on the host: not the kernel's time
+    if stats.QualityWarning.UNVERIFIED.value in r.warnings:
+        lines.append("unverified")  # no float64 reference: the output was never checked
     if cell.speedup is not None and column != baseline:
         mark = "" if cell.significant else " (n.s.)"
         lines.append(format_speedup(cell.speedup) + mark)

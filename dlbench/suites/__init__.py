@@ -127,9 +127,8 @@ def _entry(raw: Any, where: str, bad: Complaint) -> Entry:
         raise bad(f"{where}.{sorted(extra)[0]}", "unknown key (expected workload, sizes, "
                   "dtypes, params)")
     wl_name = raw.get("workload")
-    if wl_name not in workloads.names():
-        raise bad(f"{where}.workload", f"unknown workload {wl_name!r} (known: "
-                  f"{', '.join(workloads.names())})")
+    if not isinstance(wl_name, str) or workloads.find(wl_name) is None:
+        raise bad(f"{where}.workload", workloads.why_unknown(wl_name))
     sizes = raw.get("sizes", [])
     if not isinstance(sizes, list) or not all(
             isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):

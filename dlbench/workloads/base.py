@@ -73,6 +73,14 @@ class TrainingData:
     datasets: tuple[tuple[str, int], ...]
 
 
+SAMPLES = "samples"
+# What an image model's step trains on: `batch` samples. Dataset *sizes*; the names only
+# say which well-known dataset has that many samples.
+IMAGES = TrainingData(SAMPLES, lambda p: p["batch"], (
+    ("60,000 samples (MNIST-sized)", 60_000),
+    ("1.28M samples (ImageNet-1k-sized)", 1_281_167)))
+
+
 class Workload:
     """Base class; subclasses fill in the class attributes and the methods."""
 

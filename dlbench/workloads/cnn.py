@@ -32,7 +32,7 @@ from dlbench.workloads._arrayapi import (
     softmax_cross_entropy,
 )
 from dlbench.workloads._training import check_step, labelled_data, step_reference
-from dlbench.workloads.base import DEFAULT_SEED, Check, Param, Reference, Workload
+from dlbench.workloads.base import DEFAULT_SEED, IMAGES, Check, Param, Reference, Workload
 from dlbench.workloads.conv2d import reference_conv2d
 
 LEARNING_RATE = 0.05
@@ -55,6 +55,7 @@ class CnnTrainStep(Workload):
     flops_formula = ("2·(2·batch·filters·hw²·channels·kernel²) + "
                      "3·(2·batch·filters²·hw²·kernel²) + 3·(2·batch·filters·hw²/4·classes)")
     updates = WEIGHTS
+    training = IMAGES
 
     def validate(self, p: Mapping[str, int]) -> None:
         if p["kernel"] % 2 == 0:

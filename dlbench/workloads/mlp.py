@@ -19,7 +19,7 @@ from dlbench.kernels import Kernel, Step
 from dlbench.workloads import register
 from dlbench.workloads._arrayapi import relu_grad, sgd_update, softmax_cross_entropy
 from dlbench.workloads._training import check_step, labelled_data, step_reference
-from dlbench.workloads.base import DEFAULT_SEED, Check, Param, Reference, Workload
+from dlbench.workloads.base import DEFAULT_SEED, IMAGES, Check, Param, Reference, Workload
 
 LEARNING_RATE = 0.1
 WEIGHTS = ("w1", "b1", "w2", "b2")
@@ -39,6 +39,7 @@ class MlpTrainStep(Workload):
     size_params = ("batch",)
     flops_formula = "2·batch·(2·features·hidden + 3·hidden·classes)"
     updates = WEIGHTS
+    training = IMAGES
 
     def flops(self, p: Mapping[str, int]) -> float:
         b, f, h, c = p["batch"], p["features"], p["hidden"], p["classes"]

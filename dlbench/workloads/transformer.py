@@ -45,8 +45,20 @@ from dlbench.workloads._transformer_reference import (
     forward,
     reference_step,
 )
-from dlbench.workloads.base import DEFAULT_SEED, Check, Param, Reference, Workload
+from dlbench.workloads.base import (
+    DEFAULT_SEED,
+    Check,
+    Param,
+    Reference,
+    TrainingData,
+    Workload,
+)
 
+# A text corpus is a number of tokens, cut into sequences of whatever length a model uses:
+# tokens/s is what carries over from dlbench's sequence length to a real one.
+TOKENS = TrainingData("tokens", lambda p: p["batch"] * p["seq"], (
+    ("103M tokens (WikiText-103-sized)", 103_227_021),
+    ("9B tokens (OpenWebText-sized)", 9_000_000_000)))
 # SGD's learning rate is LEARNING_RATE_SCALE / √d_model: an update then moves the logits
 # by about the same fraction at every width. A fixed 0.2 (or 0.1) learnt the quick case
 # but sent a BERT-base-wide block (d = 768) to NaN within 10–20 steps — and timed calls
@@ -72,6 +84,7 @@ class TransformerTrainStep(Workload):
     flops_formula = ("72·batch·seq·d_model² + 12·batch·seq²·d_model (÷2 causal) + "
                      "6·batch·seq·d_model·classes")
     updates = WEIGHTS
+    training = TOKENS
 
     def validate(self, p: Mapping[str, int]) -> None:
         if p["d_model"] % p["heads"]:
