@@ -30,15 +30,16 @@ class Measured:
     and for a case across ranks its figures there)."""
 
     samples_s: tuple[float, ...]
-    inner_loops: int
-    stop: str
-    timer: str
-    first_call_s: float | None = None
-    verify: Mapping[str, Any] | None = None
-    numerics: Numerics | None = None
+    # Event-timed samples' paired host and enqueue times (empty where host-timed).
     host_samples_s: tuple[float, ...] = ()
     enqueue_samples_s: tuple[float, ...] = ()
+    inner_loops: int = 1
+    stop: str = ""
+    timer: str = "host"
+    first_call_s: float | None = None
     peak_device_bytes: int | None = None
+    verify: Mapping[str, Any] | None = None
+    numerics: Numerics | None = None
     kernel_extra: Mapping[str, Any] = field(default_factory=dict)
     distributed: Mapping[str, Any] | None = None
 

@@ -95,10 +95,9 @@ class _Sampling:
         """What the worker reported for the case, as the one value a Result is built from."""
         prepared = self.prepared
         return Measured(
-            tuple(self.samples), prepared.inner_loops, stop, prepared.timer,
-            prepared.first_call_s, prepared.verify, prepared.numerics,
-            tuple(self.host_samples), tuple(self.enqueue_samples), self.peak_device_bytes,
-            prepared.extra)
+            tuple(self.samples), tuple(self.host_samples), tuple(self.enqueue_samples),
+            prepared.inner_loops, stop, prepared.timer, prepared.first_call_s,
+            self.peak_device_bytes, prepared.verify, prepared.numerics, prepared.extra)
 
 
 class Runner:

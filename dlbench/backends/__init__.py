@@ -38,7 +38,32 @@ class DeviceOptions:
 
 
 class Backend:
-    """Arrays and devices of one library. Subclasses set the class attributes."""
+    """Arrays and devices of one library: the one place that says what a backend writes.
+
+    Every backend sets ``name``, ``library``, ``devices`` and ``dtypes`` and writes two
+    methods: ``asarray`` (a float64 NumPy array onto the device, in a dtype) and
+    ``to_numpy`` (back, as a NumPy copy). The rest have defaults; a backend writes those
+    its library has:
+
+    - start-up: ``prepare_env`` and ``threads_before_import`` (what the library reads at
+      import), ``importing`` (around the import), ``set_threads``, ``setup`` (after
+      import: device, math flags, handles), ``describe`` (what a result records);
+    - timing: ``synchronize`` (wait for queued work), ``track`` (a library without a
+      device-wide wait keeps each call's output to wait on), ``math_state`` and
+      ``float32_math``;
+    - kernels (dlbench.kernels): ``portable`` (False where the array API does not reach
+      the library), ``native_kind``, ``derived`` and ``build`` for the implementations a
+      compiler derives, ``warm_up_kernel``, ``table_note``;
+    - a GPU: ``cuda_unavailable`` and ``classify_cuda`` (asked in a child process),
+      ``new_event`` (device time), and for the GPU modes it lists in ``gpu_modes``:
+      ``capture`` (graph), ``host_empty``/``device_empty``/``copy`` (transfer),
+      ``l2_bytes``/``fill_zero`` (cold); ``memory_free``, ``peak_memory``,
+      ``reset_peak_memory`` and ``free_cached`` where it has a caching allocator.
+
+    Derived for every backend: ``label``, ``is_cuda``, ``installed``, ``version``,
+    ``available``, ``xp`` (array_api_compat's namespace of ``library``), ``timer``
+    (host time on a CPU, events on a GPU) and ``implementations``.
+    """
 
     name: ClassVar[str]
     library: ClassVar[str]  # import name, also the distribution looked up for a version

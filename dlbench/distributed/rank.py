@@ -177,8 +177,9 @@ class RankRunner:
         figures = across_ranks(wl, spec, samples, self.info.world_size,
                                self._alone(setup.alone))
         return measured.result(spec, Measured(
-            samples, sampler.inner_loops, sampler.stop or "", timer.name, first_s, verify,
-            numerics, distributed=figures))
+            samples, inner_loops=sampler.inner_loops, stop=sampler.stop or "",
+            timer=timer.name, first_call_s=first_s, verify=verify, numerics=numerics,
+            distributed=figures))
 
     def _agree(self, fn: Callable[[], Any]) -> Any:
         """Run `fn` on every rank; if it raised on any, every rank gets the same

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from dlbench.backends import Backend
+from dlbench.backends.numpy import NumpyBackend
 from dlbench.kernels import Kernel
 from dlbench.workloads.bandwidth import ALPHA, Bandwidth
 
@@ -23,33 +23,26 @@ from dlbench.workloads.bandwidth import ALPHA, Bandwidth
 WARM_UP_ELEMENTS = 1 << 20
 
 
-class NumexprBackend(Backend):
+class NumexprBackend(NumpyBackend):
+    """NumPy's arrays and BLAS (asarray, to_numpy and threads as NumPy's backend has
+    them), with numexpr's own thread pool beside them."""
+
     name = "numexpr"
     library = "numexpr"
+    distributions = ()
     devices = ("cpu",)
-    dtypes = ("float32", "float64")
+    dtypes = ("float32", "float64")  # numexpr computes no float16
     portable = False
     table_note = ("numexpr: native only (NumPy's arrays; the portable kernels would be "
                   "NumPy's own column again)")
     install_hint = "pip install numexpr"
 
-    _limiter: Any = None
-
-    def asarray(self, host: Any, dtype: str) -> Any:
-        return np.ascontiguousarray(host, dtype=np.dtype(dtype))
-
-    def to_numpy(self, x: Any) -> Any:
-        return np.array(x, copy=True)
-
     def set_threads(self, threads: int | None) -> None:
         import numexpr
-        from threadpoolctl import threadpool_limits
 
+        super().set_threads(threads)  # NumPy's BLAS, which the natives' products use
         if threads:
             numexpr.set_num_threads(threads)
-        # NumPy's BLAS, which the natives' matrix products use, follows the same limit;
-        # the limiter lives as long as the worker (threadpoolctl restores when freed).
-        NumexprBackend._limiter = threadpool_limits(limits=threads) if threads else None
 
     def warm_up_kernel(self) -> Kernel:
         import numexpr
