@@ -27,6 +27,7 @@ class Bandwidth(Workload):
     flops_formula = "2·elements"
     # Its reference (a·x + y) costs less than hashing the inputs to find a shared one.
     shared_reference = False
+    measures_bandwidth = True  # the roofline's bandwidth roof
 
     def flops(self, p: Mapping[str, int]) -> float:
         return 2.0 * p["elements"]

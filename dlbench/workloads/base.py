@@ -17,6 +17,7 @@ declared                  meaning (default)
 ``device_kernels``        --include-transfer/--graph wrap its GPU kernels (True)
 ``distributed``           runs across ranks, never in a worker (False)
 ``training``              the data one training step trains on (None: not a step)
+``measures_bandwidth``    its GB/s is the memory's: the roofline's roof (False)
 ``device_bytes``          device memory a case needs (None: twice its inputs)
 ``case_flops``            FLOPs of one call of an implementation (``flops``)
 ``supports``              whether it runs on a backend (yes)
@@ -98,6 +99,7 @@ class Workload:
     device_kernels: ClassVar[bool] = True
     distributed: ClassVar[bool] = False
     training: ClassVar[TrainingData | None] = None
+    measures_bandwidth: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
