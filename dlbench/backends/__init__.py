@@ -70,6 +70,9 @@ class Backend:
     # The distributions that may provide the library, when their names differ from it
     # (cupy-cuda12x, tensorflow-cpu…): the first one installed gives the version.
     distributions: ClassVar[tuple[str, ...]] = ()
+    # Environment variables that change what or how fast the library computes: recorded
+    # with every run (and in `describe`), never set by dlbench.
+    env_vars: ClassVar[tuple[str, ...]] = ()
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     dtypes: ClassVar[tuple[str, ...]] = ("float32", "float64")
     # True when the worker sets process-wide state before or at import (environment,

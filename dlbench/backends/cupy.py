@@ -16,6 +16,7 @@ class CupyBackend(Backend):
     name = "cupy"
     library = "cupy"
     distributions = CUPY_DISTRIBUTIONS
+    env_vars = ("CUPY_TF32",)
     devices = ("cuda",)
     # NumPy, hence CuPy, has no bfloat16.
     dtypes = ("float32", "float64", "float16")

@@ -40,6 +40,8 @@ CUDA_PLUGINS = ("jax_cuda12_plugin", "jax_cuda13_plugin")
 class JaxBackend(Backend):
     name = "jax"
     library = "jax"
+    distributions = ("jax", "jaxlib")  # the first installed gives the version
+    env_vars = JAX_ENV
     devices = ("cpu", "cuda")
     dtypes = ("float32", "float64", "bfloat16")
     process_settings = True
@@ -207,7 +209,7 @@ class JaxBackend(Backend):
             "threads": len(os.sched_getaffinity(0)),
             "x64": bool(jax.config.jax_enable_x64),
             "xla_flags": os.environ.get("XLA_FLAGS") or "none",
-            "env": {k: os.environ[k] for k in JAX_ENV if k in os.environ},
+            "env": {k: os.environ[k] for k in self.env_vars if k in os.environ},
             "math": self.math_state(),
         }
 

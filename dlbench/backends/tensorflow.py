@@ -42,6 +42,7 @@ LOG_LEVEL = "2"
 class TensorflowBackend(Backend):
     name = "tensorflow"
     library = "tensorflow"
+    env_vars = TF_ENV
     distributions = DISTRIBUTIONS
     devices = ("cpu", "cuda")
     dtypes = ("float32", "float64", "bfloat16")
@@ -218,7 +219,7 @@ class TensorflowBackend(Backend):
             "xla_jit": "tf.function(jit_compile=True)",
             "tf32": self.math_state()["tensor_float_32_execution"],
             "devices": [d.name for d in tf.config.get_visible_devices()],
-            "env": {k: os.environ[k] for k in TF_ENV if k in os.environ},
+            "env": {k: os.environ[k] for k in self.env_vars if k in os.environ},
             "math": self.math_state(),
             "import_notices": list(self._import_notices),
         }
