@@ -48,6 +48,7 @@ class Registry(Generic[T]):
         self._origins: dict[str, str] = {}
         self._origin_now = BUILT_IN
         self.failures: dict[str, str] = {}  # plugin name -> why it did not load
+        self.files: dict[str, list[str]] = {}  # file loaded -> the names it registered
         self._loaded = False
 
     def register(self, cls: type[T]) -> type[T]:
@@ -107,6 +108,8 @@ class Registry(Generic[T]):
         """Import a user's Python file, whose classes register themselves; the names they
         registered. A file that cannot be imported raises UsageError saying why."""
         self._load()
+        if str(path) in self.files:  # already loaded (a parent's file, inherited)
+            return self.files[str(path)]
         name = f"dlbench_file_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
         before = set(self._classes)
         try:
@@ -122,11 +125,12 @@ class Registry(Generic[T]):
             reason = f"{type(exc).__name__}: {exc}"
             self.failures[str(path)] = reason
             raise UsageError(f"{path}: cannot load the {self.kind} file ({reason})") from None
-        return sorted(set(self._classes) - before)
+        self.files[str(path)] = sorted(set(self._classes) - before)
+        return self.files[str(path)]
 
-    def unregister(self, names: Sequence[str]) -> None:
-        """Forget classes (a file's, after the command that loaded it)."""
-        for name in names:
+    def unload_file(self, path: Path) -> None:
+        """Forget a file's classes (after the command that loaded it)."""
+        for name in self.files.pop(str(path), ()):
             self._classes.pop(name, None)
             self._origins.pop(name, None)
 

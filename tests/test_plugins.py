@@ -136,3 +136,13 @@ def test_an_unverified_workload_runs_and_every_view_says_so(tmp_path):
     assert "⚠ unverified: not verified: the workload has no float64 reference" in done.stdout
     report = cli("report", out, "--format", "md")
     assert "Not verified: rmsnorm" in report.stdout and "`unverified`" in report.stdout
+
+
+@pytest.mark.slow
+def test_a_file_a_process_inherits_and_is_given_again_loads_once():
+    """A rank of a distributed run inherits its launcher's files and is given the same
+    --workload-file on its command line: one workload, no 'already registered'."""
+    done = dlbench("list", "--workload-file", str(RMSNORM),
+                   env={workloads.FILES_ENV: str(RMSNORM), "COLUMNS": "400"})
+    assert done.returncode == 0, done.stderr
+    assert len(rows(done.stdout, "rmsnorm")) == 1

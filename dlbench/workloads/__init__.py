@@ -77,18 +77,22 @@ def why_unknown(name: object) -> str:
 def files(paths: Sequence[Path]) -> Iterator[list[str]]:
     """Load a user's workload files for the length of a command, their workloads also in
     every worker it spawns; the names they registered. A file that cannot be loaded is a
-    UsageError saying why."""
+    UsageError saying why. A file this process already has (a rank of a distributed run
+    inherits its launcher's) stays as it is."""
     paths = [Path(p).resolve() for p in paths]
     before = os.environ.get(FILES_ENV)
+    _REGISTRY.names()  # the files the environment names are loaded first
+    fresh = [path for path in paths if str(path) not in _REGISTRY.files]
     added: list[str] = []
     try:
         for path in paths:
             added += _REGISTRY.load_file(path)
-        os.environ[FILES_ENV] = os.pathsep.join(
-            [*filter(None, (before or "").split(os.pathsep)), *map(str, paths)])
+        os.environ[FILES_ENV] = os.pathsep.join(dict.fromkeys(
+            [*filter(None, (before or "").split(os.pathsep)), *map(str, paths)]))
         yield added
     finally:
-        _REGISTRY.unregister(added)
+        for path in fresh:
+            _REGISTRY.unload_file(path)
         if before is None:
             os.environ.pop(FILES_ENV, None)
         else:
