@@ -83,8 +83,10 @@ class FusedMlpLayer(Workload):
         y = 0.5 * z * (1.0 + t)
         slope = 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * C * (1.0 + 3.0 * K * z * z)
         # An output's error: the product's, carried through the activation's slope, and
-        # the rounding of the output itself.
-        scale = np.abs(slope) * (np.abs(x) @ np.abs(w) + np.abs(b)) + np.abs(y)
+        # the activation's own roundings, which scale with its operands' magnitudes, not
+        # its result (1 + tanh cancels where z is far below 0, leaving y near 0).
+        scale = (np.abs(slope) * (np.abs(x) @ np.abs(w) + np.abs(b))
+                 + 0.5 * np.abs(z) * (1.0 + np.abs(t)))
         return {"y": y, "scale": scale}
 
     def compare(self, output: Any, reference: Reference, p: Mapping[str, int], dtype: str,
