@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from dlbench import workloads
+from dlbench import backends, workloads
 from dlbench.errors import UsageError
 
 # threads: BLAS/OpenMP threads per backend, as --threads (which overrides it); the rest
@@ -25,7 +25,6 @@ from dlbench.errors import UsageError
 SETTINGS = {"min_time": float, "max_time": float, "block_time": float, "target_ci": float,
             "min_samples": int, "threads": int}
 DTYPES = ("float16", "bfloat16", "float32", "float64")
-IMPLS = ("portable", "native", "xla")
 
 
 @dataclass(frozen=True)
@@ -110,13 +109,21 @@ def _impls(raw: Any, bad: Complaint) -> dict[str, tuple[str, ...]]:
     if not isinstance(raw, dict):
         raise bad("impls", "must be a table of backend = [implementations]")
     out = {}
+    known = implementations()
     for backend, impls in raw.items():
         if (not isinstance(impls, list) or not impls
-                or any(not isinstance(i, str) or i not in IMPLS for i in impls)):
+                or any(not isinstance(i, str) or i not in known for i in impls)):
             raise bad(f"impls.{backend}", f"must be a non-empty list drawn from "
-                      f"{', '.join(IMPLS)}")
+                      f"{', '.join(known)}")
         out[str(backend)] = tuple(impls)
     return out
+
+
+def implementations() -> list[str]:
+    """Every implementation a backend here offers: portable, native, and those derived."""
+    offered = (backends.backend_class(name).implementations(native=True)
+               for name in backends.names())
+    return list(dict.fromkeys(impl for impls in offered for impl in impls))
 
 
 def _entry(raw: Any, where: str, bad: Complaint) -> Entry:
