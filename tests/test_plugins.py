@@ -84,21 +84,26 @@ def test_a_failed_plugin_named_on_the_command_line_is_an_error_with_its_reason(s
                      "0.1.0: ModuleNotFoundError: No module named 'no_such_module_here')"]
 
 
-@pytest.mark.slow
-def test_the_example_plugin_runs_and_verifies_with_no_change_in_dlbench(site, tmp_path):
-    out = tmp_path / "r.json"
-    done = dlbench("run", "--workload", "fused_mlp_layer,bandwidth", "--backend", "numpy,torch",
-                   "--size", "64", "--dtype", "float32", "--min-time", "0.02",
-                   "--max-time", "0.1", "-o", str(out), "--quiet", env=site)
-    assert done.returncode == 0, done.stderr
-    # The failed plugins said once each, before the run.
-    assert sum("did not load" in line for line in done.stderr.splitlines()) == 2
-    found = {r["id"].split("/")[0] + "/" + r["backend"] + "/" + r["impl"]: r
-             for r in json.loads(out.read_text())["results"]}
-    assert {"fused_mlp_layer/numpy/portable", "fused_mlp_layer/torch/portable",
-            "fused_mlp_layer/torch/native"} <= set(found)
-    for r in found.values():
-        assert r["status"] == "ok" and r["verify"]["ok"], r["id"]
+def test_the_example_plugins_kernels_verify_and_a_wrong_one_does_not(monkeypatch):
+    """The example's fused layer, as a worker builds it: portable on NumPy and torch, and
+    torch's native, each within its tolerance of the float64 reference."""
+    pytest.importorskip("torch")
+    monkeypatch.syspath_prepend(str(EXAMPLE / "src"))
+    from dlbench_example.fused_mlp import FusedMlpLayer
+
+    from dlbench import backends
+
+    wl = FusedMlpLayer()
+    p = wl.resolve(size=16, features=32, hidden=64)
+    assert wl.impls_for("torch") == ("portable", "native")
+    for name, impl in (("numpy", "portable"), ("torch", "portable"), ("torch", "native")):
+        backend = backends.get(name)
+        arrays = {k: backend.asarray(v, "float32") for k, v in wl.inputs(p).items()}
+        widened = {k: backend.to_numpy(v).astype("float64") for k, v in arrays.items()}
+        output = backend.to_numpy(wl.kernel(impl, backend, arrays, p)())
+        check = wl.check(output, widened, p, "float32")
+        assert check.ok and check.max_rel_err < check.tol / 10, (name, impl, check)
+        assert not wl.check(output * 1.001, widened, p, "float32").ok
 
 
 def test_a_workload_file_is_listed_with_where_it_came_from_and_only_for_that_command():
@@ -138,11 +143,15 @@ def test_an_unverified_workload_runs_and_every_view_says_so(tmp_path):
     assert "Not verified: rmsnorm" in report.stdout and "`unverified`" in report.stdout
 
 
-@pytest.mark.slow
 def test_a_file_a_process_inherits_and_is_given_again_loads_once():
-    """A rank of a distributed run inherits its launcher's files and is given the same
-    --workload-file on its command line: one workload, no 'already registered'."""
-    done = dlbench("list", "--workload-file", str(RMSNORM),
-                   env={workloads.FILES_ENV: str(RMSNORM), "COLUMNS": "400"})
-    assert done.returncode == 0, done.stderr
-    assert len(rows(done.stdout, "rmsnorm")) == 1
+    """A rank of a distributed run inherits its launcher's files (loaded with the
+    registry) and is given the same --workload-file: one workload, no 'already
+    registered', and it stays for the process."""
+    registry = workloads._REGISTRY
+    inherited = registry.load_file(RMSNORM.resolve())
+    try:
+        with workloads.files([RMSNORM]) as added:
+            assert added == inherited == ["rmsnorm"]
+        assert workloads.find("rmsnorm") is not None
+    finally:
+        registry.unload_file(RMSNORM.resolve())
