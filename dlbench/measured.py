@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dlbench import environment, measure, stats, workloads
-from dlbench.results import CaseSpec, Numerics, Result
+from dlbench import environment, intervals, measure, stats, workloads
+from dlbench.results import CaseSpec, Numerics, Result, Round
 
 # The warning of a workload that has no float64 reference: its outputs were not checked.
 UNVERIFIED = stats.QualityWarning.UNVERIFIED.value
@@ -30,6 +30,8 @@ class Measured:
     and for a case across ranks its figures there)."""
 
     samples_s: tuple[float, ...]
+    # How samples_s splits into rounds, in order (dlbench.results.Round).
+    rounds: tuple[Round, ...] = ()
     # Event-timed samples' paired host and enqueue times (empty where host-timed).
     host_samples_s: tuple[float, ...] = ()
     enqueue_samples_s: tuple[float, ...] = ()
@@ -55,22 +57,23 @@ def result(spec: CaseSpec, m: Measured, environment_record: Mapping[str, Any] | 
            ) -> Result:
     """The Result of a measured case; `environment_record` gives the peaks a fraction of
     peak is computed against (None: not computed)."""
-    summary = stats.summarize(m.samples_s)
+    sizes = [r.n for r in m.rounds] or [len(m.samples_s)]
+    summary = intervals.summary(m.samples_s, sizes)
     flops, nbytes = cost(spec)
-    median = summary.median
+    median = summary["median"]
     r = Result(
         spec=spec, status="ok", samples_s=tuple(m.samples_s), inner_loops=m.inner_loops,
-        stats=summary.to_dict(), timer=m.timer, flops=flops, bytes=nbytes,
+        stats=summary, timer=m.timer, flops=flops, bytes=nbytes,
         gflops=flops / median / 1e9 if median > 0 else None,
         gbytes_per_s=nbytes / median / 1e9 if median > 0 else None,
         verify=m.verify, first_call_s=m.first_call_s, stop=m.stop, numerics=m.numerics,
         host_samples_s=tuple(m.host_samples_s), enqueue_samples_s=tuple(m.enqueue_samples_s),
         peak_device_bytes=m.peak_device_bytes, kernel_extra=dict(m.kernel_extra),
-        distributed=m.distributed)
+        distributed=m.distributed, rounds=tuple(m.rounds))
     fraction = (fraction_of_peak(r, environment_record)
                 if environment_record is not None else None)
     warnings = measure.quality_warnings(
-        summary, m.stop, measure.launch_bound(m.enqueue_samples_s, m.samples_s))
+        m.samples_s, sizes, measure.launch_bound(m.enqueue_samples_s, m.samples_s))
     if fraction is not None and fraction > 1:
         warnings.append(stats.QualityWarning.ABOVE_PEAK.value)
     if not workloads.get(spec.workload).verified:

@@ -88,10 +88,17 @@ def test_the_example_plugins_kernels_verify_and_a_wrong_one_does_not(monkeypatch
     """The example's fused layer, as a worker builds it: portable on NumPy and torch, and
     torch's native, each within its tolerance of the float64 reference."""
     pytest.importorskip("torch")
+    from dlbench import backends
+    from dlbench.workloads.bandwidth import Bandwidth
+
+    # The example's backend adds a native to the built-in bandwidth as it is imported: on
+    # a copy, dropped with the test, so no other test sees a workload or native of a
+    # plugin that is not installed in this process.
+    monkeypatch.setattr(Bandwidth, "natives", dict(Bandwidth.natives))
+    # Its workload registers itself as it is imported: in a copy of the registry, too.
+    monkeypatch.setattr(workloads._REGISTRY, "_classes", dict(workloads._REGISTRY._classes))
     monkeypatch.syspath_prepend(str(EXAMPLE / "src"))
     from dlbench_example.fused_mlp import FusedMlpLayer
-
-    from dlbench import backends
 
     wl = FusedMlpLayer()
     p = wl.resolve(size=16, features=32, hidden=64)

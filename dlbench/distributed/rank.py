@@ -15,16 +15,15 @@ from __future__ import annotations
 import datetime
 import os
 import socket
-import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dlbench import backends, measure, measured, stats, workloads
+from dlbench import backends, intervals, measure, measured, stats, workloads
 from dlbench.distributed.timing import CollectiveTimer
 from dlbench.measured import Measured
 from dlbench.planning import Plan
-from dlbench.results import CaseSpec, Numerics, Result
+from dlbench.results import CaseSpec, Numerics, Result, Round
 from dlbench.workloads.ranks import RankWorkload
 
 # Test hook: "RANK:CASE" makes rank RANK kill itself (SIGKILL) when it reaches its
@@ -173,13 +172,13 @@ class RankRunner:
         sampler = measure.Sampler(setup.kernel, timer, self.plan.config)
         sampler.first_call_s = first_s
         sampler.run()
-        samples = tuple(sampler.samples)
-        figures = across_ranks(wl, spec, samples, self.info.world_size,
+        samples, sizes = tuple(sampler.samples), tuple(sampler.round_sizes)
+        figures = across_ranks(wl, spec, samples, sizes, self.info.world_size,
                                self._alone(setup.alone))
         return measured.result(spec, Measured(
-            samples, inner_loops=sampler.inner_loops, stop=sampler.stop or "",
-            timer=timer.name, first_call_s=first_s, verify=verify, numerics=numerics,
-            distributed=figures))
+            samples, tuple(Round(n, i) for i, n in enumerate(sizes)),
+            inner_loops=sampler.inner_loops, stop=sampler.stop or "", timer=timer.name,
+            first_call_s=first_s, verify=verify, numerics=numerics, distributed=figures))
 
     def _agree(self, fn: Callable[[], Any]) -> Any:
         """Run `fn` on every rank; if it raised on any, every rank gets the same
@@ -253,15 +252,17 @@ def _wrong_message(verify: Mapping[str, Any]) -> str:
             f"{verify.get('tol', float('nan')):.3g}")
 
 
-def across_ranks(wl: RankWorkload, spec: CaseSpec, samples: Sequence[float], world: int,
-                 alone: Sequence[float] | None) -> dict[str, Any]:
+def across_ranks(wl: RankWorkload, spec: CaseSpec, samples: Sequence[float],
+                 sizes: Sequence[int], world: int, alone: Sequence[float] | None
+                 ) -> dict[str, Any]:
     """What a result across ranks reports under extra.distributed: the world size, the
     workload's own figures (a collective's algbw and busbw, a training step's samples/s),
     and the scaling efficiency against one rank alone where it was measured."""
     p = spec.param_dict
     nbytes = wl.bytes(p, workloads.itemsize(spec.dtype))
     extra: dict[str, Any] = {"world_size": world,
-                             **wl.figures(p, nbytes, statistics.median(samples), world)}
+                             **wl.figures(p, nbytes, intervals.summary(samples, sizes)["median"],
+                                          world)}
     if alone:
         ratio, lo, hi = stats.ratio_ci(alone, samples)
         extra.update(single_rank_samples_s=list(alone),
