@@ -22,7 +22,6 @@ from dlbench.errors import BackendUnavailable, UsageError
 from dlbench.measure import MeasureConfig
 from dlbench.results import CaseSpec
 
-INSTALL_HINT = {"torch": "pip install 'dlbench[torch]'", "cupy": "pip install 'dlbench[cupy]'"}
 # Seconds of sampling per case and backend: beyond a day is a typo (`inf`, `1e9`), and
 # would only end at the sample limit, hours later.
 MAX_SECONDS = 86_400.0
@@ -103,6 +102,7 @@ def build(sel: Selection, available_memory: int | None = None) -> Plan:
         reasons = sorted({reason for _, reason in skipped})
         raise UsageError("nothing to run: " + "; ".join(reasons[:3]))
     config, threads, repeat = reconcile(suite.settings, sel)
+    notes = [*workloads.notes(), *backends.notes(), *notes]  # plugins that did not load
     # Overrides can make two suite entries the same case (--size on two matmul entries):
     # measure it once.
     return Plan(cases=tuple(dict.fromkeys(cases)), config=config, threads=threads,
@@ -177,7 +177,7 @@ def _refuse_named(sel: Selection, name: str, left_out: Sequence[tuple[Backend, s
     if sel.devices is None and len(left_out) < devices:
         return
     target, reason = left_out[0]
-    hint = INSTALL_HINT.get(name) if "not installed" in reason else None
+    hint = type(target).install_hint if "not installed" in reason else None
     raise BackendUnavailable(f"backend {target.label} is unavailable: {reason}"
                              + (f" ({hint})" if hint else ""))
 
@@ -258,7 +258,7 @@ def case_spec(wl: workloads.Workload, params: dict[str, int], dtype: str, target
     """End-to-end timing (--include-transfer) and graph replay (--graph) apply to kernels
     on a GPU only: CPU columns stay the baseline those figures are compared with, and the
     transfer workload is itself the copies, timed as the copy engine does them."""
-    gpu_kernel = target.device != "cpu" and wl.name != "transfer"
+    gpu_kernel = target.device != "cpu" and wl.device_kernels
     return CaseSpec.make(wl.name, params, dtype, target.name, target.device, impl,
                          end_to_end=sel.include_transfer and gpu_kernel,
                          graph=sel.graph and gpu_kernel)

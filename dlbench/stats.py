@@ -50,6 +50,7 @@ class QualityWarning(StrEnum):
     ABOVE_PEAK = "above_peak"
     UNSTABLE = "unstable"
     FEW_ROUNDS = "few_rounds"
+    UNVERIFIED = "unverified"
 
 
 EXPLANATIONS = {
@@ -73,6 +74,8 @@ EXPLANATIONS = {
     QualityWarning.ABOVE_PEAK: "more FLOP/s than the hardware's peak: the library did fewer "
     "operations than the direct algorithm dlbench counts (e.g. a Winograd or FFT "
     "convolution); the % of peak is shown as >100%.",
+    QualityWarning.UNVERIFIED: "not verified: the workload has no float64 reference, so its "
+    "output was never checked; a wrong kernel would look as fast.",
 }
 
 

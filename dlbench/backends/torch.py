@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import os
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from dlbench.backends import Backend, cuda, register
@@ -19,12 +22,42 @@ class TorchBackend(Backend):
     library = "torch"
     devices = ("cpu", "cuda")
     dtypes = TORCH_DTYPES
+    install_hint = "pip install 'dlbench[torch]'"
 
     @property
     def _torch(self) -> Any:
         import torch
 
         return torch
+
+    @classmethod
+    def cuda_unavailable(cls) -> str | None:
+        """A CPU-only build is recognised from its files: it ships no torch_cuda library
+        (the check costs microseconds; importing torch 1.4 s)."""
+        return super().cuda_unavailable() or torch_cpu_build()
+
+    @classmethod
+    def classify_cuda(cls, library: Any) -> dict[str, Any]:
+        """A CPU torch says "Torch not compiled with CUDA enabled"; a CUDA torch without
+        a driver raises "Found no NVIDIA driver on your system" at init."""
+        torch = library
+        info: dict[str, Any] = {"version": torch.__version__, "cuda": torch.version.cuda}
+        if torch.version.cuda is None:
+            return {"ok": False, "info": info, "reason":
+                    f"torch {torch.__version__} is a CPU-only build (Torch not compiled with "
+                    "CUDA enabled)"}
+        if not torch.cuda.is_available():
+            try:
+                torch.cuda.init()  # raises with the library's own reason
+                reason = "torch sees no CUDA device" + cuda.visible_note()
+            except Exception as exc:
+                reason = cuda.first_line(exc)
+            return {"ok": False, "info": info, "reason": reason}
+        devices = []
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            devices.append({"index": i, "name": props.name, "total_bytes": props.total_memory})
+        return {"ok": True, "info": info, "devices": devices}
 
     def asarray(self, host: Any, dtype: str) -> Any:
         torch = self._torch
@@ -206,11 +239,29 @@ class TorchBackend(Backend):
         }
 
 
+def torch_cpu_build() -> str | None:
+    """The reason when the installed torch is a CPU-only build, from its files alone."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    lib = Path(list(spec.submodule_search_locations)[0]) / "lib"
+    try:
+        names = [p.name for p in lib.iterdir()]
+    except OSError:
+        return None  # an unusual layout: let the child decide
+    if not names or any("torch_cuda" in n or "torch_hip" in n for n in names):
+        return None
+    try:
+        version = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        version = "?"
+    return (f"torch {version} is a CPU-only build (Torch not compiled with CUDA enabled; "
+            "it ships no torch_cuda library)")
+
+
 def _cublas_version() -> str | None:
     """cuBLAS's version from the wheel torch loads it from (pip CUDA builds ship it as
     nvidia-cublas-cu12 / nvidia-cublas); torch has no public call for it."""
-    import importlib.metadata
-
     for dist in ("nvidia-cublas-cu12", "nvidia-cublas-cu13", "nvidia-cublas"):
         try:
             return importlib.metadata.version(dist)

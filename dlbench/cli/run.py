@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dlbench import __version__, environment, results
+from dlbench import __version__, environment, results, workloads
 from dlbench.cli import console, options
 from dlbench.cli import distributed as dist_cli
 from dlbench.cli import output as destinations
@@ -61,6 +61,10 @@ def run(
     = None,
     device: Annotated[list[str] | None, typer.Option(help="Devices: cpu, cuda.")] = None,
     workload: Annotated[list[str] | None, typer.Option(help="Workloads (comma-separated).")]
+    = None,
+    workload_file: Annotated[list[Path] | None, typer.Option(
+        "--workload-file", help="A Python file of your own workloads, each registered with "
+        "@dlbench.workloads.register (docs/extending.md); may be given more than once.")]
     = None,
     dtype: Annotated[list[str] | None, typer.Option(
         help="Dtypes: float32, float64, bfloat16, float16.")] = None,
@@ -130,6 +134,8 @@ def run(
     """
     distributed = nproc is not None or in_torchrun()
     with console.user_errors():
+        # The files' workloads stay registered, also for the workers, until the command ends.
+        ctx.with_resource(workloads.files(workload_file or ()))
         destinations.check_format(fmt, FORMATS)
         selection = Selection(
             suite=suite or (DISTRIBUTED_SUITE if distributed else "quick"),

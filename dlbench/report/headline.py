@@ -79,6 +79,9 @@ def sentences(table: SpeedupTable, epochs: Sequence[EpochEstimate] = ()) -> list
     devices = column_devices(table)
     others = [c for c in table.columns if c != table.baseline]
     out = [_compared(table, devices)]
+    unchecked = _unverified(table)
+    if unchecked:
+        out.append(unchecked)
     if table.baseline is None:
         out.append("No speedups: the baseline column was not measured.")
         return out
@@ -113,6 +116,17 @@ def _compared(table: SpeedupTable, devices: dict[str, str]) -> str:
     else:
         what += f" Devices: {', '.join(dict.fromkeys([CPU, *gpus]))}."
     return what
+
+
+def _unverified(table: SpeedupTable) -> str | None:
+    """The workloads whose results were never checked (they have no float64 reference)."""
+    found = list(dict.fromkeys(
+        row.workload for row in table.rows for cell in row.cells.values()
+        if stats.QualityWarning.UNVERIFIED.value in cell.result.warnings))
+    if not found:
+        return None
+    return (f"Not verified: {', '.join(found)} (no float64 reference: the outputs were "
+            "never checked, and a wrong kernel would look as fast).")
 
 
 def _best_column(table: SpeedupTable, measured: Sequence[Measured], others: Sequence[str]
