@@ -4,7 +4,8 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about, add 
 migration from the previous version, and a fixture under tests/data/):
 
 * 1 — first version (dlbench 0.1): environment, settings, results with raw samples,
-  stats, verification and quality warnings.
+  stats, verification and quality warnings. Added since, readers of 1 ignore them when
+  absent: "provenance" (the git commit and CI run a file came from).
 
 The JSON Schema of the current version is published as dlbench/schema/result.schema.json,
 and every file is validated against it before use (`parse`). A new version keeps the old
@@ -257,6 +258,8 @@ class RunDocument:
     settings: Mapping[str, Any]
     results: tuple[Result, ...]
     interrupted: bool = False
+    # Where it came from (dlbench.provenance): the git commit and the CI run, where known.
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
     def with_results(self, results: tuple[Result, ...], **changes: Any) -> RunDocument:
         return replace(self, results=results, **changes)
@@ -269,6 +272,7 @@ class RunDocument:
             "created": self.created,
             "command": list(self.command),
             "interrupted": self.interrupted,
+            "provenance": self.provenance,
             "environment": self.environment,
             "settings": self.settings,
             "results": [r.to_dict() for r in self.results],
@@ -284,6 +288,7 @@ class RunDocument:
             settings=d.get("settings") or {},
             results=tuple(Result.from_dict(r) for r in d.get("results") or ()),
             interrupted=bool(d.get("interrupted", False)),
+            provenance=d.get("provenance") or {},
         )
 
 

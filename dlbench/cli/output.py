@@ -37,6 +37,16 @@ def destination(output: str | None) -> Path | None:
     return None if output in (None, STDOUT) else Path(output)
 
 
+def folder(output: str | None) -> Path | None:
+    """The folder `-o` names for a bundle of files (it ends with a slash, or is an existing
+    folder), or None."""
+    if output in (None, STDOUT):
+        return None
+    assert output is not None
+    path = Path(output)
+    return path if output.endswith(("/", os.sep)) or path.is_dir() else None
+
+
 def choose_format(fmt: str | None, output: str | None, formats: Sequence[str],
                   suffixes: Mapping[str, str]) -> str:
     """The --format asked for, else the one the -o file's suffix names, else the terminal

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dlbench import __version__, environment, results
+from dlbench import __version__, environment, provenance, results
 from dlbench.cli import console, options
 from dlbench.cli import distributed as dist_cli
 from dlbench.cli import output as destinations
@@ -155,7 +155,7 @@ def run(
     saver = destinations.Saver(path, results.RunDocument(
         dlbench_version=__version__, created=now.isoformat(timespec="seconds"),
         command=("dlbench", *sys.argv[1:]), environment=env_record,
-        settings=plan.settings(), results=()))
+        settings=plan.settings(), results=(), provenance=provenance.collect()))
     progress = RunProgress(plan.total, quiet)
     runner = Runner(plan, on_event=progress.on_event, on_result=saver.add,
                     environment_record=env_record)
