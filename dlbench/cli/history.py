@@ -65,7 +65,7 @@ def history_command(
         "-o", "--output", help="File to write, or '-' for stdout (md, json, html). FILE.png is "
         "one sheet of every chart; a folder (DIR/) gets index.html, history.md, "
         "history.json and one PNG per benchmark.")] = None,
-    force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    force: destinations.Force = False,
 ) -> None:
     """Follow results over time: one series per benchmark and machine, change points with
     their size and interval, and a trend chart per benchmark.

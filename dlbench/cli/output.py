@@ -14,12 +14,16 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from dlbench import results
 from dlbench.cli import console
 from dlbench.errors import UsageError
 
+# `--force` of the commands that write several files (report, history).
+Force = Annotated[bool, typer.Option(help="Replace existing output files.")]
 # The format drawn by rich for a terminal: never written to a file.
 TERMINAL = "table"
 STDOUT = "-"

@@ -46,7 +46,7 @@ def report(
         "Markdown, CSV, JSON, one PNG per chart and index.html.")] = None,
     baseline: Annotated[str, typer.Option(
         help="The column speedups are relative to, on every machine.")] = DEFAULT_BASELINE,
-    force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    force: destinations.Force = False,
     wide: Annotated[bool, typer.Option(
         "--wide", "-w", help="Terminal table cells with GFLOP/s, % of peak and the speedup's "
         "interval (the default shows time and speedup, to fit 80 columns).")] = False,

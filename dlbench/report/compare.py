@@ -111,6 +111,21 @@ def render_table(c: Comparison) -> Group:
     return Group(*parts)
 
 
+def rows_table(rows: list[Row], c: Comparison) -> list[str]:
+    """The rows as a Markdown table, most urgent first as given."""
+    confidence = f"{1.0 - c.alpha:.0%}"
+    out = [f"| benchmark | verdict | change | {confidence} interval | p | BASE median | "
+           "NEW median | note |", "|---|---|---:|---:|---:|---:|---:|---|"]
+    for row in rows:
+        verdict = f"**{row.verdict.value}**" if row.regression or row.may_regress \
+            else row.verdict.value
+        out.append("| " + " | ".join([
+            f"`{escape(row.id)}`", verdict, change(row), interval(row), p_value(row),
+            median(row.base_median, row.n_base), median(row.new_median, row.n_new),
+            escape(note(row, c))]) + " |")
+    return out
+
+
 def render_markdown(c: Comparison) -> str:
     """For a PR comment or $GITHUB_STEP_SUMMARY."""
     out = ["## dlbench compare", "", f"**{escape(headline(c))}**", "",
@@ -123,16 +138,7 @@ def render_markdown(c: Comparison) -> str:
         out += [f"| {escape(d.what)} | {escape(d.base)} | {escape(d.new)} |"
                 for d in c.differences]
         out.append("")
-    confidence = f"{1.0 - c.alpha:.0%}"
-    out += [f"| benchmark | verdict | change | {confidence} interval | p | BASE median | "
-            "NEW median | note |", "|---|---|---:|---:|---:|---:|---:|---|"]
-    for row in c.rows:
-        verdict = f"**{row.verdict.value}**" if row.regression or row.may_regress \
-            else row.verdict.value
-        out.append("| " + " | ".join([
-            f"`{escape(row.id)}`", verdict, change(row), interval(row), p_value(row),
-            median(row.base_median, row.n_base), median(row.new_median, row.n_new),
-            escape(note(row, c))]) + " |")
+    out += rows_table(list(c.rows), c)
     out += ["", f"- {LEGEND}"] + ([f"- {RELATIVE}"] if c.relative else [])
     out += [f"- note: {escape(n)}" for n in c.notes]
     return "\n".join(out) + "\n"
@@ -172,20 +178,6 @@ def only_changed(c: Comparison) -> Comparison:
         (f"{hidden} unchanged benchmark(s) not shown (--only-changed)",) if hidden else ()))
 
 
-def _rows_table(rows: list[Row], c: Comparison) -> list[str]:
-    confidence = f"{1.0 - c.alpha:.0%}"
-    out = [f"| benchmark | verdict | change | {confidence} interval | p | BASE median | "
-           "NEW median | note |", "|---|---|---:|---:|---:|---:|---:|---|"]
-    for row in rows:
-        verdict = f"**{row.verdict.value}**" if row.regression or row.may_regress \
-            else row.verdict.value
-        out.append("| " + " | ".join([
-            f"`{escape(row.id)}`", verdict, change(row), interval(row), p_value(row),
-            median(row.base_median, row.n_base), median(row.new_median, row.n_new),
-            escape(note(row, c))]) + " |")
-    return out
-
-
 def verdict_line(c: Comparison, fail_on_inconclusive: bool = False) -> str:
     """'❌ 2 regressions · ...' or '✅ no regression · ...': the first line of a PR comment."""
     mark = "❌" if c.failed(fail_on_inconclusive) else "✅"
@@ -202,11 +194,11 @@ def render_summary(c: Comparison, fail_on_inconclusive: bool = False,
     if not c.same_machine:
         out += [f"> ⚠ **{ACROSS_MACHINES}**", ""]
     if changed:
-        out += _rows_table(changed, c) + [""]
+        out += rows_table(changed, c) + [""]
     details = [f"- **BASE** `{escape(c.base)}`: {escape(c.machines[0])}",
                f"- **NEW** `{escape(c.new)}`: {escape(c.machines[1])}", ""]
     if unchanged:
-        details += [f"{len(unchanged)} unchanged benchmark(s):", ""] + _rows_table(unchanged, c)
+        details += [f"{len(unchanged)} unchanged benchmark(s):", ""] + rows_table(unchanged, c)
         details.append("")
     if c.differences:
         details += ["Environment differences:", "", "| what | BASE | NEW |", "|---|---|---|"]

@@ -71,27 +71,23 @@ def _type_check(types: Any) -> Check:
 
 
 def any_of(checks: list[Check]) -> Check:
-    """True where one of `checks` is; two without a generator (this runs millions of times)."""
-    if len(checks) == 1:
-        return checks[0]
-
-    first, *rest = checks
-    if len(rest) == 1:
-        second = rest[0]
-        return lambda v: first(v) or second(v)
-    return lambda v: any(c(v) for c in checks)
+    """True where one of `checks` is."""
+    return _joined(checks, any)
 
 
 def all_of(checks: list[Check]) -> Check:
     """True where every one of `checks` is."""
+    return _joined(checks, all)
+
+
+def _joined(checks: list[Check], join: Callable[[Any], bool]) -> Check:
+    # One or two checks, the usual case, without a generator: this runs millions of times.
     if len(checks) == 1:
         return checks[0]
-
-    first, *rest = checks
-    if len(rest) == 1:
-        second = rest[0]
-        return lambda v: first(v) and second(v)
-    return lambda v: all(c(v) for c in checks)
+    if len(checks) == 2:
+        a, b = checks
+        return (lambda v: a(v) or b(v)) if join is any else (lambda v: a(v) and b(v))
+    return lambda v: join(c(v) for c in checks)
 
 
 def _value_check(const: Any) -> Check:
