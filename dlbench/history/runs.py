@@ -32,7 +32,6 @@ class Run:
     hardware: machine.Hardware
     setup: Mapping[str, str]  # what may change a machine's speed besides the code: setup()
     medians: Mapping[str, float]  # benchmark id -> median seconds, for cases that ran ok
-    samples: Mapping[str, tuple[float, ...]]
 
     @property
     def commit(self) -> str | None:
@@ -71,14 +70,11 @@ def _when(text: Any) -> datetime | None:
 
 
 def from_document(doc: results.RunDocument, path: str) -> Run:
-    medians, samples = {}, {}
-    for r in doc.results:
-        if r.status == "ok" and r.median is not None:
-            medians[r.spec.id] = float(r.median)
-            samples[r.spec.id] = tuple(r.samples_s)
+    medians = {r.spec.id: float(r.median) for r in doc.results
+               if r.status == "ok" and r.median is not None}
     return Run(path=path, created=_when(doc.created), provenance=doc.provenance,
                hardware=machine.hardware(doc.environment),
-               setup=setup(doc), medians=medians, samples=samples)
+               setup=setup(doc), medians=medians)
 
 
 def setup(doc: results.RunDocument) -> dict[str, str]:
