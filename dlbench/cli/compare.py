@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -84,8 +85,8 @@ def compare(
                       core.load_thresholds(thresholds) if thresholds else (), alpha, relative)
         with Steps() as steps:
             baseline = core.read(base, steps.reading(base))
-            comparisons = [judge(baseline, core.read(p, steps.reading(p)), steps)
-                           for p in new]
+            comparisons = [judge(baseline, core.read(p, steps.reading(p)), steps.step(
+                "comparing" if len(new) == 1 else f"comparing {p}")) for p in new]
         shown = [views.only_changed(c) if only_changed else c for c in comparisons]
         if fmt == "table":
             console.print_data(views.render_table(shown[0]) if len(shown) == 1
@@ -111,11 +112,11 @@ class Judge:
     alpha: float = core.DEFAULT_ALPHA
     relative: bool = False
 
-    def __call__(self, base: core.Source, new: core.Source, steps: Steps | None = None
-                 ) -> core.Comparison:
+    def __call__(self, base: core.Source, new: core.Source,
+                 progress: Callable[[int, int], None] | None = None) -> core.Comparison:
         return core.compare(base, new, threshold=self.threshold, alpha=self.alpha,
                             overrides=self.overrides, relative=self.relative,
-                            progress=steps.step(f"comparing {new.path}") if steps else None)
+                            progress=progress)
 
 
 def render(fmt: str, comparisons: list[core.Comparison], shown: list[core.Comparison],
