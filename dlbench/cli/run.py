@@ -79,6 +79,13 @@ def run(
     = None,
     max_time: Annotated[float | None, typer.Option(
         min=0.001, help="Most seconds of samples per case and backend.")] = None,
+    rounds: Annotated[int | None, typer.Option(
+        min=1, help="At least this many rounds per case (one block of samples each, spread "
+                    "over the run; intervals stand on the spread between them).")] = None,
+    repeat: Annotated[int | None, typer.Option(
+        min=1, help="Measure everything N times over in fresh worker processes with fresh "
+                    "inputs, and pool the rounds: intervals that also cover what a process "
+                    "fixes for its lifetime, at N times the cost.")] = None,
     cache: Annotated[str, typer.Option(
         help="GPU L2 state per sample: hot (default) or cold (L2 flushed before each "
              "sample, outside the timed window; GPU backends only).")] = "hot",
@@ -150,7 +157,8 @@ def run(
             dtypes=split(dtype, "--dtype"), sizes=positive_ints(size, "--size"),
             threads=options.threads(threads), min_time=options.seconds(min_time, "--min-time"),
             max_time=options.seconds(max_time, "--max-time"), verify=not no_verify,
-            cache=cache, tf32=tf32, include_transfer=include_transfer, graph=graph)
+            cache=cache, tf32=tf32, include_transfer=include_transfer, graph=graph,
+            rounds=rounds, repeat=repeat)
         gate = _gate(compare, threshold, thresholds, relative, summary, force, distributed,
                      show_table=not quiet and fmt == "table")
     if distributed:
