@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dlbench import results, schema, stats
-from dlbench.results import CaseSpec, Numerics, Result
+from dlbench.results import CaseSpec, Numerics, Result, Round
 from dlbench.schema import compiled
 from tests.helpers import DATA, DERANDOMIZE, document, examples, noisy, result
 
@@ -43,7 +43,7 @@ CHECK = compiled.compile_schema(ENTRY)
 
 
 def full_result():
-    """A result with every field a run writes, GPU extras and a distributed record."""
+    """A result with every field a run writes, GPU extras, a distributed record and rounds."""
     samples = noisy(2e-3, n=12)
     r = Result(spec=CaseSpec.make("matmul", {"m": 8, "n": 8, "k": 8}, "float32", "torch",
                                   "cuda", "native", True, True),
@@ -56,7 +56,8 @@ def full_result():
                host_samples_s=samples, enqueue_samples_s=samples,
                peak_device_bytes=3 * 2**20,
                distributed={"world_size": 2, "busbw_gbytes_per_s": 1.5,
-                            "scaling_efficiency": {"value": 0.9, "ci95": [0.8, 1.0]}})
+                            "scaling_efficiency": {"value": 0.9, "ci95": [0.8, 1.0]}},
+               rounds=(Round(6, 0, 0.5), Round(6, 1, 2.0)), run="run-1")
     return json.loads(results.dumps(document(r, result(noisy(1e-3)))))["results"][0]
 
 
