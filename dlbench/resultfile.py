@@ -4,7 +4,10 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about, add 
 migration from the previous version, and a fixture under tests/data/):
 
 * 1 — first version (dlbench 0.1): environment, settings, results with raw samples,
-  stats, verification and quality warnings.
+  stats, verification and quality warnings. Added since, readers of 1 ignore them when
+  absent: "provenance" (the git commit and CI run a file came from); a result's "run"
+  and "rounds" (how its samples split into rounds spread over the run, and which run
+  they share passes with) and stats "rounds"/"interval".
 
 The JSON Schema of the current version is published as dlbench/schema/result.schema.json,
 and every file is validated against it before use (`checked`). A new version keeps the old

@@ -312,6 +312,8 @@ class RunDocument:
     settings: Mapping[str, Any]
     results: tuple[Result, ...]
     interrupted: bool = False
+    # Where it came from (dlbench.provenance): the git commit and the CI run, where known.
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
     def with_results(self, results: tuple[Result, ...], **changes: Any) -> RunDocument:
         return replace(self, results=results, **changes)
@@ -324,6 +326,7 @@ class RunDocument:
             "created": self.created,
             "command": list(self.command),
             "interrupted": self.interrupted,
+            "provenance": self.provenance,
             "environment": self.environment,
             "settings": self.settings,
             "results": [r.to_dict() for r in self.results],
@@ -339,6 +342,7 @@ class RunDocument:
             settings=d.get("settings") or {},
             results=tuple(Result.from_dict(r) for r in d.get("results") or ()),
             interrupted=bool(d.get("interrupted", False)),
+            provenance=d.get("provenance") or {},
         )
 
 

@@ -11,10 +11,11 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dlbench import __version__, environment, results, workloads
+from dlbench import __version__, environment, provenance, results, workloads
 from dlbench.cli import console, options
 from dlbench.cli import distributed as dist_cli
 from dlbench.cli import output as destinations
+from dlbench.cli.gate import Gate
 from dlbench.cli.options import positive_ints, split
 from dlbench.distributed import DEFAULT_TIMEOUT_S, in_torchrun
 from dlbench.errors import UsageError
@@ -35,6 +36,7 @@ EXAMPLES = """
   dlbench run --wide                           [dim]# cells with GFLOP/s and intervals[/dim]
   dlbench run --backend numpy,torch --size 512,1024,2048 --dtype float32
   dlbench run --suite ci --threads 2 -o results/ci.json --quiet
+  dlbench run --suite ci --compare base.json --summary comment.md  [dim]# gate in one step[/dim]
   dlbench run --workload matmul --format json | jq '.results[].gflops'
   dlbench run --device cuda --dtype float16,bfloat16 --tf32 on --cache cold
   dlbench run --backend numpy,cupy --include-transfer  [dim]# speedup with the bus[/dim]
@@ -126,11 +128,28 @@ def run(
     dist_timeout: Annotated[float, typer.Option(
         help="Seconds a rank waits in a collective for the others before the run is "
              "declared hung (exit 3).")] = DEFAULT_TIMEOUT_S,
+    compare: Annotated[Path | None, typer.Option(
+        "--compare", help="After saving, compare with this baseline (a result file or "
+        "pytest-benchmark JSON) as `dlbench compare` does, and exit 1 on a regression. The "
+        "baseline is checked before anything is measured.", rich_help_panel="Gate")] = None,
+    threshold: Annotated[str, typer.Option(
+        help="With --compare: smallest slowdown that counts as a regression (5% or 0.05).",
+        rich_help_panel="Gate")] = "5%",
+    thresholds: Annotated[Path | None, typer.Option(
+        help="With --compare: TOML or JSON file of per-benchmark thresholds.",
+        rich_help_panel="Gate")] = None,
+    relative: Annotated[bool, typer.Option(
+        "--relative", help="With --compare: judge each benchmark against the whole suite's "
+        "shift.", rich_help_panel="Gate")] = False,
+    summary: Annotated[str | None, typer.Option(
+        help="With --compare: write the Markdown summary for a pull-request comment here "
+        "('-' for stdout).", rich_help_panel="Gate")] = None,
 ) -> None:
     """Run a suite on every available backend, print speedup tables, save a result file.
 
-    Exit codes: 0 all verified · 2 bad usage · 3 a case was wrong or errored ·
-    130 interrupted (what finished is saved).
+    Exit codes: 0 all verified (and, with --compare, no regression) · 1 --compare found a
+    regression · 2 bad usage or an unreadable baseline · 3 a case was wrong or errored
+    (before a regression) · 130 interrupted (what finished is saved).
     """
     distributed = nproc is not None or in_torchrun()
     with console.user_errors():
@@ -146,6 +165,8 @@ def run(
             max_time=options.seconds(max_time, "--max-time"), verify=not no_verify,
             cache=cache, tf32=tf32, include_transfer=include_transfer, graph=graph,
             rounds=rounds, repeat=repeat)
+        gate = _gate(compare, threshold, thresholds, relative, summary, force, distributed,
+                     show_table=not quiet and fmt == "table")
     if distributed:
         dist_cli.run(ctx, dist_cli.DistOptions(nproc, dist_backend, dist_timeout), selection,
                      output or default_output(datetime.now(UTC)), force,
@@ -169,7 +190,7 @@ def run(
     saver = destinations.Saver(path, results.RunDocument(
         dlbench_version=__version__, created=now.isoformat(timespec="seconds"),
         command=("dlbench", *sys.argv[1:]), environment=env_record,
-        settings=plan.settings(), results=()))
+        settings=plan.settings(), results=(), provenance=provenance.collect()))
     progress = RunProgress(plan.total, quiet)
     runner = Runner(plan, on_event=progress.on_event, on_result=saver.add,
                     environment_record=env_record)
@@ -190,7 +211,26 @@ def run(
         _show(doc, fmt, baseline, wide)
     if not quiet:
         console.message(f"saved {path}")
+    code = gate.finish(doc, path) if gate else console.EXIT_OK
     _exit_on_failures(doc)
+    if code:
+        raise typer.Exit(code)
+
+
+def _gate(base: Path | None, threshold: str, thresholds: Path | None, relative: bool,
+          summary: str | None, force: bool, distributed: bool, show_table: bool
+          ) -> Gate | None:
+    """The one-step gate, checked before any measuring; None without --compare."""
+    if base is None:
+        given = [name for name, value in (("--thresholds", thresholds), ("--summary", summary),
+                                          ("--relative", relative)) if value]
+        if given:
+            raise UsageError(f"{', '.join(given)} belong(s) to --compare BASE.json")
+        return None
+    if distributed:
+        raise UsageError("--compare is not available with distributed runs; compare the "
+                         "saved file with `dlbench compare BASE NEW`")
+    return Gate.prepare(base, threshold, thresholds, relative, summary, force, show_table)
 
 
 def _check_baseline(baseline: str, plan: Plan) -> None:
