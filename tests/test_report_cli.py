@@ -113,6 +113,9 @@ def test_html_file(tmp_path):
         ([LAPTOP, "--format", "png", "-o", "-"], ["not stdout"]),
         ([LAPTOP, "-o", "table.txt"], ["the table is for the terminal"]),
         ([LAPTOP, "--baseline", "cupy-cuda"], ["--baseline cupy-cuda is not a column"]),
+        # Too long for a file name: the check whether -o names a folder must not fail.
+        ([LAPTOP, "-o", "n" * 300 + ".md"], ["cannot write there (File name too long)"]),
+        ([LAPTOP, "-o", "n" * 300 + "/"], ["cannot write there (File name too long)"]),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, fragments):

@@ -104,7 +104,12 @@ def _folder(output: str | None) -> Path | None:
         return None
     assert output is not None
     path = Path(output)
-    return path if output.endswith(("/", os.sep)) or path.is_dir() else None
+    if output.endswith(("/", os.sep)):
+        return path
+    try:
+        return path if path.is_dir() else None
+    except OSError:  # a name too long, say: no folder; check_targets says why in one line
+        return None
 
 
 def _build(files: list[Path], baseline: str) -> model.Report:
