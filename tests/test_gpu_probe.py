@@ -2,6 +2,7 @@
 no-GPU path of the command line as this machine really takes it."""
 
 import importlib.util
+import json
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -183,14 +184,15 @@ def test_the_parent_never_imports_a_gpu_library():
 # -- the command line with no GPU -------------------------------------------------------
 @pytest.mark.usefixtures("no_gpu")
 def test_list_shows_gpu_backends_unavailable_with_the_reason():
-    result = runner.invoke(app, ["list"], env={"COLUMNS": "400"})
+    result = runner.invoke(app, ["list", "--format", "json"])
     assert result.exit_code == 0
-    rows = {tuple(cell.strip() for cell in line.split("│")[1:4]): line
-            for line in result.stdout.splitlines() if "│" in line}
-    assert ("cupy", "cuda", "no") in rows and ("torch", "cuda", "no") in rows
-    assert cuda.probe("cupy").reason in rows[("cupy", "cuda", "no")]
+    entries = {e["label"]: e for e in json.loads(result.stdout)["backends"]}
+    assert not entries["cupy-cuda"]["available"] and not entries["torch-cuda"]["available"]
+    assert entries["cupy-cuda"]["reason"] == cuda.probe("cupy").reason
     if HAS_TORCH:
-        assert cuda.probe("torch").reason in rows[("torch", "cuda", "no")]
+        assert entries["torch-cuda"]["reason"] == cuda.probe("torch").reason
+    table = runner.invoke(app, ["list"], env={"COLUMNS": "400"}).stdout
+    assert cuda.probe("cupy").reason in table
 
 
 @pytest.mark.usefixtures("no_gpu")
@@ -230,8 +232,8 @@ def test_cold_cache_is_refused_on_cpu_backends():
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [
-    ("--cache", "warm", "--cache must be hot or cold, got 'warm'"),
-    ("--tf32", "maybe", "--tf32 must be on or off, got 'maybe'"),
+    ("--cache", "warm", "'--cache': 'warm' is not one of 'hot', 'cold'"),
+    ("--tf32", "maybe", "'--tf32': 'maybe' is not one of 'off', 'on'"),
 ])
 def test_bad_cache_or_tf32_values(option, value, message):
     assert message in assert_one_line_error(runner.invoke(app, ["run", option, value, *TINY]))

@@ -14,11 +14,12 @@ from dlbench.cli import compare, console, env, listing, report, run
 
 app = typer.Typer(
     name="dlbench",
-    help="Honest deep-learning compute benchmarks: the same workloads on NumPy, CuPy and "
-    "PyTorch, CPU and GPU, verified and statistically summarised.",
+    cls=console.OneLineErrors,
+    help="Honest deep-learning compute benchmarks: the same workloads on NumPy, PyTorch, "
+    "TensorFlow, JAX and CuPy, CPU and GPU, verified and statistically summarised. "
+    "NO_COLOR=1 turns colour off; --lang ko (or DLBENCH_LANG=ko) speaks Korean.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
     rich_markup_mode="rich",
 )
 
@@ -41,7 +42,8 @@ def _root(
 # cannot be written any more in the middle of a run, too), and a Ctrl-C in one line.
 for name, command in (("run", run.run), ("list", listing.list_command), ("env", env.env),
                       ("report", report.report), ("compare", compare.compare)):
-    app.command(name)(console.interruptible(console.user_errors()(command)))
+    command.__doc__ = console.help_text(command.__doc__)
+    app.command(name, cls=console.Command)(console.interruptible(console.user_errors()(command)))
 
 
 def main() -> None:
