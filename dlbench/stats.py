@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from dlbench.i18n import N_, _
+
 CONFIDENCE = 0.95
 TUKEY_FENCE = 1.5
 # torch.utils.benchmark warns when IQR/median exceeds 10%; so do we.
@@ -51,26 +53,27 @@ class QualityWarning(StrEnum):
 
 
 EXPLANATIONS = {
-    QualityWarning.HIGH_VARIANCE: "IQR is more than 10% of the median: the machine was busy or the "
-    "clock is throttling; close other programs or raise --min-time.",
-    QualityWarning.FEW_SAMPLES: "fewer than 6 samples: the 95% interval of the median is not "
-    "reliable; raise --max-time.",
-    QualityWarning.OUTLIERS: "more than 10% of samples lie beyond the Tukey fences and more "
-    "than 5% from the median: something disturbed the run.",
-    QualityWarning.CI_TARGET_MISSED: "--max-time ran out before the median's 95% interval got as "
-    "narrow as requested.",
-    QualityWarning.LAUNCH_BOUND: "queueing the calls took most of the GPU time: the GPU waited "
+    QualityWarning.HIGH_VARIANCE: N_("IQR is more than 10% of the median: the machine was busy "
+    "or the clock is throttling; close other programs or raise --min-time."),
+    QualityWarning.FEW_SAMPLES: N_("fewer than 6 samples: the 95% interval of the median is not "
+    "reliable; raise --max-time."),
+    QualityWarning.OUTLIERS: N_("more than 10% of samples lie beyond the Tukey fences and more "
+    "than 5% from the median: something disturbed the run."),
+    QualityWarning.CI_TARGET_MISSED: N_("--max-time ran out before the median's 95% interval got "
+    "as narrow as requested."),
+    QualityWarning.LAUNCH_BOUND: N_("queueing the calls took most of the GPU time: the GPU waited "
     "on the host (Python, wrappers, dispatch), so this is the launch rate, not the kernel's; "
-    "compare the native column, or --graph for the kernel alone.",
-    QualityWarning.ABOVE_PEAK: "more FLOP/s than the hardware's peak: the library did fewer "
+    "compare the native column, or --graph for the kernel alone."),
+    QualityWarning.ABOVE_PEAK: N_("more FLOP/s than the hardware's peak: the library did fewer "
     "operations than the direct algorithm dlbench counts (e.g. a Winograd or FFT "
-    "convolution); the % of peak is shown as >100%.",
+    "convolution); the % of peak is shown as >100%."),
 }
 
 
 def explain(code: str) -> str:
+    """What a warning code means, in the language in force (dlbench.i18n)."""
     try:
-        return EXPLANATIONS[QualityWarning(code)]
+        return _(EXPLANATIONS[QualityWarning(code)])
     except ValueError:
         return code
 

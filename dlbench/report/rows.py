@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dlbench import stats
+from dlbench.i18n import N_, _
 from dlbench.report.cells import (
     Cell,
     Row,
@@ -25,13 +26,13 @@ from dlbench.report.crossover import Crossover, find_crossovers
 from dlbench.results import Result
 
 DEFAULT_BASELINE = "numpy-cpu"
-GEOMEAN_NOTE = ("geometric mean = the row speedups averaged on a log scale, over the rows where "
+GEOMEAN_NOTE = N_("geometric mean = the row speedups averaged on a log scale, over the rows where "
                 "both the column and the baseline ran ok; every row counts the "
                 "same whatever its size; interval: bootstrap resampling every row's samples")
 
 
 # Why TensorFlow has no portable column: said under every table that shows TensorFlow.
-TENSORFLOW_NOTE = ("tensorflow: native only (array-api-compat has no TensorFlow namespace, "
+TENSORFLOW_NOTE = N_("tensorflow: native only (array-api-compat has no TensorFlow namespace, "
                    "so the portable kernels cannot run on it); -xla = the same kernel under "
                    "tf.function(jit_compile=True)")
 
@@ -191,13 +192,14 @@ def table_notes(table: SpeedupTable) -> list[str]:
     """The lines under a table (what a speedup is, crossovers); shared by every text view."""
     notes = []
     if table.baseline:
-        notes.append(f"speedup = {table.baseline} median / column median, with its 95% "
-                     "bootstrap interval; (n.s.) = not significant")
+        notes.append(_("speedup = {baseline} median / column median, with its 95% bootstrap "
+                       "interval; (n.s.) = not significant").format(baseline=table.baseline))
     if table.geomeans:
-        notes.append(GEOMEAN_NOTE)
-    notes += [f"crossover: {text}" for text in crossover_texts(table.crossovers)]
+        notes.append(_(GEOMEAN_NOTE))
+    notes += [_("crossover: {text}").format(text=text)
+              for text in crossover_texts(table.crossovers)]
     if any(column.split(": ")[-1].startswith("tensorflow-") for column in table.columns):
-        notes.append(TENSORFLOW_NOTE)
+        notes.append(_(TENSORFLOW_NOTE))
     return notes
 
 
@@ -217,6 +219,8 @@ def crossover_texts(crossovers: Sequence[Crossover]) -> list[str]:
         elif c.sweep not in done:
             done.add(c.sweep)
             columns = ", ".join(g.column for g in group)
-            out.append(f"{c.sweep}: {columns} beat {c.baseline} at every size measured "
-                       f"({c.smallest} … {c.largest})")
+            out.append(_("{sweep}: {columns} beat {baseline} at every size measured "
+                         "({smallest} … {largest})").format(
+                sweep=c.sweep, columns=columns, baseline=c.baseline, smallest=c.smallest,
+                largest=c.largest))
     return out
