@@ -19,8 +19,7 @@ from typer.testing import CliRunner
 
 from dlbench import i18n, results, stats
 from dlbench.cli import app
-from dlbench.report import epoch, headline, terminal
-from dlbench.report.rows import speedup_table
+from dlbench.report import terminal
 from tests.helpers import DATA
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,10 +137,8 @@ def test_the_default_run_in_korean_keeps_its_columns_at_80():
     where its header's is."""
     i18n.use("ko")
     doc = results.load(DATA / "run-cpu.json")
-    table = speedup_table(doc.results, "numpy-cpu")
-    story = headline.sentences(table, epoch.estimates([("", r) for r in doc.results]))
     console = Console(width=80, record=True, color_system=None, force_terminal=False)
-    console.print(terminal.render(table, story=story))
+    console.print(terminal.render_run(doc.results, "numpy-cpu"))
     lines = console.export_text().splitlines()
     assert all(cell_len(line) <= 80 for line in lines)
     header = next(i for i, line in enumerate(lines) if line.startswith("크기"))

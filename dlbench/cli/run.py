@@ -296,12 +296,12 @@ def _show(doc: results.RunDocument, fmt: str, baseline: str, wide: bool = False)
     if fmt == "csv":
         console.write_text(csv_report.render(doc.results))
         return
+    if fmt != "md":
+        console.print_data(terminal.render_run(doc.results, baseline, wide=wide))
+        return
     table = speedup_table(doc.results, baseline)
     story = headline.sentences(table, epoch.estimates([("", r) for r in doc.results]))
-    if fmt == "md":
-        console.write_text(markdown.render(table) + markdown.render_headline(story))
-    else:
-        console.print_data(terminal.render(table, wide=wide, story=story))
+    console.write_text(markdown.render(table) + markdown.render_headline(story))
 
 
 run.__doc__ = inspect.cleandoc(run.__doc__ or "") + "\n" + EXAMPLES

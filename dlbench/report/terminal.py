@@ -26,9 +26,15 @@ from dlbench.report import epoch, headline
 from dlbench.report.cells import Cell, format_time
 from dlbench.report.machines import summary
 from dlbench.report.model import Report
-from dlbench.report.rows import SpeedupTable, cell_lines, format_geomean, table_notes
+from dlbench.report.rows import (
+    SpeedupTable,
+    cell_lines,
+    format_geomean,
+    speedup_table,
+    table_notes,
+)
 from dlbench.report.sweeps import find_sweeps
-from dlbench.results import CaseSpec
+from dlbench.results import CaseSpec, Result
 
 STYLE = {"ok": "", "wrong": "bold red", "error": "red", "oom": "red", "skipped": "dim"}
 FAILED_MARK = {"wrong": N_("✗ wrong"), "error": N_("✗ error"), "oom": N_("✗ oom"),
@@ -242,6 +248,13 @@ def render(table: SpeedupTable, title: str | None = None, wide: bool = False,
     if story:
         parts += [Text(_("In short"), style="bold")] + [Text(s) for s in story]
     return Group(*parts)
+
+
+def render_run(results: Sequence[Result], baseline: str, wide: bool = False) -> Group:
+    """What `dlbench run` ends with: the speedup table, its notes, and the headline."""
+    table = speedup_table(results, baseline)
+    story = headline.sentences(table, epoch.estimates([("", r) for r in results]))
+    return render(table, wide=wide, story=story)
 
 
 def render_report(report: Report, wide: bool = False) -> Group:
