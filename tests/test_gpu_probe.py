@@ -142,7 +142,7 @@ def test_a_failed_probe_gives_its_reason_for_every_device():
 def test_real_cupy_probe_here():
     reason = cuda.probe("cupy").reason
     if HAS_CUPY:
-        # MACHINE.md: cupy-cuda12x imports fine here and reports driver version 0.
+        # Without a GPU, cupy-cuda12x imports fine and reports driver version 0.
         assert reason == ("no NVIDIA driver found "
                           "(cupy.cuda.runtime.driverGetVersion() returned 0)")
     else:

@@ -3,7 +3,7 @@
 Why a child process: asking CUDA anything beyond the driver version
 (`cudaGetDeviceCount`, `torch.cuda.is_available()`) runs `cuInit` in the asking
 process, which loads the driver and starts its threads; a process that later forks
-cannot use CUDA in the child (FIELD.md P9, the asv "cuda init error"). Workers are
+cannot use CUDA in the child (asv's "cuda init error"). Workers are
 spawned, but the parent stays clean all the same: it never imports cupy or torch
 for a CUDA question. The child imports the library, answers in one JSON line and
 exits; the answer is cached for the life of the process, and the children for every
@@ -12,7 +12,8 @@ installed GPU library start together, so `dlbench list` pays one child's time.
 A CPU-only torch build is recognised without any child at all: it ships no
 torch_cuda library (the file check costs microseconds; importing torch 1.4 s).
 
-The reasons come from what the libraries themselves say with no GPU (MACHINE.md):
+The reasons come from what the libraries themselves say with no GPU (seen on a machine
+without one):
 `cupy.cuda.runtime.driverGetVersion()` is 0 without a driver (and creates no context);
 a CPU torch raises "Torch not compiled with CUDA enabled"; a CUDA torch without a
 driver raises "Found no NVIDIA driver on your system".
