@@ -164,3 +164,17 @@ def test_no_save_leaves_no_file(tmp_path):
     assert json.loads(result.stdout)["results"][0]["status"] == "ok"
     assert "saved" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_no_color_turns_colour_off():
+    import os
+    import subprocess
+    import sys
+
+    def stderr(**env):
+        return subprocess.run([sys.executable, "-m", "dlbench", "run", "--backend", "nosuch"],
+                              env={**os.environ, "FORCE_COLOR": "1", **env},
+                              capture_output=True, text=True).stderr
+
+    assert "\x1b[31m" in stderr()
+    assert "\x1b[" not in stderr(NO_COLOR="1")
