@@ -145,12 +145,6 @@ def test_a_suite_description_claims_only_what_the_suite_holds(name):
             assert {w for w in workloads.names() if claimed(workloads.get(w))} <= held, phrase
 
 
-def test_env_json_is_the_record():
-    result = runner.invoke(app, ["env", "--format", "json"])
-    assert result.exit_code == 0
-    assert "cpu" in json.loads(result.stdout)
-
-
 def test_no_save_with_an_output_is_refused():
     assert_one_line_error(runner.invoke(app, ["run", "--no-save", "-o", "r.json", *TINY]),
                           "--no-save writes no result file")

@@ -32,9 +32,14 @@ def labels(axis):
             if t.get_text() and t.get_visible()]
 
 
+@pytest.fixture(scope="module")
+def two_machines():
+    return build(CPU_RUN, H200_RUN)
+
+
 @pytest.mark.parametrize("name", ["throughput", "speedup", "bars", "roofline"])
-def test_log_axes_read_in_plain_numbers_with_several_labels(name):
-    fig = drawn(name, build(CPU_RUN, H200_RUN))
+def test_plain_numbers_several_labels_and_titles_inside_the_figure(name, two_machines):
+    fig = drawn(name, two_machines)
     for ax in [a for a in fig.axes if a.get_visible()]:
         for axis in (ax.xaxis, ax.yaxis):
             if axis.get_scale() != "log":
@@ -42,6 +47,12 @@ def test_log_axes_read_in_plain_numbers_with_several_labels(name):
             shown = labels(axis)
             assert not [t for t in shown if SCIENTIFIC.search(t)], shown
             assert len(set(shown)) >= 2, (name, shown)
+    renderer = fig.canvas.get_renderer()
+    titles = [fig._suptitle] if fig._suptitle else []
+    titles += [ax.title for ax in fig.axes if ax.get_visible()]
+    for title in titles:
+        box = title.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.width, title.get_text()
 
 
 def test_a_single_size_bar_chart_of_one_decade_has_more_than_one_label():
@@ -51,17 +62,6 @@ def test_a_single_size_bar_chart_of_one_decade_has_more_than_one_label():
     low, high = ax.get_ylim()
     visible = [float(t.replace(",", "")) for t in labels(ax.yaxis)]
     assert len([v for v in visible if low <= v <= high]) >= 4
-
-
-@pytest.mark.parametrize("name", ["throughput", "speedup", "bars", "roofline"])
-def test_titles_fit_inside_their_figure(name):
-    fig = drawn(name, build(CPU_RUN, H200_RUN))
-    renderer = fig.canvas.get_renderer()
-    titles = [fig._suptitle] if fig._suptitle else []
-    titles += [ax.title for ax in fig.axes if ax.get_visible()]
-    for title in titles:
-        box = title.get_window_extent(renderer)
-        assert box.x0 >= 0 and box.x1 <= fig.bbox.width, title.get_text()
 
 
 def test_roofline_names_every_case_and_draws_what_is_known_of_an_unknown_peak():
