@@ -101,6 +101,7 @@ def test_tensorflow_is_native_only_with_an_xla_twin_and_jax_jits_the_portable_ke
     assert matmul.impls_for("tensorflow", "cuda") == ("native", "xla")
 
 
+@pytest.mark.skipif(not (HAVE_JAX and HAVE_TF), reason="needs jax and tensorflow installed")
 def test_a_suite_names_the_implementations_a_backend_runs(tmp_path):
     from typer.testing import CliRunner
 
