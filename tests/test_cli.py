@@ -58,6 +58,7 @@ def test_list_explains_a_missing_library(monkeypatch, request):
                           "pip install")
 
 
+@pytest.mark.slow  # describes every backend: imports each library, GPU ones in a child
 def test_env_json_has_the_record():
     result = invoke("env", "--format", "json")
     assert result.exit_code == 0
