@@ -50,6 +50,8 @@ class QualityWarning(StrEnum):
     CI_TARGET_MISSED = "ci_target_missed"
     LAUNCH_BOUND = "launch_bound"
     ABOVE_PEAK = "above_peak"
+    UNSTABLE = "unstable"
+    FEW_ROUNDS = "few_rounds"
 
 
 EXPLANATIONS = {
@@ -64,6 +66,12 @@ EXPLANATIONS = {
     QualityWarning.LAUNCH_BOUND: N_("queueing the calls took most of the GPU time: the GPU waited "
     "on the host (Python, wrappers, dispatch), so this is the launch rate, not the kernel's; "
     "compare the native column, or --graph for the kernel alone."),
+    QualityWarning.UNSTABLE: N_("its rounds disagreed: the machine ran this case at different "
+    "speeds during the run (other programs, clock changes, a busy neighbour on a shared VM), "
+    "and its interval is widened to cover that. For a tighter figure close other programs, "
+    "or run with --repeat 3 to average over more of the machine's states."),
+    QualityWarning.FEW_ROUNDS: N_("measured in fewer than 3 rounds (one call outlasts the time "
+    "budget), too few to see how much the machine drifts: raise --max-time or --rounds."),
     QualityWarning.ABOVE_PEAK: N_("more FLOP/s than the hardware's peak: the library did fewer "
     "operations than the direct algorithm dlbench counts (e.g. a Winograd or FFT "
     "convolution); the % of peak is shown as >100%."),

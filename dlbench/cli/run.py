@@ -120,6 +120,13 @@ def run(
     max_time: Annotated[float | None, typer.Option(
         min=0.001, metavar="SECONDS", help="Most seconds of samples per case and backend.")]
     = None,
+    rounds: Annotated[int | None, typer.Option(
+        min=1, metavar="N", help="At least this many rounds per case (one block of samples "
+        "each, spread over the run; intervals stand on the spread between them).")] = None,
+    repeat: Annotated[int | None, typer.Option(
+        min=1, metavar="N", help="Measure everything N times over in fresh worker processes "
+        "with fresh inputs, and pool the rounds: intervals that also cover what a process "
+        "fixes for its lifetime, at N times the cost.")] = None,
     cache: Annotated[Cache, typer.Option(
         help="GPU L2 state per sample: hot, or cold (L2 flushed before each sample, "
              "outside the timed window; GPU backends only).")] = Cache.hot,
@@ -186,7 +193,7 @@ def run(
             threads=options.threads(threads), min_time=options.seconds(min_time, "--min-time"),
             max_time=options.seconds(max_time, "--max-time"), verify=not no_verify,
             cache=cache.value, tf32=tf32.value, include_transfer=include_transfer,
-            graph=graph)
+            graph=graph, rounds=rounds, repeat=repeat)
     if distributed:
         dist_cli.run(ctx, dist_cli.DistOptions(nproc, dist_backend and dist_backend.value,
                                                dist_timeout), selection,
