@@ -19,6 +19,7 @@ import psutil
 from dlbench import backends, suites, workloads
 from dlbench.backends import Backend, DeviceOptions
 from dlbench.errors import BackendUnavailable, UsageError
+from dlbench.i18n import _
 from dlbench.measure import MeasureConfig
 from dlbench.results import CaseSpec
 
@@ -149,7 +150,8 @@ def select_targets(sel: Selection) -> tuple[list[Backend], list[str]]:
         ready, left_out = _availability(cls(d) for d in devices)
         _refuse_named(sel, name, left_out, len(devices))
         chosen += ready
-        notes += [f"{t.label} left out: {r}" for t, r in left_out]
+        notes += [_("{label} left out: {reason}").format(label=t.label, reason=r)
+                  for t, r in left_out]
     if not chosen:
         raise BackendUnavailable("no selected backend is available here"
                                  + (f" ({'; '.join(notes)})" if notes else ""))

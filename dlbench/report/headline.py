@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dlbench import stats
+from dlbench.i18n import _, ngettext
 from dlbench.report.cells import Cell, Row, format_time
 from dlbench.report.epoch import EpochEstimate, format_duration
 from dlbench.report.rows import GeoMean, SpeedupTable
@@ -39,7 +40,7 @@ class Measured:
         return self.cell.speedup
 
     def name(self) -> str:
-        return f"{row_name(self.row)} on {self.column}"
+        return _("{row} on {column}").format(row=row_name(self.row), column=self.column)
 
 
 def row_name(row: Row) -> str:
@@ -83,14 +84,14 @@ def sentences(table: SpeedupTable, epochs: Sequence[EpochEstimate] = ()) -> list
     if unchecked:
         out.append(unchecked)
     if table.baseline is None:
-        out.append("No speedups: the baseline column was not measured.")
+        out.append(_("No speedups: the baseline column was not measured."))
         return out
     measured = [Measured(row, column, cell) for row in table.rows
                 for column, cell in row.cells.items()
                 if column != table.baseline and cell.speedup is not None]
     if not measured:
-        out.append(f"No row has both {table.baseline} and another column measured, so "
-                   "there is no speedup to report.")
+        out.append(_("No row has both {baseline} and another column measured, so there is "
+                     "no speedup to report.").format(baseline=table.baseline))
         return out
     best = _best_column(table, measured, others)
     out.append(_overall(table, best, measured))
@@ -106,15 +107,17 @@ def sentences(table: SpeedupTable, epochs: Sequence[EpochEstimate] = ()) -> list
 
 def _compared(table: SpeedupTable, devices: dict[str, str]) -> str:
     workloads = list(dict.fromkeys(row.workload for row in table.rows))
-    columns = ", ".join(c + (" (baseline)" if c == table.baseline else "")
+    columns = ", ".join(c + (" " + _("(baseline)") if c == table.baseline else "")
                         for c in table.columns)
-    what = (f"Compared {columns} on {len(table.rows)} row(s) of {len(workloads)} "
-            f"workload(s) ({', '.join(workloads)}).")
+    what = _("Compared {columns} on {rows} row(s) of {count} workload(s) ({workloads}).").format(
+        columns=columns, rows=len(table.rows), count=len(workloads),
+        workloads=", ".join(workloads))
     gpus = sorted({d for d in devices.values() if d != CPU})
     if not gpus:
-        what += " No GPU was measured: every column ran on the CPU."
+        what += " " + _("No GPU was measured: every column ran on the CPU.")
     else:
-        what += f" Devices: {', '.join(dict.fromkeys([CPU, *gpus]))}."
+        what += " " + _("Devices: {devices}.").format(
+            devices=", ".join(dict.fromkeys([CPU, *gpus])))
     return what
 
 
@@ -148,52 +151,58 @@ def _overall(table: SpeedupTable, best: str, measured: Sequence[Measured]) -> st
     if g is None:
         m = next(m for m in measured if m.column == best)
         point, lo, hi = m.speedup
-        scope = f"on its one row, {row_name(m.row)}"
+        scope = _("on its one row, {row}").format(row=row_name(m.row))
     else:
         point, lo, hi = g.point, g.lo, g.hi
-        scope = f"over {g.rows} rows (geometric mean)"
+        scope = _("over {rows} rows (geometric mean)").format(rows=g.rows)
         missing = [row for row in table.rows if not (c := row.cells.get(best)) or not c.speedup]
         if missing and len(missing) <= MAX_NAMED:
-            which = "which lacks" if len(missing) == 1 else "which lack"
-            scope = (f"over {g.rows} rows (geometric mean; without "
-                     f"{', '.join(row_name(r) for r in missing)}, {which} a speedup)")
+            scope = ngettext(
+                "over {rows} rows (geometric mean; without {names}, which lacks a speedup)",
+                "over {rows} rows (geometric mean; without {names}, which lack a speedup)",
+                len(missing)).format(rows=g.rows, names=", ".join(map(row_name, missing)))
         elif missing:
-            scope = (f"over {g.rows} rows (geometric mean; {len(missing)} rows lack a "
-                     "speedup)")
+            scope = _("over {rows} rows (geometric mean; {missing} rows lack a speedup)"
+                      ).format(rows=g.rows, missing=len(missing))
     if lo > 1.0:
-        verdict = f"is {ratio(point)} faster than {table.baseline}"
+        verdict = _("is {ratio} faster than {baseline}")
     elif hi < 1.0:
-        verdict = f"is slower than {table.baseline}: {ratio(point)}"
+        verdict = _("is slower than {baseline}: {ratio}")
     else:
-        verdict = f"is not measurably faster than {table.baseline} ({ratio(point)})"
-    return f"Fastest column: {best} {verdict} {scope}, 95% interval {interval(lo, hi)}."
+        verdict = _("is not measurably faster than {baseline} ({ratio})")
+    return _("Fastest column: {best} {verdict} {scope}, 95% interval {interval}.").format(
+        best=best, verdict=verdict.format(ratio=ratio(point), baseline=table.baseline),
+        scope=scope, interval=interval(lo, hi))
 
 
 def _extremes(table: SpeedupTable, best: str, measured: Sequence[Measured]) -> list[str]:
     wins = sorted((m for m in measured if m.cell.significant and m.speedup[1] > 1.0),
                   key=lambda m: m.speedup[0])
     if not wins:
-        return [f"No column beats {table.baseline} on any row."]
+        return [_("No column beats {baseline} on any row.").format(baseline=table.baseline)]
     top = wins[-1]
-    out = [f"Biggest win: {top.name()}, {ratio(top.speedup[0])} "
-           f"({_times(table, top)})."]
+    out = [_("Biggest win: {name}, {ratio} ({times}).").format(
+        name=top.name(), ratio=ratio(top.speedup[0]), times=_times(table, top))]
     own = [m for m in wins if m.column == best]
     if own and own[0] is not top:
         low = own[0]
-        out.append(f"Smallest win of {best}: {row_name(low.row)}, {ratio(low.speedup[0])} "
-                   f"({_times(table, low)}){_launch(low)}.")
+        out.append(_("Smallest win of {column}: {row}, {ratio} ({times}){launch}.").format(
+            column=best, row=row_name(low.row), ratio=ratio(low.speedup[0]),
+            times=_times(table, low), launch=_launch(low)))
     return out
 
 
 def _times(table: SpeedupTable, m: Measured) -> str:
     base = m.row.cells[table.baseline or ""].result.median or 0.0
-    return f"{format_time(base)} on {table.baseline} → {format_time(m.cell.result.median or 0.0)}"
+    return _("{time} on {baseline} → {new_time}").format(
+        time=format_time(base), baseline=table.baseline,
+        new_time=format_time(m.cell.result.median or 0.0))
 
 
 def _launch(m: Measured) -> str:
     """Said beside a GPU time that is the launch rate, not the kernel's."""
-    return (", launch-bound" if stats.QualityWarning.LAUNCH_BOUND.value in m.cell.result.warnings
-            else "")
+    return (_(", launch-bound") if stats.QualityWarning.LAUNCH_BOUND.value
+            in m.cell.result.warnings else "")
 
 
 def _losses(table: SpeedupTable, devices: dict[str, str], measured: Sequence[Measured]
@@ -208,11 +217,13 @@ def _losses(table: SpeedupTable, devices: dict[str, str], measured: Sequence[Mea
     chosen.sort(key=lambda m: m.speedup[0])
     named = "; ".join(f"{m.name()} {ratio(m.speedup[0])}{_launch(m)}"
                       for m in chosen[:MAX_NAMED])
-    more = f"; and {len(chosen) - MAX_NAMED} more" if len(chosen) > MAX_NAMED else ""
+    more = (_("; and {count} more").format(count=len(chosen) - MAX_NAMED)
+            if len(chosen) > MAX_NAMED else "")
     lost_on = sorted({devices.get(m.column, "") for m in gpu})
-    who = ("A column" if not gpu else "The GPU" if set(lost_on) <= GPUS
-           else f"A {'/'.join(lost_on)} column")
-    return f"{who} loses to {table.baseline} on {len(chosen)} cell(s): {named}{more}."
+    who = (_("A column") if not gpu else _("The GPU") if set(lost_on) <= GPUS
+           else _("A {devices} column").format(devices="/".join(lost_on)))
+    return _("{who} loses to {baseline} on {count} cell(s): {named}{more}.").format(
+        who=who, baseline=table.baseline, count=len(chosen), named=named, more=more)
 
 
 def _epoch(table: SpeedupTable, best: str, epochs: Sequence[EpochEstimate]) -> str | None:
@@ -230,9 +241,12 @@ def _epoch(table: SpeedupTable, best: str, epochs: Sequence[EpochEstimate]) -> s
             pairs.append((base.median_s / e.median_s, base, e))
     if not pairs:
         return None
-    _, base, e = max(pairs, key=lambda p: p[0])
+    _speedup, base, e = max(pairs, key=lambda p: p[0])
     big, base_big = e.epochs[-1], base.epochs[-1]
-    return (f"One {e.workload} ({e.params}, {e.dtype}) takes {format_time(base.median_s)} "
-            f"on {base.column} and {format_time(e.median_s)} on {e.column}: one epoch of "
-            f"{big.dataset} would take about {format_duration(base_big.seconds)} against "
-            f"{format_duration(big.seconds)} (extrapolated, no data loading).")
+    return _("One {workload} ({params}, {dtype}) takes {base_time} on {baseline} and {time} "
+             "on {column}: one epoch of {dataset} would take about {base_epoch} against "
+             "{epoch} (extrapolated, no data loading).").format(
+        workload=e.workload, params=e.params, dtype=e.dtype,
+        base_time=format_time(base.median_s), baseline=base.column,
+        time=format_time(e.median_s), column=e.column, dataset=big.dataset,
+        base_epoch=format_duration(base_big.seconds), epoch=format_duration(big.seconds))

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dlbench import backends, speedups, stats
+from dlbench.i18n import N_, _
 from dlbench.report.cells import (
     Cell,
     Row,
@@ -26,7 +27,7 @@ from dlbench.report.crossover import Crossover, find_crossovers
 from dlbench.results import Result
 
 DEFAULT_BASELINE = "numpy-cpu"
-GEOMEAN_NOTE = ("geometric mean = the row speedups averaged on a log scale, over the rows where "
+GEOMEAN_NOTE = N_("geometric mean = the row speedups averaged on a log scale, over the rows where "
                 "both the column and the baseline ran ok; every row counts the "
                 "same whatever its size; interval: bootstrap resampling every row's rounds "
                 "(its samples, in files without rounds)")
@@ -191,12 +192,13 @@ def table_notes(table: SpeedupTable) -> list[str]:
     """The lines under a table (what a speedup is, crossovers); shared by every text view."""
     notes = []
     if table.baseline:
-        ways = "; ".join(speedups.HOW[w] for w in speedups.HOW if w in _ways(table))
-        notes.append(f"speedup = {table.baseline} time / column time, {ways}; (n.s.) = not "
-                     "significant")
+        ways = "; ".join(_(speedups.HOW[w]) for w in speedups.HOW if w in _ways(table))
+        notes.append(_("speedup = {baseline} time / column time, {ways}; (n.s.) = not "
+                       "significant").format(baseline=table.baseline, ways=ways))
     if table.geomeans:
-        notes.append(GEOMEAN_NOTE)
-    notes += [f"crossover: {text}" for text in crossover_texts(table.crossovers)]
+        notes.append(_(GEOMEAN_NOTE))
+    notes += [_("crossover: {text}").format(text=text)
+              for text in crossover_texts(table.crossovers)]
     notes += unstable_lines(table)
     notes += backend_notes({cell.result.spec.backend for row in table.rows
                             for cell in row.cells.values()})
@@ -221,9 +223,11 @@ def unstable_lines(table: SpeedupTable) -> list[str]:
             r = cell.result
             if stats.QualityWarning.UNSTABLE.value in r.warnings and r.samples_s:
                 medians = r.round_medians().values()
-                out.append(f"⚠ {row.workload} ({row.params}, {row.dtype}) on {column}: its "
-                           f"{len(medians)} rounds ran between {format_time(min(medians))} "
-                           f"and {format_time(max(medians))}")
+                out.append(_("⚠ {workload} ({params}, {dtype}) on {column}: its {rounds} "
+                             "rounds ran between {low} and {high}").format(
+                    workload=row.workload, params=row.params, dtype=row.dtype, column=column,
+                    rounds=len(medians), low=format_time(min(medians)),
+                    high=format_time(max(medians))))
     return out
 
 
@@ -231,7 +235,7 @@ def backend_notes(names: set[str]) -> list[str]:
     """What the backends of a table say under it (a library without portable kernels says
     why), in the order of their names; a backend this dlbench does not know says nothing."""
     found = (backends.find(name) for name in sorted(names))
-    return [cls.table_note for cls in found if cls is not None and cls.table_note]
+    return [_(cls.table_note) for cls in found if cls is not None and cls.table_note]
 
 
 def crossover_texts(crossovers: Sequence[Crossover]) -> list[str]:
@@ -250,6 +254,8 @@ def crossover_texts(crossovers: Sequence[Crossover]) -> list[str]:
         elif c.sweep not in done:
             done.add(c.sweep)
             columns = ", ".join(g.column for g in group)
-            out.append(f"{c.sweep}: {columns} beat {c.baseline} at every size measured "
-                       f"({c.smallest} … {c.largest})")
+            out.append(_("{sweep}: {columns} beat {baseline} at every size measured "
+                         "({smallest} … {largest})").format(
+                sweep=c.sweep, columns=columns, baseline=c.baseline, smallest=c.smallest,
+                largest=c.largest))
     return out
