@@ -14,7 +14,16 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dlbench import __version__, backends, environment, provenance, results, suites, workloads
+from dlbench import (
+    __version__,
+    backends,
+    drift,
+    environment,
+    provenance,
+    results,
+    suites,
+    workloads,
+)
 from dlbench.cli import console, options
 from dlbench.cli import distributed as dist_cli
 from dlbench.cli import output as destinations
@@ -278,10 +287,29 @@ def run(
         _show(doc, fmt, baseline, wide)
     if not quiet and not no_save:
         console.message(_("saved {path}").format(path=path))
+        _say_drift(drift.since_previous(doc, path))
     code = gate.finish(doc, path) if gate else console.EXIT_OK
     _exit_on_failures(doc)
     if code:
         raise typer.Exit(code)
+
+
+def _say_drift(between: drift.BetweenRuns | None) -> None:
+    """A note when the previous run in the output folder lies outside this run's
+    intervals far more often than chance: the machine drifts on a longer time scale."""
+    if between is None or not between.drifted:
+        return
+    since = (_(" ({minutes:.0f} min earlier)").format(minutes=between.minutes)
+             if between.minutes is not None else "")
+    console.note(_(
+        "{outside} of {compared} medians of {earlier}{since} lie outside this run's 95% "
+        "intervals (about 1 in 20 would by chance; typical change {typical:.0%}, largest "
+        "{largest} {change:+.0%}): this machine drifts between runs more than one run can "
+        "see. For intervals that hold across runs use --repeat 3 (fresh processes, more "
+        "time); to gate on such a machine use compare --relative.").format(
+            outside=between.outside, compared=between.compared, earlier=between.earlier,
+            since=since, typical=between.typical_change, largest=between.largest_id,
+            change=between.largest_change))
 
 
 def _gate(base: Path | None, threshold: str, thresholds: Path | None, relative: bool,
