@@ -27,7 +27,7 @@ from dlbench import (
 from dlbench.cli import console, options
 from dlbench.cli import distributed as dist_cli
 from dlbench.cli import output as destinations
-from dlbench.cli.gate import Gate
+from dlbench.cli.gate import AB_KEY, AbRun, Gate
 from dlbench.cli.options import positive_ints, split
 from dlbench.distributed import DEFAULT_TIMEOUT_S, in_torchrun
 from dlbench.errors import UsageError
@@ -215,6 +215,9 @@ def run(
     (before a regression) · 130 interrupted (what finished is saved).
     """
     distributed = nproc is not None or in_torchrun()
+    # `dlbench ab` runs this command with two environments (cli/ab.py): the same
+    # selection, each case measured on both sides, judged B against A.
+    ab: AbRun | None = ctx.meta.get(AB_KEY)
     with console.user_errors():
         # The files' workloads stay registered, also for the workers, until the command ends.
         ctx.with_resource(workloads.files(workload_file or ()))
@@ -229,8 +232,11 @@ def run(
             max_time=options.seconds(max_time, "--max-time"), verify=not no_verify,
             cache=cache.value, tf32=tf32.value, include_transfer=include_transfer,
             graph=graph, rounds=rounds, repeat=repeat)
-        gate = _gate(compare, threshold, thresholds, relative, summary, force, distributed,
-                     show_table=not quiet and fmt == Format.table)
+        show_table = not quiet and fmt == Format.table
+        gate = (ab.gate(compare, threshold, thresholds, relative, summary, force, distributed,
+                        show_table) if ab else
+                _gate(compare, threshold, thresholds, relative, summary, force, distributed,
+                      show_table))
     if distributed:
         dist_cli.run(ctx, dist_cli.DistOptions(nproc, dist_backend and dist_backend.value,
                                                dist_timeout), selection,
@@ -239,7 +245,7 @@ def run(
                                      saved=not no_save))
         return
     with console.user_errors():
-        plan = build(selection)
+        plan = ab.split(build(selection)) if ab else build(selection)
         _check_baseline(baseline, plan)
         now = datetime.now(UTC)
         path = output or default_output(now)
@@ -252,6 +258,8 @@ def run(
     for note in plan.notes:
         console.note(note)
     env_record = environment.collect()
+    if ab:  # each side refused in one line (exit 2) before any worker starts
+        env_record["sides"] = ab.probe(plan)
     for note in environment.run_notes(env_record):
         console.note(note)
     saver = destinations.Saver(path, results.RunDocument(
@@ -260,7 +268,7 @@ def run(
         settings=plan.settings(), results=(), provenance=provenance.collect()))
     progress = RunProgress(plan.total, quiet)
     runner = Runner(plan, on_event=progress.on_event, on_result=saver.add,
-                    environment_record=env_record)
+                    environment_record=env_record, sides=ab.by_name() if ab else None)
     interrupted = False
     try:
         with progress:
