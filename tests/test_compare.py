@@ -442,3 +442,19 @@ def test_impossible_timings_are_invalid_never_faster(bad):
     judged = {r.id: r for r in row}[base.spec.id]
     assert judged.verdict is Verdict.INVALID
     assert "NEW has impossible times (each must be positive and finite)" in judged.reason
+
+
+def test_rounds_are_judged_by_their_interval_not_a_rank_test():
+    """Rounds are judged by the interval of the medians' ratio, with no rank test: a 4%
+    change inside rounds that spread by 15% is neither slower nor unchanged."""
+    rng = np.random.default_rng(3)
+    base_rounds = tuple(1e-3 * rng.lognormal(0.0, 0.15, 12))
+    new_rounds = tuple(1.04 * x for x in base_rounds)
+
+    def timing(rounds):
+        return compare.Timing("x", "ok", samples=rounds, median=float(np.median(rounds)),
+                              n=len(rounds), rounds=rounds)
+    row = compare.judge("x", timing(base_rounds), timing(new_rounds), threshold=0.03)
+    assert row.ratio == pytest.approx(1.04, rel=1e-6)
+    assert row.p is None and row.lo < 1.0 < row.hi
+    assert row.verdict is compare.Verdict.INCONCLUSIVE
