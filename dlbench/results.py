@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dlbench import schema, stats
+from dlbench import compilers, schema, stats
 from dlbench.errors import DlbenchError, ResultFileError
 
 SCHEMA = "dlbench.result"
@@ -32,8 +32,9 @@ SCHEMA_VERSION = 1
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
 STATUSES = ("ok", "wrong", "oom", "error", "skipped")
-# Keys of a result's "extra" that the kernel itself reported (additive to schema 1).
-KERNEL_EXTRA = ("xla_flops", "sdpa_backend")
+# Keys of a result's "extra" that the kernel itself reported (additive to schema 1): a
+# compiled kernel's "compiler" record among them (dlbench.compilers).
+KERNEL_EXTRA = ("xla_flops", "sdpa_backend", "compiler")
 # progress(done, total): how far a long job over many results is (big files take seconds).
 Progress = Callable[[int, int], None]
 # How ids, columns and files mark a GPU kernel timed with its host↔device copies, and
@@ -168,10 +169,28 @@ class Result:
     # A case run across ranks (dlbench.distributed): world_size, and algbw/busbw of a
     # collective or samples/s and scaling efficiency of a data-parallel step.
     distributed: Mapping[str, Any] | None = None
+    # A compiled kernel's break-even against its library's eager kernel
+    # (dlbench.breakeven), kept in "extra" for the file's readers.
+    break_even: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"unknown status {self.status!r}")
+
+    @property
+    def compiler(self) -> Mapping[str, Any] | None:
+        """The compiler record of a compiled kernel (dlbench.compilers), else None."""
+        record = self.kernel_extra.get("compiler")
+        return record if isinstance(record, Mapping) else None
+
+    @property
+    def column(self) -> str:
+        """The column a table shows this result in: every library's compiled kernel
+        (torch.compile, JAX's jit, TensorFlow's XLA) as one kind, "<backend>-<device>-
+        compiled", whatever the library calls it; the file keeps the impl as it ran."""
+        if self.compiler is None:
+            return self.spec.column
+        return compilers.column(self.spec.label, self.spec.marks)
 
     @property
     def median(self) -> float | None:
@@ -195,6 +214,8 @@ class Result:
             d["peak_device_bytes"] = self.peak_device_bytes
         if self.distributed is not None:
             d["distributed"] = dict(self.distributed)
+        if self.break_even is not None:
+            d["break_even"] = dict(self.break_even)
         return d
 
     def to_dict(self) -> dict[str, Any]:
@@ -243,6 +264,7 @@ class Result:
             peak_device_bytes=int(peak) if peak is not None else None,
             kernel_extra={k: extra[k] for k in KERNEL_EXTRA if k in extra},
             distributed=extra.get("distributed"),
+            break_even=extra.get("break_even"),
         )
 
 

@@ -15,13 +15,14 @@ Nothing here knows rich or typer: progress leaves as events through a callback.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dlbench import environment, measure, stats, worker, workloads
+from dlbench import breakeven, environment, measure, stats, worker, workloads
 from dlbench.planning import Plan
 from dlbench.process import WorkerCrashed, WorkerError, WorkerProcess
 from dlbench.results import CaseSpec, Result
@@ -82,6 +83,7 @@ class _Sampling:
     host_samples: list[float] = field(default_factory=list)
     enqueue_samples: list[float] = field(default_factory=list)
     peak_device_bytes: int | None = None
+    recompiles: int = 0
 
     def add(self, reply: BlockReply) -> None:
         self.samples += reply.samples
@@ -89,6 +91,16 @@ class _Sampling:
         self.enqueue_samples += reply.enqueue_samples
         if reply.peak_device_bytes is not None:
             self.peak_device_bytes = reply.peak_device_bytes
+        self.recompiles += reply.recompiles
+
+    def kernel_extra(self) -> dict[str, Any]:
+        """What the kernel reported, with a compiled kernel's recompilations while
+        sampling added to its compiler record."""
+        extra = dict(self.prepared.extra)
+        if "compiler" in extra:
+            extra["compiler"] = {**extra["compiler"],
+                                 "recompiles_while_sampling": self.recompiles}
+        return extra
 
 
 class Runner:
@@ -101,12 +113,14 @@ class Runner:
         self.on_result = on_result or (lambda r: None)
         self.slots: dict[str, _Slot] = {}
         self.results: list[Result] = []
+        self.options = plan.options  # with the run's compile cache folder once it has one
 
     # -- public ---------------------------------------------------------------------------
     def run(self) -> list[Result]:
         try:
             with tempfile.TemporaryDirectory(prefix="dlbench-references-",
-                                             ignore_cleanup_errors=True) as references:
+                                             ignore_cleanup_errors=True) as references, \
+                    self._compile_cache():
                 self._run(Path(references))
         except KeyboardInterrupt:
             self.stop(kill=True)
@@ -133,10 +147,26 @@ class Runner:
 
     def in_plan_order(self) -> list[Result]:
         """The results so far in the plan's order (they finish in another: a row's cases
-        end when each converges)."""
+        end when each converges), each compiled one with its break-even against its
+        library's eager kernel."""
         order = {spec: i for i, spec in enumerate([*self.plan.cases,
                                                    *(s for s, _ in self.plan.skipped)])}
-        return sorted(self.results, key=lambda r: order.get(r.spec, len(order)))
+        return breakeven.annotate(sorted(self.results,
+                                         key=lambda r: order.get(r.spec, len(order))))
+
+    @contextlib.contextmanager
+    def _compile_cache(self) -> Iterator[None]:
+        """The run's own empty cache folder for compiled kernels, removed at the end,
+        unless the user named a persistent one (--compile-cache)."""
+        options = self.plan.options
+        if options.compile.cache_dir is not None:
+            yield
+            return
+        with tempfile.TemporaryDirectory(prefix="dlbench-compile-",
+                                         ignore_cleanup_errors=True) as folder:
+            self.options = replace(options, compile=replace(options.compile,
+                                                            cache_dir=folder))
+            yield
 
     def backend_descriptions(self) -> dict[str, Any]:
         return {s.label: dict(s.describe) for s in self.slots.values() if s.describe}
@@ -157,7 +187,7 @@ class Runner:
     def _spawn(self, slot: _Slot) -> None:
         slot.process = WorkerProcess(slot.label)
         slot.process.send(worker.start, slot.backend, slot.device, self.plan.threads,
-                          INIT_WARMUP_S, self.plan.options)
+                          INIT_WARMUP_S, self.options)
 
     def _await_start(self, slot: _Slot) -> None:
         assert slot.process is not None
@@ -261,12 +291,14 @@ class Runner:
             verify=prepared.verify, first_call_s=prepared.first_call_s, stop=stop,
             numerics=prepared.numerics, host_samples_s=tuple(case.host_samples),
             enqueue_samples_s=tuple(case.enqueue_samples),
-            peak_device_bytes=case.peak_device_bytes, kernel_extra=prepared.extra)
+            peak_device_bytes=case.peak_device_bytes, kernel_extra=case.kernel_extra())
         fraction = self._fraction_of_peak(result)
         warnings = measure.quality_warnings(
             summary, stop, measure.launch_bound(case.enqueue_samples, case.samples))
         if fraction is not None and fraction > 1:
             warnings.append(stats.QualityWarning.ABOVE_PEAK.value)
+        if case.recompiles:  # compile time landed in the samples
+            warnings.append(stats.QualityWarning.RECOMPILED.value)
         return replace(result, fraction_of_peak=fraction, warnings=tuple(warnings))
 
     def _fraction_of_peak(self, r: Result) -> float | None:

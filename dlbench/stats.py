@@ -48,6 +48,7 @@ class QualityWarning(StrEnum):
     CI_TARGET_MISSED = "ci_target_missed"
     LAUNCH_BOUND = "launch_bound"
     ABOVE_PEAK = "above_peak"
+    RECOMPILED = "recompiled"
 
 
 EXPLANATIONS = {
@@ -65,6 +66,10 @@ EXPLANATIONS = {
     QualityWarning.ABOVE_PEAK: "more FLOP/s than the hardware's peak: the library did fewer "
     "operations than the direct algorithm dlbench counts (e.g. a Winograd or FFT "
     "convolution); the % of peak is shown as >100%.",
+    QualityWarning.RECOMPILED: "the compiler compiled again while samples were taken (a "
+    "guard on shapes, dtypes or Python values failed between calls), so compile time is in "
+    "the samples; the result's compiler record says how often: make the kernel's inputs "
+    "stable from call to call.",
 }
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from dlbench import backends, workloads
 from dlbench.backends import Backend, DeviceOptions
+from dlbench.compilers import CompiledKernel, CompileRefused
 from dlbench.measure import MeasureConfig, Sampler
 from dlbench.references import ReferenceStore
 from dlbench.results import CaseSpec, Numerics
@@ -69,14 +70,15 @@ class Prepared:
 @dataclass(frozen=True)
 class BlockReply:
     """One block of a case: samples (and the paired host and enqueue times of event-timed
-    ones), the stopping rule's answer, and the device memory high-water mark so far
-    (None on a CPU)."""
+    ones), the stopping rule's answer, the device memory high-water mark so far (None on
+    a CPU), and how often a compiled kernel compiled again during the block."""
 
     samples: tuple[float, ...]
     host_samples: tuple[float, ...]
     enqueue_samples: tuple[float, ...]
     stop: str | None
     peak_device_bytes: int | None
+    recompiles: int = 0
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class Worker:
         self.backend = backend
         self.options = options
         self.cases: dict[str, Sampler] = {}
+        self.compiled: dict[str, CompiledKernel] = {}
 
     @classmethod
     def start(cls, backend_name: str, device: str, threads: int | None,
@@ -173,9 +176,14 @@ class Worker:
         timer = self.timer(spec.graph)
         sampler = Sampler(kernel, timer, config)
         output = sampler.first_call()
-        # A compiled kernel knows more once compiled (XLA's FLOP count); one kept in a
-        # library's preferred layout says how to turn its output into the workload's.
+        # A compiled kernel knows more once compiled (XLA's FLOP count, its compiler
+        # record); one kept in a library's preferred layout says how to turn its output
+        # into the workload's.
         extra = dict(getattr(built, "extra", None) or {})
+        compiled = built if isinstance(built, CompiledKernel) else None
+        if compiled is not None:
+            extra["compiler"] = compiled.record()
+            after_first = compiled.compilations()
         output = getattr(built, "canonical", lambda out: out)(output)
         numerics = self.numerics()
         check = None
@@ -193,6 +201,11 @@ class Worker:
         # settle, and none of it is a sample (FIELD.md P5).
         loops = sampler.prepare()
         self.cases[spec.id] = sampler
+        if compiled is not None:
+            # Compiling again while warming up or calibrating is not in the samples, but
+            # says the kernel's guards do not hold from one call to the next.
+            extra["compiler"]["recompiles"] = compiled.compilations() - after_first
+            self.compiled[spec.id] = compiled
         assert sampler.first_call_s is not None
         return Prepared(loops, sampler.first_call_s, timer.name, numerics, check, extra)
 
@@ -223,10 +236,13 @@ class Worker:
         """One block of samples for a prepared case, after its discarded warm-up."""
         if os.environ.get(KILL_ENV) == self.backend.name:
             os.kill(os.getpid(), signal.SIGKILL)
+        compiled = self.compiled.get(case_id)
         try:
+            before = compiled.compilations() if compiled is not None else 0
             block = self.cases[case_id].block()
+            again = compiled.compilations() - before if compiled is not None else 0
             return BlockReply(block.samples, block.host_samples, block.enqueue_samples,
-                              block.stop, self.backend.peak_memory())
+                              block.stop, self.backend.peak_memory(), again)
         except Exception as exc:
             failure = self.failure(exc)
         # Out of the except clause: the traceback, and the arrays its frames hold, are gone.
@@ -238,6 +254,7 @@ class Worker:
         worker on this device, may need it (after a failure, so as not to inherit a
         full device)."""
         self.cases.pop(case_id, None)
+        self.compiled.pop(case_id, None)
         # Host arrays go with their last reference; only device memory held by a cycle
         # (a traceback, an autograd graph) must be collected now, and a full collection
         # in a process that has imported torch costs 0.1 s a case.
@@ -250,6 +267,8 @@ class Worker:
         """What an exception inside a case means: out of memory, or another error."""
         if isinstance(exc, CaptureError):  # the case cannot run in this mode: not an error
             return Failure("skipped", f"cannot be timed as a CUDA graph: {exc}")
+        if isinstance(exc, CompileRefused):  # the compiler's own reason, in one line
+            return Failure("skipped", str(exc))
         text = str(exc).lower()
         if isinstance(exc, MemoryError) or any(marker in text for marker in OOM_MARKERS):
             return Failure("oom", f"out of memory: {exc}".strip())

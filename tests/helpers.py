@@ -53,6 +53,20 @@ def assert_one_line_error(result, *fragments):
     return lines[0]
 
 
+# -- implementations ---------------------------------------------------------------------------
+
+# torch.compile's implementation: seconds per compile on a 2-core CPU, so the tests that loop
+# over every implementation leave it to tests/test_compiled.py, which compiles each workload
+# once and shares the compiled kernels across its tests.
+TORCH_COMPILED = "compiled"
+
+
+def fast_impls(wl, backend_name, device=None):
+    """A workload's implementations on a backend, all but torch.compile's."""
+    return tuple(impl for impl in wl.impls_for(backend_name, device)
+                 if not (backend_name == "torch" and impl == TORCH_COMPILED))
+
+
 # -- results and runs --------------------------------------------------------------------------
 
 def noisy(median_s, n=30, spread=0.01, seed=0):

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from dlbench.backends import cuda
 from dlbench.clock import Clock, perf_clock
+from dlbench.compilers import CompileOptions, Compiler
 from dlbench.errors import UsageError
 from dlbench.registry import Registry
 from dlbench.timers import Event, EventTimer, GraphTimer, HostTimer, Timer
@@ -30,11 +31,13 @@ _BUILTIN_MODULES = ("dlbench.backends.numpy", "dlbench.backends.torch", "dlbench
 
 @dataclass(frozen=True)
 class DeviceOptions:
-    """GPU settings, applied alike by every GPU backend: float32 on TF32 tensor cores
-    (--tf32 on), and the GPU's L2 flushed before every sample (--cache cold)."""
+    """Settings every backend applies alike: on GPUs float32 on TF32 tensor cores (--tf32
+    on) and the L2 flushed before every sample (--cache cold); how compiled
+    implementations compile (--compile-mode, --compile-cache)."""
 
     tf32: bool = False
     cold_cache: bool = False
+    compile: CompileOptions = CompileOptions()
 
 
 class Backend:
@@ -52,6 +55,9 @@ class Backend:
     process_settings: ClassVar[bool] = False
     # GPU timing modes it supports: CUDA-graph replay, end to end with copies, cold L2.
     gpu_modes: ClassVar[frozenset[str]] = frozenset({"graph", "transfer", "cold"})
+    # The library's compiler, when it has one: the implementation it builds, and from
+    # which eager one (dlbench.compilers).
+    compiler: ClassVar[Compiler | None] = None
 
     def __init__(self, device: str = "cpu") -> None:
         if device.split(":")[0] not in self.devices:
@@ -116,6 +122,27 @@ class Backend:
 
     def set_threads(self, threads: int | None) -> None:
         raise NotImplementedError
+
+    # -- the compiler (cheap: never imports the library) --------------------------------
+    def compiler_ready(self) -> tuple[bool, str]:
+        """(can the compiled implementation run here?, reason when not): what the
+        compiler needs beyond the library itself (Inductor a C++ compiler)."""
+        return True, ""
+
+    def compiler_summary(self) -> str:
+        """The compiler in words for `list` and `env`: what it is, and whether it can
+        run here; empty for a library without one."""
+        if self.compiler is None:
+            return ""
+        ready, why = self.compiler_ready()
+        what = f"{self.compiler.frontend} ({self.compiler.name})"
+        return what if ready else f"{what} unavailable: {why}"
+
+    def compile(self, kernel: Callable[[], Any], eager: str) -> Callable[[], Any]:
+        """`kernel` under the library's compiler (a compilers.CompiledKernel), weighed
+        against the `eager` implementation; a library compiling otherwise (JAX's pure
+        functions, TensorFlow's tf.function) builds its kernels in workloads._compiled."""
+        raise UsageError(f"{self.name} compiles no kernel of this form")
 
     def describe(self) -> dict[str, Any]:
         """Versions, BLAS and the threads in force, as seen from inside the worker."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from dlbench.backends import Backend, cuda, register
 from dlbench.clock import Clock, perf_clock
+from dlbench.compilers import Compiler
 from dlbench.errors import UsageError
 from dlbench.timers import HostTimer, Timer
 
@@ -36,6 +37,9 @@ class JaxBackend(Backend):
     dtypes = ("float32", "float64", "bfloat16")
     process_settings = True
     gpu_modes = frozenset()  # timed on the host around a synchronised batch only
+    # jax.jit of the portable kernel (or of a workload's own JAX function), weighed
+    # against the portable kernel run op by op.
+    compiler = Compiler(impl="native", eager="portable", frontend="jax.jit", name="XLA")
 
     _last: Any = None
     _affinity: int | None = None

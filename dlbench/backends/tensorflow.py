@@ -23,6 +23,7 @@ from typing import Any
 
 from dlbench.backends import Backend, cuda, register
 from dlbench.clock import Clock, perf_clock
+from dlbench.compilers import Compiler
 from dlbench.errors import UsageError
 from dlbench.timers import HostTimer, Timer
 
@@ -44,6 +45,8 @@ class TensorflowBackend(Backend):
     dtypes = ("float32", "float64", "bfloat16")
     process_settings = True
     gpu_modes = frozenset()  # timed on the host around a synchronised batch only
+    compiler = Compiler(impl="xla", eager="native", frontend="tf.function(jit_compile=True)",
+                        name="XLA")
 
     @property
     def _tf(self) -> Any:

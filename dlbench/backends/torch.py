@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from dlbench.backends import Backend, cuda, register
+from dlbench.backends import Backend, DeviceOptions, cuda, register, torch_compile
 from dlbench.timers import Event, LibraryEvent
 
 TORCH_DTYPES = ("float32", "float64", "float16", "bfloat16")
@@ -19,6 +19,7 @@ class TorchBackend(Backend):
     library = "torch"
     devices = ("cpu", "cuda")
     dtypes = TORCH_DTYPES
+    compiler = torch_compile.INDUCTOR
 
     @property
     def _torch(self) -> Any:
@@ -46,6 +47,23 @@ class TorchBackend(Backend):
     def set_threads(self, threads: int | None) -> None:
         if threads:
             self._torch.set_num_threads(threads)
+
+    # -- torch.compile (dlbench.backends.torch_compile) ----------------------------------
+    def prepare_env(self, options: DeviceOptions) -> None:
+        super().prepare_env(options)
+        torch_compile.use_cache(options.compile)
+
+    def compiler_ready(self) -> tuple[bool, str]:
+        found, why = torch_compile.cxx_compiler()
+        return found is not None, why
+
+    def compiler_summary(self) -> str:
+        found, _ = torch_compile.cxx_compiler()
+        summary = super().compiler_summary()
+        return f"{summary}, C++ compiler {found}" if found else summary
+
+    def compile(self, kernel: Callable[[], Any], eager: str) -> Callable[[], Any]:
+        return torch_compile.TorchCompiled(kernel, self.options.compile, self.device, eager)
 
     # -- CUDA --------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -201,6 +219,7 @@ class TorchBackend(Backend):
             "interop_threads": torch.get_num_interop_threads(),
             "parallel_backend": backend.group(1).strip() if backend else None,
             "mkldnn": bool(torch.backends.mkldnn.is_available()),
+            "compiler": self.compiler_summary(),
             "math": self.math_state(),
             **({"gpu": self._gpu_record()} if self.is_cuda else {}),
         }

@@ -13,7 +13,9 @@ from dlbench.cli import console
 def list_command() -> None:
     """List backends (available, or why not), workloads and suites.
 
-    Workloads show their parameters with defaults, FLOP formula and implementations.
+    Backends show their compiler (torch.compile needs a working C++ compiler on the
+    CPU: whether one was found, or why not). Workloads show their parameters with
+    defaults, FLOP formula and implementations.
 
     [bold]Example[/bold]
 
@@ -21,13 +23,13 @@ def list_command() -> None:
     """
     with console.user_errors():
         be = Table(title="backends")
-        for col in ("backend", "device", "available", "version / reason", "dtypes"):
+        for col in ("backend", "device", "available", "version / reason", "dtypes", "compiler"):
             be.add_column(col)
         for target in backends.all_targets():
             ok, reason = target.available()
             be.add_row(target.name, target.device, "yes" if ok else "no",
                        (target.version() or "") if ok else escape(reason), ", ".join(target.dtypes),
-                       style="" if ok else "dim")
+                       escape(target.compiler_summary()), style="" if ok else "dim")
         wl = Table(title="workloads")
         for col in ("workload", "parameters (default)", "size sets", "FLOPs", "implementations",
                     "what"):

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dlbench import __version__, environment, results
+from dlbench import __version__, environment, planning, results
 from dlbench.cli import console, options
 from dlbench.cli import distributed as dist_cli
 from dlbench.cli import output as destinations
@@ -39,6 +39,7 @@ EXAMPLES = """
   dlbench run --device cuda --dtype float16,bfloat16 --tf32 on --cache cold
   dlbench run --backend numpy,cupy --include-transfer  [dim]# speedup with the bus[/dim]
   dlbench run --device cuda --workload matmul --size 256 --graph  [dim]# no Python[/dim]
+  dlbench run --backend torch --workload matmul,mlp_train_step --compile  [dim]# torch.compile[/dim]
   dlbench run --backend torch,cupy --workload transfer --size 16777216
   dlbench run --nproc 2                        [dim]# the distributed suite on 2 ranks[/dim]
   dlbench run --nproc 2 --workload allreduce --size 8..64M:x2  [dim]# an nccl-tests sweep[/dim]
@@ -93,6 +94,19 @@ def run(
         help="Time GPU kernels as replays of a CUDA graph holding the batch: the kernels "
              "without Python's launches (columns marked +graph); cases that cannot be "
              "captured are skipped with the reason. CPU columns are unchanged.")] = False,
+    compile_: Annotated[bool, typer.Option(
+        "--compile",
+        help="Also run every library's compiled implementation (torch.compile, "
+             "TensorFlow's XLA, JAX's jit) where the suite leaves it out (quick does); "
+             "each is shown as a -compiled column beside its library's eager one, with "
+             "its compile time (the first call) and break-even.")] = False,
+    compile_mode: Annotated[str, typer.Option(
+        help="torch.compile's mode: default, reduce-overhead (CUDA graphs on a GPU) or "
+             "max-autotune; recorded with every compiled result.")] = "default",
+    compile_cache: Annotated[Path | None, typer.Option(
+        help="A persistent cache folder for compiled kernels, kept between runs (default: "
+             "an empty folder of the run's own, removed after it, so compile times never "
+             "depend on what ran before).")] = None,
     no_verify: Annotated[bool, typer.Option(
         "--no-verify", help="Skip checking outputs against the float64 reference.")] = False,
     output: Annotated[Path | None, typer.Option(
@@ -131,7 +145,9 @@ def run(
             dtypes=split(dtype, "--dtype"), sizes=positive_ints(size, "--size"),
             threads=options.threads(threads), min_time=options.seconds(min_time, "--min-time"),
             max_time=options.seconds(max_time, "--max-time"), verify=not no_verify,
-            cache=cache, tf32=tf32, include_transfer=include_transfer, graph=graph)
+            cache=cache, tf32=tf32, include_transfer=include_transfer, graph=graph,
+            compile=compile_, compile_mode=compile_mode,
+            compile_cache=str(compile_cache) if compile_cache is not None else None)
     if distributed:
         dist_cli.run(ctx, dist_cli.DistOptions(nproc, dist_backend, dist_timeout), selection,
                      output or default_output(datetime.now(UTC)), force,
@@ -180,7 +196,7 @@ def run(
 
 
 def _check_baseline(baseline: str, plan: Plan) -> None:
-    columns = {spec.column for spec in plan.cases}
+    columns = {planning.column(spec) for spec in plan.cases}
     if baseline != DEFAULT_BASELINE and baseline not in columns:
         raise UsageError(f"--baseline {baseline} is not among the measured columns "
                          f"({', '.join(sorted(columns)) or 'none'})")

@@ -6,10 +6,12 @@ views all build on these types and formats, and this module imports none of them
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dlbench.breakeven import BreakEven
 from dlbench.results import Result
 
 
@@ -17,6 +19,7 @@ from dlbench.results import Result
 class Cell:
     result: Result
     speedup: tuple[float, float, float] | None = None  # (point, lo, hi)
+    break_even: BreakEven | None = None  # a compiled kernel's, against its eager column
 
     @property
     def significant(self) -> bool:
@@ -50,6 +53,22 @@ def format_flops(flops_per_s: float) -> str:
         if flops_per_s >= scale:
             return f"{flops_per_s / scale:.3g} {unit}"
     return f"{flops_per_s:.3g} FLOP/s"
+
+
+def format_count(n: float) -> str:
+    """A number of calls as a person reads it: 850, 12,400, 3.1M."""
+    if n >= 1e6:
+        return f"{n / 1e6:.3g}M"
+    return f"{math.ceil(n):,}"
+
+
+def format_break_even(b: BreakEven) -> str:
+    """'pays off after 1,240 calls [880, 2,100]', '… [880, never]', 'never pays off
+    (0.83×)': the interval's upper end is never where the speedup's interval reaches 1."""
+    if b.calls is None:
+        return f"never pays off ({b.speedup[0]:.2f}× of eager)"
+    hi = "never" if b.hi is None else format_count(b.hi)
+    return f"pays off after {format_count(b.calls)} calls [{format_count(b.lo or 0)}, {hi}]"
 
 
 def format_speedup(speedup: tuple[float, float, float]) -> str:

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dlbench import stats
-from dlbench.report.cells import Cell, Row, format_time
-from dlbench.report.epoch import EpochEstimate, format_duration
+from dlbench.breakeven import BreakEven
+from dlbench.report.cells import Cell, Row, format_count, format_time
+from dlbench.report.epoch import SUFFIX, EpochEstimate, format_duration
 from dlbench.report.rows import GeoMean, SpeedupTable
 
 CPU = "cpu"
@@ -81,7 +82,7 @@ def sentences(table: SpeedupTable, epochs: Sequence[EpochEstimate] = ()) -> list
     out = [_compared(table, devices)]
     if table.baseline is None:
         out.append("No speedups: the baseline column was not measured.")
-        return out
+        return out + compiled_payoffs(table)
     measured = [Measured(row, column, cell) for row in table.rows
                 for column, cell in row.cells.items()
                 if column != table.baseline and cell.speedup is not None]
@@ -95,6 +96,7 @@ def sentences(table: SpeedupTable, epochs: Sequence[EpochEstimate] = ()) -> list
     loss = _losses(table, devices, measured)
     if loss:
         out.append(loss)
+    out += compiled_payoffs(table)
     story = _epoch(table, best, epochs)
     if story:
         out.append(story)
@@ -222,3 +224,48 @@ def _epoch(table: SpeedupTable, best: str, epochs: Sequence[EpochEstimate]) -> s
             f"on {base.column} and {format_time(e.median_s)} on {e.column}: one epoch of "
             f"{big.dataset} would take about {format_duration(base_big.seconds)} against "
             f"{format_duration(big.seconds)} (extrapolated, no data loading).")
+
+
+def compiled_payoffs(table: SpeedupTable) -> list[str]:
+    """One sentence per compiled column: on how many rows compiling pays off, soonest and
+    latest after how many calls (steps, for a training step), and where it never does."""
+    found: dict[str, list[tuple[Row, str, BreakEven]]] = {}
+    for row in table.rows:
+        for column, cell in row.cells.items():
+            if cell.break_even is not None and cell.result.compiler is not None:
+                frontend = str(cell.result.compiler.get("frontend", "compiling"))
+                found.setdefault(column, []).append((row, frontend, cell.break_even))
+    return [_payoff(column, cells) for column, cells in found.items()]
+
+
+def _payoff(column: str, cells: list[tuple[Row, str, BreakEven]]) -> str:
+    frontend = cells[0][1]
+    paying = sorted((c for c in cells if c[2].calls is not None), key=lambda c: c[2].calls or 0)
+    never = [c for c in cells if c[2].calls is None]
+    if not paying:
+        return (f"{frontend} ({column}) never pays off on this machine: slower than "
+                f"{cells[0][2].against} on {_named(never)}.")
+    head = f"{frontend} ({column}) pays off"
+    if len(cells) > 1:
+        head += f" on {len(paying)} of {len(cells)} rows"
+    text = f"{head} on this machine: after {_calls(paying[0])}"
+    if len(paying) > 1:
+        text = f"{head} on this machine: soonest after {_calls(paying[0])}, latest after " \
+               f"{_calls(paying[-1])}"
+    if never:
+        text += f"; it never does on {_named(never)}, slower than eager there"
+    return text + "."
+
+
+def _calls(item: tuple[Row, str, BreakEven]) -> str:
+    row, _, b = item
+    unit = "steps" if row.workload.endswith(SUFFIX) else "calls"
+    hi = "never" if b.hi is None else format_count(b.hi)
+    return (f"{format_count(b.calls or 0)} {unit} of {row_name(row)} "
+            f"[{format_count(b.lo or 0)}, {hi}] (compile {format_time(b.compile_s)})")
+
+
+def _named(items: list[tuple[Row, str, BreakEven]]) -> str:
+    named = ", ".join(f"{row_name(row)} {ratio(b.speedup[0])}" for row, _, b in items[:MAX_NAMED])
+    more = f" and {len(items) - MAX_NAMED} more" if len(items) > MAX_NAMED else ""
+    return named + more

@@ -10,12 +10,13 @@ can share one table ("host: torch-cpu"); `speedup_table` labels them by backend.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from dlbench import stats
+from dlbench import breakeven, stats
 from dlbench.report.cells import (
     Cell,
     Row,
+    format_break_even,
     format_flops,
     format_params,
     format_speedup,
@@ -32,8 +33,11 @@ GEOMEAN_NOTE = ("geometric mean = the row speedups averaged on a log scale, over
 
 # Why TensorFlow has no portable column: said under every table that shows TensorFlow.
 TENSORFLOW_NOTE = ("tensorflow: native only (array-api-compat has no TensorFlow namespace, "
-                   "so the portable kernels cannot run on it); -xla = the same kernel under "
-                   "tf.function(jit_compile=True)")
+                   "so the portable kernels cannot run on it)")
+COMPILED_NOTE = ("-compiled = the library's compiler over its eager kernel, one kind of column "
+                 "for every library; compile = its first call (never sampled) beyond one "
+                 "call; pays off after = the calls that win the compile time back from the "
+                 "eager column, with the interval that its speedup's 95% interval gives")
 
 
 def across_ranks(result: Result) -> bool:
@@ -68,7 +72,7 @@ class SpeedupTable:
 
 def speedup_table(results: Sequence[Result], baseline: str | None = DEFAULT_BASELINE
                   ) -> SpeedupTable:
-    return labelled_table([(r.spec.column, r) for r in results], baseline)
+    return labelled_table([(r.column, r) for r in results], baseline)
 
 
 def labelled_table(labelled: Sequence[tuple[str, Result]],
@@ -93,6 +97,8 @@ def labelled_table(labelled: Sequence[tuple[str, Result]],
         codes += [c for c in r.warnings if c not in codes]
     geomeans: dict[str, GeoMean] = {}
     columns = order_columns(columns, first, baseline)
+    for row in rows.values():
+        _add_break_evens(row)
     if baseline not in columns:
         baseline = None
     else:
@@ -104,7 +110,7 @@ def labelled_table(labelled: Sequence[tuple[str, Result]],
                 continue
             for column, cell in row.cells.items():
                 if cell.result.status == "ok" and cell.result.samples_s:
-                    row.cells[column] = Cell(cell.result, stats.ratio_ci(
+                    row.cells[column] = replace(cell, speedup=stats.ratio_ci(
                         base.result.samples_s, cell.result.samples_s))
             tick(done, len(labelled))
         geomeans = _geomeans(baseline, columns, rows.values())
@@ -113,23 +119,43 @@ def labelled_table(labelled: Sequence[tuple[str, Result]],
                         find_crossovers(baseline, tuple(columns), tuple(rows.values())))
 
 
+def _add_break_evens(row: Row) -> None:
+    """Each compiled cell's break-even against its library's eager cell of the same
+    machine in this row."""
+    for column, cell in row.cells.items():
+        r = cell.result
+        if r.compiler is None:
+            continue
+        machine = column.removesuffix(r.column)
+        same_machine = [c.result for name, c in row.cells.items()
+                        if name.removesuffix(c.result.column) == machine]
+        eager = breakeven.eager_for(r, same_machine)
+        found = breakeven.payoff(r, eager) if eager is not None else None
+        if found is not None:
+            row.cells[column] = replace(cell, break_even=replace(
+                found, against=machine + found.against))
+
+
 def order_columns(columns: Sequence[str], first: Mapping[str, Result], baseline: str | None
                   ) -> list[str]:
     """Columns in the order a reader compares them: the baseline first, then by machine
     (a label's prefix before its backend-device column, in order of appearance), device
     (the CPU, then the others by name), backend (the baseline's first, then by name) and
-    implementation (portable, then native and the rest, marked ones after their plain
-    sibling), so each library's portable and native kernels stand side by side. Nothing
-    names a particular backend or device but the CPU."""
+    implementation (portable, then native and the rest, the compiled one last, marked
+    ones after their plain sibling), so each library's kernels stand side by side, its
+    compiled one beside its eager ones. Nothing names a particular backend or device but
+    the CPU."""
     base = first.get(baseline or "")
-    machines = list(dict.fromkeys(c.removesuffix(first[c].spec.column) for c in columns))
+    machines = list(dict.fromkeys(c.removesuffix(first[c].column) for c in columns))
 
     def key(column: str) -> tuple[object, ...]:
-        spec = first[column].spec
-        return (column != baseline, machines.index(column.removesuffix(spec.column)),
+        r = first[column]
+        spec = r.spec
+        return (column != baseline, machines.index(column.removesuffix(r.column)),
                 spec.device != "cpu", spec.device,
                 base is None or spec.backend != base.spec.backend, spec.backend,
-                spec.impl != "portable", spec.impl, spec.end_to_end, spec.graph)
+                spec.impl != "portable", r.compiler is not None, spec.impl, spec.end_to_end,
+                spec.graph)
 
     return sorted(columns, key=key)
 
@@ -173,6 +199,20 @@ def cell_lines(cell: Cell | None, baseline: str | None, column: str) -> list[str
     if cell.speedup is not None and column != baseline:
         mark = "" if cell.significant else " (n.s.)"
         lines.append(format_speedup(cell.speedup) + mark)
+    return lines + compiled_lines(cell)
+
+
+def compiled_lines(cell: Cell) -> list[str]:
+    """A compiled cell's compile time, break-even, and graph breaks where there were any."""
+    r = cell.result
+    if r.compiler is None or r.first_call_s is None:
+        return []
+    b = cell.break_even
+    lines = [f"compile {format_time(b.compile_s if b else r.first_call_s)}"
+             + (f" · {format_break_even(b)}" if b else "")]
+    breaks = r.compiler.get("graph_breaks")
+    if isinstance(breaks, int) and breaks:
+        lines.append(f"{breaks} graph break{'s' if breaks > 1 else ''}")
     return lines
 
 
@@ -198,7 +238,23 @@ def table_notes(table: SpeedupTable) -> list[str]:
     notes += [f"crossover: {text}" for text in crossover_texts(table.crossovers)]
     if any(column.split(": ")[-1].startswith("tensorflow-") for column in table.columns):
         notes.append(TENSORFLOW_NOTE)
-    return notes
+    return notes + compiled_notes(table)
+
+
+def compiled_notes(table: SpeedupTable) -> list[str]:
+    """What each compiled column ran (from its results' compiler records), after the
+    note on what the kind of column means."""
+    ran: dict[str, str] = {}
+    for row in table.rows:
+        for column, cell in row.cells.items():
+            record = cell.result.compiler
+            if record is not None and column not in ran:
+                impl = str(record.get("eager"))
+                eager = cell.break_even.against if cell.break_even else (
+                    column.removesuffix(cell.result.column) + cell.result.spec.label
+                    + ("" if impl == "portable" else f"-{impl}"))
+                ran[column] = f"{column}: {breakeven.from_record(record)} of {eager}"
+    return [COMPILED_NOTE, *ran.values()] if ran else []
 
 
 def crossover_texts(crossovers: Sequence[Crossover]) -> list[str]:

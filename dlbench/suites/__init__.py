@@ -25,7 +25,7 @@ from dlbench.errors import UsageError
 SETTINGS = {"min_time": float, "max_time": float, "block_time": float, "target_ci": float,
             "min_samples": int, "threads": int}
 DTYPES = ("float16", "bfloat16", "float32", "float64")
-IMPLS = ("portable", "native", "xla")
+IMPLS = ("portable", "native", "xla", "compiled")
 
 
 @dataclass(frozen=True)

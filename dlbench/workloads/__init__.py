@@ -151,12 +151,16 @@ class Workload:
         devices = self.native_devices
         if isinstance(devices, Mapping):
             devices = devices.get(backend_name)
-        native = backend_name in self.natives and (
+        has_native = backend_name in self.natives
+        native = has_native and (
             device is None or devices is None or device.split(":")[0] in devices)
         offered = [] if backend_name in NATIVE_ONLY else ["portable"]
         offered += ["native"] if native else []
+        # A compiler builds from the native kernel even where that is not measured on
+        # its own (torch's matmul on a CPU is the portable kernel's very call).
         offered += [impl for (name, impl), (base, _) in DERIVED.items()
-                    if name == backend_name and base in offered and impl not in offered]
+                    if name == backend_name and impl not in offered
+                    and (base in offered or (base == "native" and has_native))]
         return tuple(offered)
 
     def supports(self, backend: Any) -> tuple[bool, str]:
@@ -192,11 +196,13 @@ NATIVE_ONLY = frozenset({"tensorflow"})
 # Implementations built from another one of the same backend by the library's compiler:
 # (backend, impl) -> (the impl it is built from, "module:function" building it). JAX's
 # native kernel is the portable one traced once and compiled by XLA (jax.jit);
-# TensorFlow's "xla" is its eager native kernel under tf.function(jit_compile=True).
+# TensorFlow's "xla" is its eager native kernel under tf.function(jit_compile=True);
+# torch's "compiled" its native kernel under torch.compile.
 DERIVED: dict[tuple[str, str], tuple[str, str]] = {
     ("jax", "native"): ("portable", "dlbench.workloads._compiled:jax_jit"),
     ("tensorflow", "native"): ("native", "dlbench.workloads._compiled:tf_eager"),
     ("tensorflow", "xla"): ("native", "dlbench.workloads._compiled:tf_xla"),
+    ("torch", "compiled"): ("native", "dlbench.workloads._compiled:torch_compiled"),
 }
 
 

@@ -3,8 +3,10 @@
 JAX's native kernel is the portable kernel traced once as a pure function of the case's
 arrays and compiled by XLA (`jax.jit`): the same computations, fused and scheduled by
 the compiler. TensorFlow's native kernels run eagerly ("native") and under
-`tf.function(jit_compile=True)` ("xla"). Compilation happens inside the first call,
-whose latency the worker reports as the first-call time; it never lands in a sample.
+`tf.function(jit_compile=True)` ("xla"). torch's "compiled" is its native kernel under
+torch.compile (dlbench.backends.torch_compile). Compilation happens inside the first
+call, whose latency the worker reports as the first-call time; it never lands in a
+sample. Each is a compilers.CompiledKernel, whose compiler record goes with the result.
 
 A kernel may carry two attributes the worker reads after its first call: `extra`, a
 dict stored in the result's "extra" object (XLA's own FLOP count, `xla_flops`, from the
@@ -18,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dlbench.compilers import CompiledKernel
 from dlbench.workloads import Kernel, _load
 
 
@@ -31,7 +34,7 @@ def xla_flops(compiled: Any) -> float | None:
     return float(analysis["flops"])
 
 
-class JaxJit:
+class JaxJit(CompiledKernel):
     """The portable kernel under jax.jit, its arrays passed as arguments (never baked in
     as constants XLA could fold), compiled on the first call; a training step's new
     weights are the next call's arguments."""
@@ -40,6 +43,7 @@ class JaxJit:
                  p: Mapping[str, int]) -> None:
         import jax
 
+        self.compiler = backend.compiler
         self.names = tuple(arrays)
         self.state = dict(arrays)
         self.updates = workload.updates
@@ -84,7 +88,7 @@ class TfStep:
 
 
 class TfKernel:
-    """A TfStep called eagerly, or its body compiled by XLA on the first call."""
+    """A TfStep called eagerly."""
 
     def __init__(self, step: TfStep, body: Callable[[], Any]) -> None:
         self.body, self.state = body, step.state
@@ -94,6 +98,21 @@ class TfKernel:
     def __call__(self) -> Any:
         out = self.body()
         return out if self.state is None else self.state
+
+
+class TfXla(TfKernel, CompiledKernel):
+    """A TfStep's body under tf.function(jit_compile=True), traced and compiled by XLA on
+    the first call; a later trace (a retrace) is a recompilation."""
+
+    def __init__(self, step: TfStep, backend: Any) -> None:
+        import tensorflow as tf
+
+        self.compiler = backend.compiler
+        self.function = tf.function(step.body, jit_compile=True)
+        super().__init__(step, self.function)
+
+    def compilations(self) -> int:
+        return int(self.function.experimental_get_tracing_count())
 
 
 def _tf_step(workload: Any, backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]
@@ -109,10 +128,17 @@ def tf_eager(workload: Any, backend: Any, arrays: Mapping[str, Any], p: Mapping[
 
 def tf_xla(workload: Any, backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]
            ) -> Kernel:
-    import tensorflow as tf
-
     # No xla_flops here: TensorFlow 2.21 has no cost analysis of its own. Its HLO
     # (experimental_get_compiler_ir) can be costed only by jaxlib's private
     # `hlo_module_cost_analysis`, which would load a second XLA runtime into this worker.
-    step = _tf_step(workload, backend, arrays, p)
-    return TfKernel(step, tf.function(step.body, jit_compile=True))
+    return TfXla(_tf_step(workload, backend, arrays, p), backend)
+
+
+def torch_compiled(workload: Any, backend: Any, arrays: Mapping[str, Any],
+                   p: Mapping[str, int]) -> Kernel:
+    """torch's native kernel under torch.compile (the torch backend's particulars). It is
+    weighed against the native column where that is measured, else the portable one."""
+    native = _load(workload.natives["torch"])(backend, arrays, p)
+    eager = "native" if "native" in workload.impls_for(backend.name, backend.device) \
+        else "portable"
+    return backend.compile(native, eager)
