@@ -35,8 +35,13 @@ class BreakEven:
     hi: float | None
 
     @property
-    def never(self) -> bool:
-        return self.calls is None
+    def verdict(self) -> str:
+        """"pays" (the compiled kernel is significantly faster: its speedup's whole
+        interval lies above 1), "never" (significantly slower) or "unclear" (the interval
+        holds 1: no measurable difference, and a point estimate of the calls that noise
+        alone can make as large as it likes)."""
+        _, lo, hi = self.speedup
+        return "pays" if lo > 1.0 else "never" if hi < 1.0 else "unclear"
 
     def to_dict(self) -> dict[str, Any]:
         """The result file's "break_even": whole calls (rounded up), null for never."""

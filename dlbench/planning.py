@@ -147,20 +147,23 @@ def compile_options(sel: Selection) -> CompileOptions:
 
 def compile_notes(cases: Sequence[CaseSpec], sel: Selection) -> list[str]:
     """What the user should know once about the compiled columns of this plan."""
-    compiled_on_cpu = any(c.device == "cpu" and column(c) != c.column for c in cases)
+    compiled_on_cpu = any(c.device == "cpu" and compiled(c) for c in cases)
     if compiled_on_cpu and sel.compile_mode == "reduce-overhead":
         return ["--compile-mode reduce-overhead replays CUDA graphs on a GPU; on the CPU "
                 "torch.compile has none to replay and compiles as in default mode"]
     return []
 
 
+def compiled(spec: CaseSpec) -> bool:
+    """Whether a case is its library's compiled implementation."""
+    compiler = backends.backend_class(spec.backend).compiler
+    return compiler is not None and spec.impl == compiler.impl
+
+
 def column(spec: CaseSpec) -> str:
     """The column a case is shown in: every library's compiled implementation under one
     label (as Result.column shows it once measured)."""
-    compiler = backends.backend_class(spec.backend).compiler
-    if compiler is not None and spec.impl == compiler.impl:
-        return compilers.column(spec.label, spec.marks)
-    return spec.column
+    return compilers.column(spec.label, spec.marks) if compiled(spec) else spec.column
 
 
 def check_names(sel: Selection) -> None:

@@ -143,12 +143,12 @@ def refusals() -> Iterator[None]:
     """Dynamo's and Inductor's own failures (an unsupported construct under fullgraph, a
     C++ compile error) as CompileRefused with their reason in one line; any other error
     (out of memory, a bug in a kernel) stays what it is."""
-    from torch._dynamo.exc import TorchDynamoException
+    from torch._dynamo.exc import FailOnRecompileLimitHit, TorchDynamoException
     from torch._inductor.exc import InductorError
 
     try:
         yield
-    except (TorchDynamoException, InductorError) as exc:
+    except (TorchDynamoException, InductorError, FailOnRecompileLimitHit) as exc:
         raise CompileRefused(compiler_reason(exc)) from None
 
 
@@ -175,11 +175,12 @@ class TorchCompiled(CompiledKernel):
         ensure_cache(options)
         with refusals():
             self.startup_s = start_compiler()
-        # Every case compiles from a clean Dynamo state. Cases share code objects (a
-        # workload's kernel closure, the optimizer's step): without a reset each would
-        # keep earlier cases' graphs, and past Dynamo's recompile limit run eagerly
-        # without a word.
-        torch._dynamo.reset()
+        # Cases share code objects (a workload's kernel closure, the optimizer's step), so
+        # Dynamo's caches keep earlier cases' graphs beside this one's; its guards tell
+        # them apart by the objects they hold. No reset between cases: a case prepared
+        # earlier and sampled later would compile again. Past Dynamo's recompile limit a
+        # frame would run eagerly without a word: fail instead, loudly.
+        torch._dynamo.config.fail_on_recompile_limit_hit = True
         mode = None if options.mode == "default" else options.mode
         self.compiled = torch.compile(kernel, mode=mode, dynamic=False)
         self.cuda_graphs = options.mode == "reduce-overhead" and device != "cpu"

@@ -63,12 +63,16 @@ def format_count(n: float) -> str:
 
 
 def format_break_even(b: BreakEven) -> str:
-    """'pays off after 1,240 calls [880, 2,100]', '… [880, never]', 'never pays off
-    (0.83×)': the interval's upper end is never where the speedup's interval reaches 1."""
-    if b.calls is None:
+    """'pays off after 1,240 calls [880, 2,100]'; 'never pays off (0.83× of eager)';
+    'no measurable gain (1.00× of eager): at best after 850 calls' where the speedup's
+    interval holds 1 (the point estimate of the calls would be noise)."""
+    if b.verdict == "never":
         return f"never pays off ({b.speedup[0]:.2f}× of eager)"
+    if b.verdict == "unclear":
+        best = f": at best after {format_count(b.lo)} calls" if b.lo is not None else ""
+        return f"no measurable gain ({b.speedup[0]:.2f}× of eager){best}"
     hi = "never" if b.hi is None else format_count(b.hi)
-    return f"pays off after {format_count(b.calls)} calls [{format_count(b.lo or 0)}, {hi}]"
+    return f"pays off after {format_count(b.calls or 0)} calls [{format_count(b.lo or 0)}, {hi}]"
 
 
 def format_speedup(speedup: tuple[float, float, float]) -> str:

@@ -240,21 +240,23 @@ def compiled_payoffs(table: SpeedupTable) -> list[str]:
 
 def _payoff(column: str, cells: list[tuple[Row, str, BreakEven]]) -> str:
     frontend = cells[0][1]
-    paying = sorted((c for c in cells if c[2].calls is not None), key=lambda c: c[2].calls or 0)
-    never = [c for c in cells if c[2].calls is None]
+    paying = sorted((c for c in cells if c[2].verdict == "pays"), key=lambda c: c[2].calls or 0)
+    slower = [c for c in cells if c[2].verdict == "never"]
+    unclear = len(cells) - len(paying) - len(slower)
+    of = f" on {len(paying)} of {len(cells)} rows" if len(cells) > 1 else ""
     if not paying:
-        return (f"{frontend} ({column}) never pays off on this machine: slower than "
-                f"{cells[0][2].against} on {_named(never)}.")
-    head = f"{frontend} ({column}) pays off"
-    if len(cells) > 1:
-        head += f" on {len(paying)} of {len(cells)} rows"
-    text = f"{head} on this machine: after {_calls(paying[0])}"
-    if len(paying) > 1:
-        text = f"{head} on this machine: soonest after {_calls(paying[0])}, latest after " \
-               f"{_calls(paying[-1])}"
-    if never:
-        text += f"; it never does on {_named(never)}, slower than eager there"
-    return text + "."
+        text = f"{frontend} ({column}) does not pay off on this machine"
+    elif len(paying) == 1:
+        text = f"{frontend} ({column}) pays off{of} on this machine: after {_calls(paying[0])}"
+    else:
+        text = (f"{frontend} ({column}) pays off{of} on this machine: soonest after "
+                f"{_calls(paying[0])}, latest after {_calls(paying[-1])}")
+    clauses = []
+    if slower:
+        clauses.append(f"it is slower than eager on {_named(slower)}")
+    if unclear:
+        clauses.append(f"not measurably faster on {unclear} row{'s' if unclear > 1 else ''}")
+    return text + ("; " + " and ".join(clauses) if clauses else "") + "."
 
 
 def _calls(item: tuple[Row, str, BreakEven]) -> str:

@@ -242,19 +242,20 @@ def table_notes(table: SpeedupTable) -> list[str]:
 
 
 def compiled_notes(table: SpeedupTable) -> list[str]:
-    """What each compiled column ran (from its results' compiler records), after the
-    note on what the kind of column means."""
-    ran: dict[str, str] = {}
+    """What each compiled column ran (from its results' compiler records) and the eager
+    columns it is weighed against, after the note on what the kind of column means."""
+    ran: dict[str, tuple[str, list[str]]] = {}
     for row in table.rows:
         for column, cell in row.cells.items():
             record = cell.result.compiler
-            if record is not None and column not in ran:
-                impl = str(record.get("eager"))
-                eager = cell.break_even.against if cell.break_even else (
-                    column.removesuffix(cell.result.column) + cell.result.spec.label
-                    + ("" if impl == "portable" else f"-{impl}"))
-                ran[column] = f"{column}: {breakeven.from_record(record)} of {eager}"
-    return [COMPILED_NOTE, *ran.values()] if ran else []
+            if record is None:
+                continue
+            what, against = ran.setdefault(column, (breakeven.from_record(record), []))
+            if cell.break_even is not None and cell.break_even.against not in against:
+                against.append(cell.break_even.against)
+    return [COMPILED_NOTE] + [
+        f"{column}: {what}" + (f", weighed against {' or '.join(against)}" if against else "")
+        for column, (what, against) in ran.items()] if ran else []
 
 
 def crossover_texts(crossovers: Sequence[Crossover]) -> list[str]:
