@@ -22,6 +22,7 @@ import json
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -63,19 +64,23 @@ def _child(names: list[str]) -> dict[str, dict[str, float]]:
 
         def timer_median(timer=timer) -> float:
             return timer.blocked_autorange(min_run_time=TIMER_MIN_RUN_S).median
-        ratios = []
-        for i in range(ROUNDS):
-            if i % 2:
-                reference = timer_median()
-                ratios.append(dlbench_median() / reference)
-            else:
-                ratios.append(dlbench_median() / timer_median())
+
+        ratios = [_ratio(dlbench_median, timer_median, swap=bool(i % 2)) for i in range(ROUNDS)]
         out[name] = {"ratio_median": statistics.median(ratios), "ratio_min": min(ratios),
                      "ratio_max": max(ratios), "rounds": ROUNDS,
                      "dlbench_s": dlbench_median(), "timer_s": timer_median(),
                      "compile_s": prepared.first_call_s}
         worker.release(spec.id)
     return out
+
+
+def _ratio(ours: Callable[[], float], theirs: Callable[[], float], swap: bool) -> float:
+    """ours / theirs of one round, measured in the order `swap` says."""
+    if swap:
+        reference = theirs()
+        return ours() / reference
+    mine = ours()
+    return mine / theirs()
 
 
 @functools.cache

@@ -16,6 +16,7 @@ import numpy as np
 import psutil
 
 from dlbench import compare, results, stats
+from dlbench.measure import MeasureConfig
 from dlbench.report import model
 from dlbench.results import CaseSpec, Result, RunDocument
 
@@ -54,6 +55,11 @@ def assert_one_line_error(result, *fragments):
 
 
 # -- implementations ---------------------------------------------------------------------------
+
+# Sampling settings for tests that drive a real Sampler through a worker: a few
+# milliseconds per case.
+FAST_SAMPLING = MeasureConfig(min_time=0.02, max_time=0.1, min_samples=3, warmup_time=0.01,
+                              sample_time=0.002, block_time=0.02, block_warmup_time=0.0)
 
 # torch.compile's implementation: seconds per compile on a 2-core CPU, so the tests that loop
 # over every implementation leave it to tests/test_compiled.py, which compiles each workload

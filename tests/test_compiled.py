@@ -20,7 +20,7 @@ import pytest
 from dlbench import backends, breakeven, schema, stats, workloads
 from dlbench.backends import DeviceOptions
 from dlbench.compilers import CompileOptions, CompileRefused
-from dlbench.measure import MeasureConfig, Sampler
+from dlbench.measure import Sampler
 from dlbench.planning import Selection, build, uncompilable
 from dlbench.report import headline
 from dlbench.report import json as json_report
@@ -30,12 +30,10 @@ from dlbench.results import CaseSpec, Numerics, Result, RunDocument, dumps, pars
 from dlbench.runner import Runner, _Sampling
 from dlbench.worker import BlockReply, Prepared, Worker
 from dlbench.workloads import cnn, lstm, mlp, transformer
-from tests.helpers import ENV, SETTINGS, assert_one_line_error, noisy
+from tests.helpers import ENV, FAST_SAMPLING, SETTINGS, assert_one_line_error, noisy
 
-HAVE_TORCH = importlib.util.find_spec("torch") is not None
-needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed")
-FAST = MeasureConfig(min_time=0.02, max_time=0.1, min_samples=3, warmup_time=0.01,
-                     sample_time=0.002, block_time=0.02, block_warmup_time=0.0)
+needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                 reason="torch is not installed")
 TINY = {
     "matmul": {"m": 24, "n": 16, "k": 40},
     "conv2d": {"n": 2, "c": 3, "k": 4, "h": 9, "w": 7, "stride": 2, "pad": 1},
@@ -287,8 +285,12 @@ class Compiled:
             return tuple(self.be.to_numpy(a).astype(np.float64) for a in output)
         return self.be.to_numpy(output).astype(np.float64)
 
-    def check(self):
-        return self.wl.check(self.host(self.first), self.widened, self.p, "float32")
+    def verified(self):
+        """This kernel, once its first call compiled and matched the float64 reference."""
+        assert self.refused is None, self.refused
+        check = self.wl.check(self.host(self.first), self.widened, self.p, "float32")
+        assert check.ok and check.max_rel_err <= check.tol, check
+        return self
 
 
 @pytest.fixture(scope="module")
@@ -307,10 +309,7 @@ def compiled(torch_cpu):
 @needs_torch
 @pytest.mark.parametrize("name", FORWARD)
 def test_each_compiled_kernel_verifies_against_the_float64_reference(compiled, name):
-    c = compiled(name)
-    assert c.refused is None, c.refused
-    check = c.check()
-    assert check.ok and check.max_rel_err <= check.tol, check
+    c = compiled(name).verified()
     record = c.kernel.record()
     assert record["frontend"] == "torch.compile" and record["compiler"] == "inductor"
     assert record["mode"] == "default" and record["dynamic"] is False
@@ -336,10 +335,7 @@ def test_an_lstm_that_dynamo_cannot_trace_is_refused_with_its_reason(compiled):
 @needs_torch
 @pytest.mark.parametrize("name", STEPS)
 def test_each_compiled_training_step_verifies_and_updates_the_callers_weights(compiled, name):
-    c = compiled(name)
-    assert c.refused is None, c.refused
-    check = c.check()
-    assert check.ok and check.max_rel_err <= check.tol, check
+    c = compiled(name).verified()
     # the caller's arrays themselves (their storage: the LSTM's are nn.Parameters over it)
     assert all(got.data_ptr() == c.arrays[k].data_ptr()
                for got, k in zip(c.first, c.wl.updates, strict=True))
@@ -416,7 +412,7 @@ def test_a_recompilation_while_sampling_is_counted_by_the_worker(torch_cpu):
     inputs = {"x": torch.ones(8)}
     k = torch_cpu.compile(lambda: inputs["x"] * 2, "native")
     worker = Worker(torch_cpu, DeviceOptions())
-    sampler = Sampler(k, worker.timer(), FAST)
+    sampler = Sampler(k, worker.timer(), FAST_SAMPLING)
     sampler.prepare()
     worker.cases["case"], worker.compiled["case"] = sampler, k
     inputs["x"] = torch.ones(16)
@@ -506,3 +502,28 @@ def test_a_compiled_run_verifies_and_reports_compile_time_and_break_even(tmp_pat
     assert "compiled" in result.stdout and "compile " in result.stdout
     assert "torch.compile (torch-cpu-compiled)" in result.stdout
     assert doc["settings"]["compile"] == {"mode": "default", "cache": "fresh"}
+
+
+# -- a real run's file: load, compare and report --------------------------------------------
+def test_a_file_with_compiled_columns_reports_and_compares(tmp_path):
+    """tests/data/run-compiled.json: a real `dlbench run --compile` (numpy and torch on a
+    2-vCPU VM), trimmed to matmul 256, the transformer step and the LSTM whose compiled
+    column Dynamo cannot build."""
+    from typer.testing import CliRunner
+
+    from dlbench.cli import app
+    from tests.helpers import DATA
+
+    source = DATA / "run-compiled.json"
+    result = CliRunner().invoke(app, ["report", str(source), "--format", "md"])
+    assert result.exit_code == 0, result.output
+    md = result.stdout
+    assert "torch-cpu-compiled" in md and "compile " in md
+    assert "torch.compile (torch-cpu-compiled)" in md
+    assert "Dynamo does not support RNN, GRU, or LSTM" in md
+    result = CliRunner().invoke(app, ["compare", str(source), str(source)])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["report", str(source), "--format", "json"])
+    cells = [cell for table in json.loads(result.stdout)["tables"] for row in table["rows"]
+             for cell in row["cells"].values() if cell["break_even"]]
+    assert {c["break_even"]["against"] for c in cells} == {"torch-cpu", "torch-cpu-native"}
