@@ -33,7 +33,9 @@ GEOMEAN_NOTE = ("geometric mean = the row speedups averaged on a log scale, over
 
 # Why TensorFlow has no portable column: said under every table that shows TensorFlow.
 TENSORFLOW_NOTE = ("tensorflow: native only (array-api-compat has no TensorFlow namespace, "
-                   "so the portable kernels cannot run on it)")
+                   "so the portable kernels cannot run on it); its compiled column (-xla in "
+                   "files written before compiled columns had one name) is the same kernel "
+                   "under tf.function(jit_compile=True)")
 COMPILED_NOTE = ("-compiled = the library's compiler over its eager kernel, one kind of column "
                  "for every library; compile = its first call (never sampled) beyond one "
                  "call; pays off after = the calls that win the compile time back from the "
