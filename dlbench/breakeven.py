@@ -5,9 +5,9 @@ The compiled kernel's first call compiles; every later call saves the difference
 two medians. Over N calls the compiled kernel costs first + (N − 1)·c against the eager
 kernel's N·e, so it is ahead once N ≥ (first − c) / (e − c): the compile time beyond one
 call, divided by what each call saves. With s = e / c (the compiled kernel's speedup over
-the eager one, as the tables compute every speedup: stats.ratio_ci of the two sets of
-samples, with its 95% interval), that is (first − c) / (c·(s − 1)), and the interval of
-s gives the interval of N. Where s ≤ 1 compiling never pays; where the interval of s
+the eager one, taken as the tables take every speedup: speedups.speedup, from the rounds
+paired by pass, with its 95% interval), that is (first − c) / (c·(s − 1)), and the
+interval of s gives the interval of N. Where s ≤ 1 compiling never pays; where the interval of s
 reaches 1, the upper end is unbounded. The first call is one observation, taken as it
 is: its own spread is not in the interval.
 """
@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dlbench import stats
+from dlbench import speedups
 from dlbench.results import Result
 
 
@@ -74,9 +74,9 @@ def payoff(compiled: Result, eager: Result) -> BreakEven | None:
     usable = all(r.status == "ok" and r.samples_s for r in (compiled, eager))
     if not usable or compiled.first_call_s is None or not compiled.median:
         return None
-    speedup = stats.ratio_ci(eager.samples_s, compiled.samples_s)
+    estimate = speedups.speedup(eager, compiled)
     return break_even(max(compiled.first_call_s - compiled.median, 0.0), compiled.median,
-                      speedup, eager.column)
+                      (estimate.value, estimate.lo, estimate.hi), eager.column)
 
 
 def eager_for(compiled: Result, candidates: Iterable[Result]) -> Result | None:

@@ -36,7 +36,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from dlbench import stats
+from dlbench import intervals, stats
 from dlbench.timers import HostTimer, Timer
 
 # Calibration never times fewer than this many seconds' worth when growing the batch
@@ -46,6 +46,14 @@ CALIBRATION_FLOOR_S = 1e-4
 # the estimate cannot make a sample last minutes.
 CALIBRATION_MAX_GROWTH = 100
 MAX_INNER_LOOPS = 10**9
+# Rounds a case gets even when its time budget ran out first (a kernel longer than the
+# budget): two rounds show whether the machine held still between them.
+MIN_ROUNDS_AT_MAX_TIME = 2
+# The stopping rule asks for an interval after every round: fewer replicates than a
+# reported interval's suffice to tell "narrow enough" from "not yet".
+STOP_RESAMPLES = 1000
+# Below three rounds the spread between rounds says little (intervals.instability).
+MIN_ROUNDS_FOR_DRIFT = 3
 # A GPU batch whose queueing took at least this share of its device window kept the GPU
 # waiting on the host: the kernels ran as fast as Python and the library could queue them
 # (a kernel-bound batch is queued in a small part of its window).
@@ -69,6 +77,14 @@ class MeasureConfig:
     # Measured: after a NumPy block, torch's first samples ran 2-3.6x slow with a
     # 0.05 s warm-up and within 3% of the median with 0.15 s.
     block_warmup_time: float = 0.15
+    # A block that follows another block in the same worker has no other worker's
+    # threads to wait out, only its own caches to fill: a few calls. Measured
+    # (benchmarks/variance_levels.py): such blocks ran within 0.2% of the first block
+    # after a switch, which had the full warm-up.
+    followup_warmup_time: float = 0.02
+    # Rounds per case: each is one block, and intervals stand on the spread between
+    # them (intervals.py), so a case needs several before its interval means anything.
+    min_rounds: int = 5
 
     def __post_init__(self) -> None:
         if not (self.min_time >= 0 and self.max_time > 0):
@@ -79,6 +95,8 @@ class MeasureConfig:
             raise ValueError("need 1 <= min_samples <= max_samples")
         if not (self.target_ci > 0):
             raise ValueError("target_ci must be positive")
+        if self.min_rounds < 1:
+            raise ValueError("min_rounds must be at least 1")
         if self.sample_time <= 0 or self.block_time <= 0:
             raise ValueError("sample_time and block_time must be positive")
 
@@ -106,21 +124,27 @@ def calibrate(fn: Callable[[], object], timer: Timer, sample_time: float,
     return max(1, min(max_loops, int(round(sample_time / per_call))))
 
 
-def stop_reason(samples: list[float], sampling_time: float, config: MeasureConfig
-                ) -> str | None:
-    """Why sampling should stop now, or None to go on.
+def stop_reason(samples: list[float], sizes: Sequence[int], sampling_time: float,
+                config: MeasureConfig) -> str | None:
+    """Why sampling should stop now, or None to go on; `sizes` are the rounds' sample counts.
 
-    "converged": enough samples and time, and the median's 95% interval is narrower
-    than `target_ci` of the median. "max_time" / "max_samples": a budget ran out.
+    "converged": enough rounds, samples and time, and the interval a repeat's median
+    would fall in (intervals.median_interval, from the rounds) is narrower than
+    `target_ci` of the median. "max_time" / "max_samples": a budget ran out — after two
+    rounds at least, so that every case shows how much its rounds disagree.
     """
     n = len(samples)
     if n >= config.max_samples:
         return "max_samples"
-    if sampling_time >= config.max_time and n >= 1:
+    rounds = len(sizes)
+    if sampling_time >= config.max_time and rounds >= min(MIN_ROUNDS_AT_MAX_TIME,
+                                                          config.min_rounds):
         return "max_time"
-    if n >= config.min_samples and sampling_time >= config.min_time:
-        summary = stats.summarize(samples)
-        if summary.ci_coverage >= stats.CONFIDENCE and summary.ci_rel_width <= config.target_ci:
+    if (rounds >= config.min_rounds and n >= config.min_samples
+            and sampling_time >= config.min_time):
+        estimate = intervals.median_interval(intervals.round_medians(samples, sizes),
+                                             resamples=STOP_RESAMPLES)
+        if estimate.rel_width <= config.target_ci:
             return "converged"
     return None
 
@@ -146,6 +170,7 @@ class Measurement:
     inner_loops: int
     first_call_s: float
     stop: str
+    round_sizes: tuple[int, ...] = ()  # samples per round (block), in order
 
     @property
     def summary(self) -> stats.Summary:
@@ -172,6 +197,7 @@ class Sampler:
         self.samples: list[float] = []
         self.host_samples: list[float] = []
         self.enqueue_samples: list[float] = []
+        self.round_sizes: list[int] = []  # samples per block: a block is a round
         self.sampling_time = 0.0
         self.stop: str | None = None
 
@@ -195,13 +221,14 @@ class Sampler:
                             else calibrate(self.fn, self.timer, self.config.sample_time))
         return self.inner_loops
 
-    def block(self) -> Block:
-        """A discarded warm-up of `block_warmup_time`, then samples for `block_time`
-        (at least one, so a kernel longer than the block still yields data)."""
+    def block(self, warmup: float | None = None) -> Block:
+        """A discarded warm-up of `warmup` seconds (`block_warmup_time` by default), then
+        samples for `block_time` (at least one, so a kernel longer than the block still
+        yields data)."""
         if not self.inner_loops:
             raise RuntimeError("prepare() must run before block()")
         config, timer, loops = self.config, self.timer, self.inner_loops
-        self._spin(config.block_warmup_time)
+        self._spin(config.block_warmup_time if warmup is None else warmup)
         samples: list[float] = []
         host: list[float] = []
         enqueue: list[float] = []
@@ -222,8 +249,9 @@ class Sampler:
         self.samples += samples
         self.host_samples += host
         self.enqueue_samples += enqueue
+        self.round_sizes.append(len(samples))
         self.sampling_time += timed
-        self.stop = stop_reason(self.samples, self.sampling_time, config)
+        self.stop = stop_reason(self.samples, self.round_sizes, self.sampling_time, config)
         return Block(tuple(samples), tuple(host), tuple(enqueue), self.stop)
 
     def run(self) -> Measurement:
@@ -238,7 +266,7 @@ class Sampler:
         assert self.first_call_s is not None and self.stop is not None
         return Measurement(tuple(self.samples), tuple(self.host_samples),
                            tuple(self.enqueue_samples), self.inner_loops, self.first_call_s,
-                           self.stop)
+                           self.stop, tuple(self.round_sizes))
 
     def _spin(self, duration: float) -> None:
         """Single timed calls, discarded, until `duration` of the clock has passed."""
@@ -256,12 +284,17 @@ def measure(fn: Callable[[], object], config: MeasureConfig = MeasureConfig(),
     return Sampler(fn, timer or HostTimer(), config).run()
 
 
-def quality_warnings(summary: stats.Summary, stop: str, launch_bound: bool = False
-                     ) -> list[str]:
-    """The summary's warnings plus the stopping rule's own, and launch_bound."""
-    codes = stats.quality_warnings(summary)
-    if stop in ("max_time", "max_samples"):
-        codes.append(stats.QualityWarning.CI_TARGET_MISSED.value)
+def quality_warnings(samples: Sequence[float], sizes: Sequence[int],
+                     launch_bound: bool = False) -> list[str]:
+    """What a reader should act on: rounds too few to see drift, rounds that disagree
+    (intervals.instability), a GPU waiting on the host. A budget that ran out is no
+    warning (the suite chose it; the interval says how precise the figure is), nor is
+    noise inside rounds (the median of each round absorbs it)."""
+    codes = []
+    if len(sizes) < MIN_ROUNDS_FOR_DRIFT:
+        codes.append(stats.QualityWarning.FEW_ROUNDS.value)
+    elif intervals.instability(samples, sizes) is not None:
+        codes.append(stats.QualityWarning.UNSTABLE.value)
     if launch_bound:
         codes.append(stats.QualityWarning.LAUNCH_BOUND.value)
     return codes

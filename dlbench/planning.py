@@ -31,6 +31,9 @@ MAX_SECONDS = 86_400.0
 # Threads per backend: more than any machine's logical CPUs (the largest servers have
 # under 1,000); a larger number reaches the libraries as an overflow, not a thread count.
 MAX_THREADS = 4096
+# Executions and rounds per case: beyond these a typo (each costs seconds per case).
+MAX_REPEAT = 100
+MAX_ROUNDS = 10_000
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class Selection:
     compile: bool = False
     compile_mode: str = "default"
     compile_cache: str | None = None
+    rounds: int | None = None  # at least this many rounds per case (--rounds)
+    repeat: int | None = None  # executions: fresh workers measure every case again (--repeat)
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ class Plan:
     graph: bool = False
     backends: tuple[str, ...] = ()  # labels of the backends selected to run
     notes: tuple[str, ...] = ()  # said once to the user: backends left out and why
+    repeat: int = 1  # executions: each measures every case in fresh worker processes
 
     @property
     def total(self) -> int:
@@ -91,7 +97,7 @@ class Plan:
                 "tf32": "on" if self.options.tf32 else "off",
                 "include_transfer": self.include_transfer, "graph": self.graph,
                 "compile": self.options.compile.record(),
-                "backends": list(self.backends)}
+                "backends": list(self.backends), "repeat": self.repeat}
 
 
 def build(sel: Selection, available_memory: int | None = None) -> Plan:
@@ -105,7 +111,7 @@ def build(sel: Selection, available_memory: int | None = None) -> Plan:
     if not cases:
         reasons = sorted({reason for _, reason in skipped})
         raise UsageError("nothing to run: " + "; ".join(reasons[:3]))
-    config, threads = reconcile(suite.settings, sel)
+    config, threads, repeat = reconcile(suite.settings, sel)
     notes += compile_notes(cases, sel)
     # Overrides can make two suite entries the same case (--size on two matmul entries):
     # measure it once.
@@ -114,7 +120,7 @@ def build(sel: Selection, available_memory: int | None = None) -> Plan:
                 options=DeviceOptions(tf32=sel.tf32 == "on", cold_cache=sel.cache == "cold",
                                       compile=compile_options(sel)),
                 suite=suite.name, include_transfer=sel.include_transfer, graph=sel.graph,
-                backends=tuple(t.label for t in targets), notes=tuple(notes))
+                backends=tuple(t.label for t in targets), notes=tuple(notes), repeat=repeat)
 
 
 def implementations(suite: suites.Suite, targets: Sequence[Backend], sel: Selection
@@ -386,16 +392,21 @@ def uncompilable(spec: CaseSpec, target: Backend, sel: Selection) -> str | None:
 
 
 def reconcile(suite_settings: dict[str, Any], sel: Selection
-              ) -> tuple[MeasureConfig, int | None]:
-    """The suite's timing settings with the command line's on top; only a clash between
-    two values the user typed is an error, a suite's default gives way."""
+              ) -> tuple[MeasureConfig, int | None, int]:
+    """The suite's timing settings with the command line's on top: the measurement
+    config, the threads and the executions. Only a clash between two values the user
+    typed is an error, a suite's default gives way."""
     settings = dict(suite_settings)
     suite_threads = settings.pop("threads", None)
     threads = sel.threads if sel.threads is not None else suite_threads
+    suite_repeat = settings.pop("repeat", 1)
+    repeat = sel.repeat if sel.repeat is not None else suite_repeat
     if sel.min_time is not None:
         settings["min_time"] = sel.min_time
     if sel.max_time is not None:
         settings["max_time"] = sel.max_time
+    if sel.rounds is not None:
+        settings["min_rounds"] = sel.rounds
     if settings.get("min_time", 0) > settings.get("max_time", float("inf")):
         if sel.min_time is not None and sel.max_time is not None:
             raise UsageError(f"--min-time {sel.min_time} exceeds --max-time {sel.max_time}")
@@ -403,18 +414,28 @@ def reconcile(suite_settings: dict[str, Any], sel: Selection
             settings["min_time"] = sel.max_time
         else:
             settings["max_time"] = settings["min_time"]
-    if threads is not None and not 1 <= threads <= MAX_THREADS:
-        raise UsageError(f"threads (suite setting or --threads): {threads} is not a usable "
-                         f"thread count (1 to {MAX_THREADS}; more than any machine has)")
+    _check_counts(threads, repeat, settings.get("min_rounds"))
     for key in ("min_time", "max_time"):  # TOML has inf and nan; the options refuse them
         value = settings.get(key)
         if value is not None and not (math.isfinite(value) and value <= MAX_SECONDS):
             raise UsageError(f"{key} (suite setting or option): {value!r} is not a usable "
                              f"number of seconds (at most {MAX_SECONDS:,.0f})")
     try:
-        return MeasureConfig(**settings), threads
+        return MeasureConfig(**settings), threads, repeat
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _check_counts(threads: int | None, repeat: int, rounds: int | None) -> None:
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise UsageError(f"threads (suite setting or --threads): {threads} is not a usable "
+                         f"thread count (1 to {MAX_THREADS}; more than any machine has)")
+    if not 1 <= repeat <= MAX_REPEAT:
+        raise UsageError(f"repeat (suite setting or --repeat): {repeat} is not a usable "
+                         f"number of executions (1 to {MAX_REPEAT})")
+    if rounds is not None and not 1 <= rounds <= MAX_ROUNDS:
+        raise UsageError(f"rounds (suite setting min_rounds or --rounds): {rounds} is not a "
+                         f"usable number of rounds (1 to {MAX_ROUNDS})")
 
 
 def _fmt_params(params: dict[str, int]) -> str:

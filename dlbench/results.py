@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dlbench import compilers, schema, stats
+from dlbench import compilers, intervals, schema, stats
 from dlbench.errors import DlbenchError, ResultFileError
 
 SCHEMA = "dlbench.result"
@@ -137,6 +137,31 @@ class Numerics:
 
 
 @dataclass(frozen=True)
+class Round:
+    """One round of a case: `n` consecutive samples of the result's `samples_s`, measured
+    in the run's pass `index` (a row's cases measured in the same pass are paired for
+    speedups), starting `start_s` seconds into the run, in worker process `execution`
+    (0, or the repeat it belonged to under --repeat)."""
+
+    n: int
+    index: int
+    start_s: float = 0.0
+    execution: int = 0
+
+    def to_dict(self, median: float | None = None) -> dict[str, Any]:
+        d: dict[str, Any] = {"n": self.n, "index": self.index,
+                             "start_s": round(self.start_s, 3), "execution": self.execution}
+        if median is not None:
+            d["median_s"] = median
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Round:
+        return cls(int(d["n"]), int(d["index"]), float(d.get("start_s", 0.0)),
+                   int(d.get("execution", 0)))
+
+
+@dataclass(frozen=True)
 class Result:
     """What was observed for one case."""
 
@@ -172,10 +197,33 @@ class Result:
     # A compiled kernel's break-even against its library's eager kernel
     # (dlbench.breakeven), kept in "extra" for the file's readers.
     break_even: Mapping[str, Any] | None = None
+    # How samples_s splits into rounds (in order). Empty in files from before rounds
+    # were recorded: their samples count as one round.
+    rounds: tuple[Round, ...] = ()
+    # The run that measured it: results of one run share its passes, so their rounds of
+    # the same index pair up (speedups.py); None in files from before.
+    run: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"unknown status {self.status!r}")
+        if self.rounds and sum(r.n for r in self.rounds) != len(self.samples_s):
+            raise ValueError("the rounds' sample counts do not add up to samples_s")
+
+    @property
+    def round_sizes(self) -> tuple[int, ...]:
+        """Samples per round; all samples as one round where none were recorded."""
+        if self.rounds:
+            return tuple(r.n for r in self.rounds)
+        return (len(self.samples_s),) if self.samples_s else ()
+
+    def round_medians(self) -> dict[int, float]:
+        """Each round's median by its pass index (index 0 alone for a file without rounds)."""
+        if not self.samples_s:
+            return {}
+        medians = intervals.round_medians(self.samples_s, self.round_sizes)
+        keys = [r.index for r in self.rounds] if self.rounds else [0]
+        return dict(zip(keys, (float(m) for m in medians), strict=True))
 
     @property
     def compiler(self) -> Mapping[str, Any] | None:
@@ -231,6 +279,11 @@ class Result:
             "verify": dict(self.verify) if self.verify else None,
             "warnings": list(self.warnings), "first_call_s": self.first_call_s,
             "stop": self.stop, "extra": self.extra(),
+            **({"run": self.run} if self.run else {}),
+            **({"rounds": [r.to_dict(m) for r, m in zip(self.rounds,
+                                                         self.round_medians().values(),
+                                                         strict=True)]}
+               if self.rounds else {}),
         }
 
     @classmethod
@@ -265,6 +318,8 @@ class Result:
             kernel_extra={k: extra[k] for k in KERNEL_EXTRA if k in extra},
             distributed=extra.get("distributed"),
             break_even=extra.get("break_even"),
+            rounds=tuple(Round.from_dict(r) for r in d.get("rounds") or ()),
+            run=d.get("run"),
         )
 
 

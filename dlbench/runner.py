@@ -17,21 +17,28 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dlbench import breakeven, environment, measure, stats, worker, workloads
+from dlbench import breakeven, environment, intervals, measure, stats, worker, workloads
 from dlbench.planning import Plan
 from dlbench.process import WorkerCrashed, WorkerError, WorkerProcess
-from dlbench.results import CaseSpec, Result
+from dlbench.results import CaseSpec, Result, Round
 from dlbench.worker import BlockReply, Failure, Prepared
 
 # A worker that has crashed this many times is not started again for the run.
 MAX_WORKER_CRASHES = 2
 # Long enough for torch/OpenMP thread pools and JIT caches to be live before timing.
 INIT_WARMUP_S = 0.2
+# What the cases of a window may hold at once in one worker (host or device memory, by
+# the workloads' own estimates). The default suite's cases fit many times over, so all
+# of its rounds spread over the whole run; a suite of large cases measures a few rows at
+# a time, and a GPU worker keeps room for the next window.
+WINDOW_BYTES = 2**30
 
 
 @dataclass(frozen=True)
@@ -82,10 +89,14 @@ class _Sampling:
     samples: list[float] = field(default_factory=list)
     host_samples: list[float] = field(default_factory=list)
     enqueue_samples: list[float] = field(default_factory=list)
+    rounds: list[Round] = field(default_factory=list)
     peak_device_bytes: int | None = None
     recompiles: int = 0
+    done: bool = False  # finished: measured, or failed in some execution
+    pid: int | None = None  # the worker process it is prepared in
 
-    def add(self, reply: BlockReply) -> None:
+    def add(self, reply: BlockReply, round_: Round) -> None:
+        self.rounds.append(round_)
         self.samples += reply.samples
         self.host_samples += reply.host_samples
         self.enqueue_samples += reply.enqueue_samples
@@ -114,6 +125,12 @@ class Runner:
         self.slots: dict[str, _Slot] = {}
         self.results: list[Result] = []
         self.options = plan.options  # with the run's compile cache folder once it has one
+        self._clock_zero = time.monotonic()
+        # Stamped on every result: results of one run share its passes (speedups.py).
+        self.run_id = uuid.uuid4().hex[:12]
+        self._passes = 0  # passes so far over the whole run: a round's index
+        self._executions = 0
+        self._last_worker: str | None = None
 
     # -- public ---------------------------------------------------------------------------
     def run(self) -> list[Result]:
@@ -132,17 +149,23 @@ class Runner:
 
     def _run(self, references: Path) -> None:
         self._start_workers()
+        self._clock_zero = time.monotonic()
         skipped = dict(self.plan.skipped)
-        done = 0
-        for group in _rows([*self.plan.cases, *skipped]):
-            for spec in group:
-                if spec in skipped:
-                    self._finish(Result(spec=spec, status="skipped", error=skipped[spec]))
-            self._measure_row([s for s in group if s not in skipped], done, references)
-            done += len(group)
-            # A row's reference serves only that row: the disk holds one at a time.
-            for shared in references.iterdir():
-                shared.unlink(missing_ok=True)
+        for spec in skipped:
+            self._finish(Result(spec=spec, status="skipped", error=skipped[spec]))
+        windows = _windows(_rows([s for s in self.plan.cases if s not in skipped]),
+                           WINDOW_BYTES)
+        # Each execution measures every case again in fresh worker processes with fresh
+        # inputs (JMH's forks, pyperf's processes): what a process or an allocation fixes
+        # for its lifetime varies between executions, and their rounds pool into one
+        # result, finished after the last.
+        cases: dict[CaseSpec, _Sampling] = {}
+        for execution in range(self.plan.repeat):
+            self._executions = execution
+            if execution:
+                self._restart_workers()
+            for window in windows:
+                self._measure_window(window, references, cases)
         self.stop()
 
     def in_plan_order(self) -> list[Result]:
@@ -183,6 +206,19 @@ class Runner:
             self._spawn(slot)
         for slot in self.slots.values():
             self._await_start(slot)
+
+    def _restart_workers(self) -> None:
+        """Fresh processes for every live worker (a worker that kept crashing stays out)."""
+        for slot in self.slots.values():
+            if slot.process is not None:
+                slot.process.stop()
+                slot.process = None
+        live = [slot for slot in self.slots.values() if slot.dead_reason is None]
+        for slot in live:
+            self._spawn(slot)
+        for slot in live:
+            self._await_start(slot)
+        self._last_worker = None
 
     def _spawn(self, slot: _Slot) -> None:
         slot.process = WorkerProcess(slot.label)
@@ -237,35 +273,90 @@ class Runner:
             return Failure("error", str(exc))
 
     # -- cases ----------------------------------------------------------------------------
-    def _measure_row(self, row: Sequence[CaseSpec], done: int, references: Path) -> None:
-        """Measure one row (workload, params, dtype) on every backend, interleaved."""
-        plan = self.plan
-        sampling: dict[CaseSpec, _Sampling] = {}
-        for i, spec in enumerate(row):
-            slot = self.slots[spec.label]
-            self.on_event(Event("case_start", spec=spec, worker=slot.label, pid=slot.pid,
-                                index=done + i, total=self.plan.total))
-            reply = self._call(slot, worker.prepare, spec, plan.config, plan.verify, plan.seed,
-                               str(references))
-            if isinstance(reply, Failure):
-                self._finish(self._failed(spec, reply))
-            else:
-                sampling[spec] = _Sampling(reply)
+    def _measure_window(self, window: Sequence[Sequence[CaseSpec]], references: Path,
+                        cases: dict[CaseSpec, _Sampling]) -> None:
+        """Prepare a window's cases on their workers, then sample them in passes until each
+        case stops: a pass gives every case still sampling one block (a round), the
+        workers and each worker's cases in an order rotated every pass, so a case's rounds
+        are spread over the window's whole duration and the rounds of a row's cases that
+        share a pass are close in time (paired for speedups). `cases` carries each case's
+        rounds from one execution to the next."""
+        sampling: list[CaseSpec] = []
+        for row in window:
+            for spec in row:
+                if self._prepare(spec, references, cases):
+                    sampling.append(spec)
+            # A row's reference serves only that row: the disk holds one at a time.
+            for shared in references.iterdir():
+                shared.unlink(missing_ok=True)
         while sampling:
-            for spec, case in list(sampling.items()):
-                slot = self.slots[spec.label]
-                reply = self._call(slot, worker.block, spec.id)
-                if isinstance(reply, Failure):
-                    del sampling[spec]
-                    self._finish(self._failed(spec, reply, case.prepared))
-                    continue
-                case.add(reply)
-                self.on_event(Event("block", spec=spec, worker=slot.label, pid=slot.pid,
-                                    samples=len(case.samples)))
-                if reply.stop is not None:
-                    del sampling[spec]
-                    self._call(slot, worker.release, spec.id)
-                    self._finish(self._measured(spec, case, reply.stop))
+            self._pass(sampling, cases)
+            self._passes += 1
+
+    def _prepare(self, spec: CaseSpec, references: Path, cases: dict[CaseSpec, _Sampling]
+                 ) -> bool:
+        """Prepare a case on its worker (verified in the first execution only); False when
+        it failed, which finishes it."""
+        plan, slot = self.plan, self.slots[spec.label]
+        first = spec not in cases
+        if first:
+            self.on_event(Event("case_start", spec=spec, worker=slot.label, pid=slot.pid,
+                                index=len(self.results), total=plan.total))
+        elif cases[spec].done:  # failed in an earlier execution
+            return False
+        reply = self._call(slot, worker.prepare, spec, plan.config, plan.verify and first,
+                           plan.seed, str(references))
+        if isinstance(reply, Failure):
+            self._finish(self._failed(spec, reply, None if first else cases[spec].prepared))
+            if not first:
+                cases[spec].done = True
+            return False
+        if first:
+            cases[spec] = _Sampling(reply)
+        cases[spec].pid = slot.pid
+        return True
+
+    def _pass(self, sampling: list[CaseSpec], cases: dict[CaseSpec, _Sampling]) -> None:
+        """One block of every case still sampling, grouped by worker: only the first block
+        after another worker ran needs the long warm-up that lets that worker's threads
+        go idle."""
+        by_worker: dict[str, list[CaseSpec]] = {}
+        for spec in sampling:
+            by_worker.setdefault(spec.label, []).append(spec)
+        for label in _rotated(list(by_worker), self._passes):
+            for spec in _rotated(by_worker[label], self._passes):
+                warmup = (None if label != self._last_worker
+                          else self.plan.config.followup_warmup_time)
+                self._last_worker = label
+                if self._block(spec, cases[spec], warmup):
+                    sampling.remove(spec)
+
+    def _block(self, spec: CaseSpec, case: _Sampling, warmup: float | None) -> bool:
+        """One round of a case; True when the case stopped (converged, out of budget or
+        failed) for this execution."""
+        slot = self.slots[spec.label]
+        if slot.pid != case.pid:
+            # Its worker died for another case and was started again: prepared there anew.
+            reply = self._call(slot, worker.prepare, spec, self.plan.config, False,
+                               self.plan.seed, None)
+            if not isinstance(reply, Failure):
+                case.pid = slot.pid
+        started = time.monotonic() - self._clock_zero
+        reply = self._call(slot, worker.block, spec.id, warmup)
+        if isinstance(reply, Failure):
+            case.done = True
+            self._finish(self._failed(spec, reply, case.prepared))
+            return True
+        case.add(reply, Round(len(reply.samples), self._passes, started, self._executions))
+        self.on_event(Event("block", spec=spec, worker=slot.label, pid=slot.pid,
+                            samples=len(case.samples), index=len(case.rounds)))
+        if reply.stop is None:
+            return False
+        self._call(slot, worker.release, spec.id)
+        if self._executions == self.plan.repeat - 1:
+            case.done = True
+            self._finish(self._measured(spec, case, reply.stop))
+        return True
 
     def _failed(self, spec: CaseSpec, failure: Failure, prepared: Prepared | None = None
                 ) -> Result:
@@ -278,23 +369,25 @@ class Runner:
                       first_call_s=first, flops=flops, bytes=nbytes)
 
     def _measured(self, spec: CaseSpec, case: _Sampling, stop: str) -> Result:
-        summary = stats.summarize(case.samples)
+        sizes = [r.n for r in case.rounds]
+        summary = intervals.summary(case.samples, sizes)
         flops, nbytes = _cost(spec)
-        median = summary.median
+        median = summary["median"]
         prepared = case.prepared
         result = Result(
             spec=spec, status="ok", samples_s=tuple(case.samples),
-            inner_loops=prepared.inner_loops, stats=summary.to_dict(), timer=prepared.timer,
+            inner_loops=prepared.inner_loops, stats=summary, timer=prepared.timer,
             flops=flops, bytes=nbytes,
             gflops=flops / median / 1e9 if median > 0 else None,
             gbytes_per_s=nbytes / median / 1e9 if median > 0 else None,
             verify=prepared.verify, first_call_s=prepared.first_call_s, stop=stop,
             numerics=prepared.numerics, host_samples_s=tuple(case.host_samples),
             enqueue_samples_s=tuple(case.enqueue_samples),
-            peak_device_bytes=case.peak_device_bytes, kernel_extra=case.kernel_extra())
+            peak_device_bytes=case.peak_device_bytes, kernel_extra=case.kernel_extra(),
+            rounds=tuple(case.rounds))
         fraction = self._fraction_of_peak(result)
         warnings = measure.quality_warnings(
-            summary, stop, measure.launch_bound(case.enqueue_samples, case.samples))
+            case.samples, sizes, measure.launch_bound(case.enqueue_samples, case.samples))
         if fraction is not None and fraction > 1:
             warnings.append(stats.QualityWarning.ABOVE_PEAK.value)
         if case.recompiles:  # compile time landed in the samples
@@ -315,6 +408,7 @@ class Runner:
         return rate * 1e9 / peak if (rate and peak) else None
 
     def _finish(self, result: Result) -> None:
+        result = replace(result, run=self.run_id)
         self.results.append(result)
         self.on_result(result)
         self.on_event(Event("case_done", spec=result.spec, result=result,
@@ -325,6 +419,43 @@ def _cost(spec: CaseSpec) -> tuple[float, float]:
     wl = workloads.get(spec.workload)
     p = spec.param_dict
     return wl.flops(p), wl.bytes(p, workloads.itemsize(spec.dtype))
+
+
+def _rotated(items: list[Any], by: int) -> list[Any]:
+    """`items` started at position `by` (mod its length): each pass starts elsewhere, so
+    no backend or case always runs first (Google Benchmark's random interleaving, made
+    deterministic)."""
+    if not items:
+        return items
+    k = by % len(items)
+    return items[k:] + items[:k]
+
+
+def _windows(rows: Sequence[Sequence[CaseSpec]], budget: float
+             ) -> list[list[Sequence[CaseSpec]]]:
+    """Consecutive rows grouped so that each group's cases, all prepared at once on their
+    workers, need at most `budget` bytes in any one worker (a row bigger than the budget
+    is a window of its own). Rounds are spread over a window: the larger the windows,
+    the longer the drift a case's interval sees."""
+    windows: list[list[Sequence[CaseSpec]]] = []
+    held: dict[str, float] = {}
+    for row in rows:
+        need: dict[str, float] = {}
+        for spec in row:
+            need[spec.label] = need.get(spec.label, 0.0) + _memory(spec)
+        if windows and all(held.get(label, 0.0) + n <= budget for label, n in need.items()):
+            windows[-1].append(row)
+            for label, n in need.items():
+                held[label] = held.get(label, 0.0) + n
+        else:
+            windows.append([row])
+            held = dict(need)
+    return windows
+
+
+def _memory(spec: CaseSpec) -> float:
+    return workloads.get(spec.workload).memory_bytes(spec.param_dict,
+                                                      workloads.itemsize(spec.dtype))
 
 
 def _rows(cases: Sequence[CaseSpec]) -> list[list[CaseSpec]]:

@@ -49,6 +49,8 @@ class QualityWarning(StrEnum):
     LAUNCH_BOUND = "launch_bound"
     ABOVE_PEAK = "above_peak"
     RECOMPILED = "recompiled"
+    UNSTABLE = "unstable"
+    FEW_ROUNDS = "few_rounds"
 
 
 EXPLANATIONS = {
@@ -63,6 +65,12 @@ EXPLANATIONS = {
     QualityWarning.LAUNCH_BOUND: "queueing the calls took most of the GPU time: the GPU waited "
     "on the host (Python, wrappers, dispatch), so this is the launch rate, not the kernel's; "
     "compare the native column, or --graph for the kernel alone.",
+    QualityWarning.UNSTABLE: "its rounds disagreed: the machine ran this case at different "
+    "speeds during the run (other programs, clock changes, a busy neighbour on a shared VM), "
+    "and its interval is widened to cover that. For a tighter figure close other programs, "
+    "or run with --repeat 3 to average over more of the machine's states.",
+    QualityWarning.FEW_ROUNDS: "measured in fewer than 3 rounds (one call outlasts the time "
+    "budget), too few to see how much the machine drifts: raise --max-time or --rounds.",
     QualityWarning.ABOVE_PEAK: "more FLOP/s than the hardware's peak: the library did fewer "
     "operations than the direct algorithm dlbench counts (e.g. a Winograd or FFT "
     "convolution); the % of peak is shown as >100%.",

@@ -232,14 +232,15 @@ class Worker:
             host = np.asarray(host) + 1.0
         return host
 
-    def block(self, case_id: str) -> BlockReply | Failure:
-        """One block of samples for a prepared case, after its discarded warm-up."""
+    def block(self, case_id: str, warmup: float | None = None) -> BlockReply | Failure:
+        """One block of samples for a prepared case, after its discarded warm-up (of
+        `warmup` seconds; the config's block warm-up by default)."""
         if os.environ.get(KILL_ENV) == self.backend.name:
             os.kill(os.getpid(), signal.SIGKILL)
         compiled = self.compiled.get(case_id)
         try:
             before = compiled.compilations() if compiled is not None else 0
-            block = self.cases[case_id].block()
+            block = self.cases[case_id].block(warmup)
             again = compiled.compilations() - before if compiled is not None else 0
             return BlockReply(block.samples, block.host_samples, block.enqueue_samples,
                               block.stop, self.backend.peak_memory(), again)
@@ -314,8 +315,8 @@ def prepare(spec: CaseSpec, config: MeasureConfig, verify: bool, seed: int,
     return _current().prepare(spec, config, verify, seed, references)
 
 
-def block(case_id: str) -> BlockReply | Failure:
-    return _current().block(case_id)
+def block(case_id: str, warmup: float | None = None) -> BlockReply | Failure:
+    return _current().block(case_id, warmup)
 
 
 def release(case_id: str) -> None:

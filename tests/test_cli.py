@@ -155,13 +155,34 @@ def test_a_suite_sets_the_block_length_and_the_file_records_it(tmp_path):
     from dlbench.planning import Selection, build
 
     quick = build(Selection(suite="quick", backends=("numpy",)))
-    assert quick.config.block_time == 0.3 and quick.settings()["block_time"] == 0.3
+    assert quick.config.block_time == 0.1 and quick.settings()["block_time"] == 0.1
+    assert quick.config.min_rounds == 5 and quick.settings()["min_rounds"] == 5
     suite = tmp_path / "blocks.toml"
     suite.write_text('[settings]\nblock_time = 0.05\n[[benchmark]]\nworkload = "matmul"\n')
     assert build(Selection(suite=str(suite), backends=("numpy",))).config.block_time == 0.05
     suite.write_text('[settings]\nblock_time = 0\n[[benchmark]]\nworkload = "matmul"\n')
     assert_one_line_error(invoke("run", "--suite", str(suite)), "settings.block_time",
                           "positive number")
+
+
+def test_rounds_and_repeat_come_from_the_suite_or_the_command_line(tmp_path):
+    from dlbench.planning import Selection, build
+
+    plan = build(Selection(suite="quick", backends=("numpy",), rounds=9, repeat=3))
+    assert (plan.config.min_rounds, plan.repeat) == (9, 3)
+    assert (plan.settings()["min_rounds"], plan.settings()["repeat"]) == (9, 3)
+    suite = tmp_path / "rounds.toml"
+    suite.write_text('[settings]\nmin_rounds = 7\nrepeat = 2\n[[benchmark]]\n'
+                     'workload = "matmul"\n')
+    plan = build(Selection(suite=str(suite), backends=("numpy",)))
+    assert (plan.config.min_rounds, plan.repeat) == (7, 2)
+    assert build(Selection(suite=str(suite), backends=("numpy",), repeat=1)).repeat == 1
+    for option in ("--repeat", "--rounds"):  # click's own range check: exit 2, no traceback
+        result = invoke("run", option, "0")
+        assert result.exit_code == 2 and option in result.output
+        assert "Traceback" not in result.output
+    suite.write_text('[settings]\nrepeat = 1000\n[[benchmark]]\nworkload = "matmul"\n')
+    assert_one_line_error(invoke("run", "--suite", str(suite)), "repeat", "executions")
 
 
 def test_suite_threads_setting_gives_way_to_the_command_line(tmp_path):

@@ -26,7 +26,7 @@ from dlbench.report import headline
 from dlbench.report import json as json_report
 from dlbench.report.model import build as build_report
 from dlbench.report.rows import cell_lines, speedup_table, table_notes
-from dlbench.results import CaseSpec, Numerics, Result, RunDocument, dumps, parse
+from dlbench.results import CaseSpec, Numerics, Result, Round, RunDocument, dumps, parse
 from dlbench.runner import Runner, _Sampling
 from dlbench.worker import BlockReply, Prepared, Worker
 from dlbench.workloads import cnn, lstm, mlp, transformer
@@ -178,7 +178,10 @@ def test_a_recompilation_while_sampling_is_a_warning_on_the_cell():
     runner = Runner(build(Selection(backends=("numpy",), workloads=("matmul",), sizes=(8,))))
     for recompiles in (0, 2):
         case = _Sampling(prepared)
-        case.add(BlockReply(noisy(1e-3), (), (), None, None, recompiles))
+        for index in range(3):
+            samples = noisy(1e-3, n=10, seed=index)
+            case.add(BlockReply(samples, (), (), None, None, recompiles if index == 1 else 0),
+                     Round(len(samples), index))
         result = runner._measured(spec, case, "converged")
         assert result.compiler["recompiles_while_sampling"] == recompiles
         assert ("recompiled" in result.warnings) == bool(recompiles)

@@ -113,9 +113,16 @@ def test_the_run_leaves_no_references_behind(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     cases = tuple(CaseSpec.make("matmul", {"m": n, "n": n, "k": n}, "float32", "numpy", "cpu",
                                 "portable") for n in (32, 48))
-    seen = []  # what the run's directory held as each case ended
-    results = Runner(Plan(cases=cases, config=FAST), on_result=lambda r: seen.append(
-        [p.name for d in tmp_path.glob("dlbench-references-*") for p in d.iterdir()])).run()
+    seen = []  # what the run's directory held as each case was prepared
+    prepare = Runner._prepare
+
+    def spy(self, *args):
+        prepared = prepare(self, *args)
+        seen.append([p.name for d in tmp_path.glob("dlbench-references-*") for p in d.iterdir()])
+        return prepared
+
+    monkeypatch.setattr(Runner, "_prepare", spy)
+    results = Runner(Plan(cases=cases, config=FAST)).run()
     assert [r.status for r in results] == ["ok", "ok"]
     assert [len(names) for names in seen] == [1, 1]  # one row's reference at a time
     assert seen[0] != seen[1]

@@ -78,6 +78,13 @@ def run(
     = None,
     max_time: Annotated[float | None, typer.Option(
         min=0.001, help="Most seconds of samples per case and backend.")] = None,
+    rounds: Annotated[int | None, typer.Option(
+        min=1, help="At least this many rounds per case (one block of samples each, spread "
+                    "over the run; intervals stand on the spread between them).")] = None,
+    repeat: Annotated[int | None, typer.Option(
+        min=1, help="Measure everything N times over in fresh worker processes with fresh "
+                    "inputs, and pool the rounds: intervals that also cover what a process "
+                    "fixes for its lifetime, at N times the cost.")] = None,
     cache: Annotated[str, typer.Option(
         help="GPU L2 state per sample: hot (default) or cold (L2 flushed before each "
              "sample, outside the timed window; GPU backends only).")] = "hot",
@@ -147,7 +154,8 @@ def run(
             max_time=options.seconds(max_time, "--max-time"), verify=not no_verify,
             cache=cache, tf32=tf32, include_transfer=include_transfer, graph=graph,
             compile=compile_, compile_mode=compile_mode,
-            compile_cache=str(compile_cache) if compile_cache is not None else None)
+            compile_cache=str(compile_cache) if compile_cache is not None else None,
+            rounds=rounds, repeat=repeat)
     if distributed:
         dist_cli.run(ctx, dist_cli.DistOptions(nproc, dist_backend, dist_timeout), selection,
                      output or default_output(datetime.now(UTC)), force,

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from dlbench import stats
+from dlbench import intervals, stats
 from dlbench.compare.environments import EnvDifference, differences
 from dlbench.compare.reading import Source, Timing
 from dlbench.compare.thresholds import DEFAULT_THRESHOLD, threshold_for, unmatched
@@ -39,6 +39,10 @@ UTEST_MIN_SAMPLES = 9
 # Below 6 samples not even [min, max] covers a median at 95% (stats.MIN_SAMPLES_FOR_CI95),
 # so no interval at all is attempted.
 MIN_SAMPLES = stats.MIN_SAMPLES_FOR_CI95
+# Rounds per side for a comparison at the round level: two show a spread at all; with
+# fewer the file's samples are all there is (intervals.change_interval widens the
+# interval for few rounds, so two are not overconfident).
+MIN_ROUNDS = 2
 # IQR of a normal distribution in standard deviations (2 × 0.6745), to read a spread
 # from the quartiles pytest-benchmark saves when it saves no raw data.
 IQR_PER_SIGMA = 1.349
@@ -161,33 +165,54 @@ def judge(ident: str, base: Timing | None, new: Timing | None, threshold: float 
     assert base.median and new.median
     if shift != 1.0:
         new = replace(new, samples=tuple(x / shift for x in new.samples),
+                      rounds=tuple(x / shift for x in new.rounds),
                       median=new.median / shift,
                       iqr=None if new.iqr is None else new.iqr / shift)
     ratio = new.median / base.median
     confidence = 1.0 - alpha
-    p = None
-    n_min = min(base.n, new.n)
-    if n_min < MIN_SAMPLES:
+    if len(base.rounds) >= MIN_ROUNDS and len(new.rounds) >= MIN_ROUNDS:
+        ratio, lo, hi, p, note = _from_rounds(base, new, confidence, resamples)
+    elif min(base.n, new.n) < MIN_SAMPLES:
         return Row(**row, verdict=Verdict.INCONCLUSIVE, ratio=ratio,
                    reason=f"too few samples ({base.n} in BASE, {new.n} in NEW): need at "
                           f"least {MIN_SAMPLES} per side")
-    if base.samples and new.samples:
-        ratio, lo, hi = stats.ratio_ci(new.samples, base.samples, confidence, resamples)
-        if n_min >= UTEST_MIN_SAMPLES:
-            _, p = stats.mann_whitney_u(new.samples, base.samples)
-            note = ""
-        else:
-            note = (f"U test skipped: it needs {UTEST_MIN_SAMPLES} samples per side; "
-                    "verdict from the interval only")
+    elif base.samples and new.samples:
+        ratio, lo, hi, p, note = _from_samples(base, new, confidence, resamples)
     elif base.iqr is None or new.iqr is None:
         return Row(**row, verdict=Verdict.INCONCLUSIVE, ratio=ratio,
                    reason="neither raw samples nor a recorded spread: no interval")
     else:
         lo, hi = _summary_interval(base, new, confidence)
-        note = "no raw samples: U test unavailable, interval estimated from quartiles"
+        p, note = None, "no raw samples: U test unavailable, interval estimated from quartiles"
     verdict, why = _verdict(ratio, lo, hi, p, threshold, alpha)
     return Row(**row, verdict=verdict, ratio=ratio, lo=lo, hi=hi, p=p,
                reason="; ".join(x for x in (why, note) if x))
+
+
+def _from_rounds(base: Timing, new: Timing, confidence: float, resamples: int
+                 ) -> tuple[float, float, float, float | None, str]:
+    """The change judged at the level where runs vary: each side's rounds (their medians)
+    are the observations, so a change must stand out from both runs' drift between
+    rounds, not merely from the noise between samples."""
+    estimate = intervals.change_interval(new.rounds, base.rounds, confidence, resamples)
+    if min(len(base.rounds), len(new.rounds)) >= UTEST_MIN_SAMPLES:
+        _, p = stats.mann_whitney_u(new.rounds, base.rounds)
+        return estimate.value, estimate.lo, estimate.hi, p, ""
+    return (estimate.value, estimate.lo, estimate.hi, None,
+            f"U test skipped: it needs {UTEST_MIN_SAMPLES} rounds per side "
+            f"({len(base.rounds)} and {len(new.rounds)}); verdict from the interval of rounds")
+
+
+def _from_samples(base: Timing, new: Timing, confidence: float, resamples: int
+                  ) -> tuple[float, float, float, float | None, str]:
+    """Files without rounds (older dlbench, pytest-benchmark): the samples are all there
+    is, and their interval sees only the noise inside one stretch of time."""
+    ratio, lo, hi = stats.ratio_ci(new.samples, base.samples, confidence, resamples)
+    if min(base.n, new.n) >= UTEST_MIN_SAMPLES:
+        _, p = stats.mann_whitney_u(new.samples, base.samples)
+        return ratio, lo, hi, p, ""
+    return (ratio, lo, hi, None, f"U test skipped: it needs {UTEST_MIN_SAMPLES} samples per "
+            "side; verdict from the interval only")
 
 
 def _unusable(side: str, t: Timing) -> str | None:

@@ -31,6 +31,9 @@ class Timing:
     median: float | None = None
     iqr: float | None = None
     n: int = 0
+    # Round medians, where the file recorded rounds (dlbench since rounds): comparisons
+    # then stand on the spread between rounds, not between samples.
+    rounds: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,10 @@ def from_document(doc: results.RunDocument, path: str) -> Source:
         median = s.get("median")
         if median is None and r.samples_s:
             median = statistics.median(r.samples_s)
+        rounds = tuple(r.round_medians().values()) if r.rounds else ()
         timings.append(Timing(id=r.spec.id, status=r.status, error=r.error,
                               samples=tuple(r.samples_s), median=median, iqr=s.get("iqr"),
-                              n=len(r.samples_s) or int(s.get("n") or 0)))
+                              n=len(r.samples_s) or int(s.get("n") or 0), rounds=rounds))
     notes = (f"{path} is from an interrupted run: only its finished cases are compared",) \
         if doc.interrupted else ()
     return Source(path=path, kind="dlbench", timings=tuple(timings),

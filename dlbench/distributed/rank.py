@@ -19,10 +19,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dlbench import backends, measure, stats, workloads
+from dlbench import backends, intervals, measure, stats, workloads
 from dlbench.distributed.timing import CollectiveTimer
 from dlbench.planning import Plan
-from dlbench.results import CaseSpec, Numerics, Result
+from dlbench.results import CaseSpec, Numerics, Result, Round
 
 # Test hook: "RANK:CASE" makes rank RANK kill itself (SIGKILL) when it reaches its
 # CASE-th case (0-based), as a crash or the OOM killer would; "RANK:CASE:hang" makes it
@@ -162,7 +162,8 @@ class RankRunner:
         sampler.first_call_s = first_s
         sampler.run()
         alone = self._alone(setup.alone)
-        return measured(base, sampler.samples, sampler.inner_loops, sampler.stop or "",
+        return measured(base, sampler.samples, sampler.round_sizes, sampler.inner_loops,
+                        sampler.stop or "",
                         wl, self.info.world_size, alone)
 
     def _agree(self, fn: Callable[[], Any]) -> Any:
@@ -238,18 +239,19 @@ def _wrong_message(verify: Mapping[str, Any]) -> str:
             f"{verify.get('tol', float('nan')):.3g}")
 
 
-def measured(base: Result, samples: Sequence[float], loops: int, stop: str,
-             wl: workloads.Workload, world: int, alone: Sequence[float] | None) -> Result:
+def measured(base: Result, samples: Sequence[float], sizes: Sequence[int], loops: int,
+             stop: str, wl: workloads.Workload, world: int, alone: Sequence[float] | None
+             ) -> Result:
     """A measured case's Result: the usual figures, and under extra.distributed the
     world size, algbw and busbw (collectives) or samples/s and scaling efficiency
     (training steps)."""
     spec = base.spec
-    summary = stats.summarize(samples)
+    summary = intervals.summary(samples, sizes)
     p = spec.param_dict
     model_flops = getattr(wl, "model_flops", None)
     flops = model_flops(spec.impl, p) if model_flops else wl.flops(p)
     nbytes = wl.bytes(p, workloads.itemsize(spec.dtype))
-    median = summary.median
+    median = summary["median"]
     extra: dict[str, Any] = {"world_size": world}
     bus_factor = getattr(wl, "bus_factor", None)
     if bus_factor is not None:
@@ -263,11 +265,11 @@ def measured(base: Result, samples: Sequence[float], loops: int, stop: str,
         extra.update(single_rank_samples_s=list(alone),
                      scaling_efficiency={"value": ratio, "ci95": [lo, hi]})
     return replace(base, samples_s=tuple(samples), inner_loops=loops,
-                   stats=summary.to_dict(), flops=flops, bytes=nbytes,
+                   stats=summary, flops=flops, bytes=nbytes,
                    gflops=flops / median / 1e9 if flops else None,
                    gbytes_per_s=nbytes / median / 1e9, stop=stop,
-                   warnings=tuple(measure.quality_warnings(summary, stop)),
-                   distributed=extra)
+                   warnings=tuple(measure.quality_warnings(samples, sizes)),
+                   distributed=extra, rounds=tuple(Round(n, i) for i, n in enumerate(sizes)))
 
 
 def maybe_fault(rank: int, where: int | str) -> None:

@@ -1,8 +1,9 @@
 """The speedup table as data: rows = workload/params/dtype, columns = backend-device(-impl).
 
 Every format (terminal, Markdown, CSV, HTML, JSON) is a view of this one computation.
-Speedups are baseline median / column median, with a bootstrap interval from the raw
-samples (stats.ratio_ci); a speedup whose interval contains 1 is not significant.
+Speedups are baseline time / column time from rounds paired in time (speedups.py), with
+the interval a repeat of the run would fall in; a speedup whose interval contains 1 is
+not significant.
 Columns are labelled by the caller (`labelled_table`), so results of several machines
 can share one table ("host: torch-cpu"); `speedup_table` labels them by backend.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from dlbench import breakeven, stats
+from dlbench import breakeven, speedups, stats
 from dlbench.report.cells import (
     Cell,
     Row,
@@ -28,7 +29,8 @@ from dlbench.results import Result
 DEFAULT_BASELINE = "numpy-cpu"
 GEOMEAN_NOTE = ("geometric mean = the row speedups averaged on a log scale, over the rows where "
                 "both the column and the baseline ran ok; every row counts the "
-                "same whatever its size; interval: bootstrap resampling every row's samples")
+                "same whatever its size; interval: bootstrap resampling every row's rounds "
+                "(its samples, in files without rounds)")
 
 
 # Why TensorFlow has no portable column: said under every table that shows TensorFlow.
@@ -112,8 +114,9 @@ def labelled_table(labelled: Sequence[tuple[str, Result]],
                 continue
             for column, cell in row.cells.items():
                 if cell.result.status == "ok" and cell.result.samples_s:
-                    row.cells[column] = replace(cell, speedup=stats.ratio_ci(
-                        base.result.samples_s, cell.result.samples_s))
+                    estimate = speedups.speedup(base.result, cell.result)
+                    row.cells[column] = replace(cell, speedup=(
+                        estimate.value, estimate.lo, estimate.hi))
             tick(done, len(labelled))
         geomeans = _geomeans(baseline, columns, rows.values())
     tick(len(labelled), len(labelled))
@@ -165,11 +168,12 @@ def order_columns(columns: Sequence[str], first: Mapping[str, Result], baseline:
 def _geomeans(baseline: str, columns: Sequence[str], rows: Sequence[Row]) -> dict[str, GeoMean]:
     out = {}
     for column in columns:
-        pairs = [(row.cells[baseline].result.samples_s, row.cells[column].result.samples_s)
+        pairs = [(row.cells[baseline].result, row.cells[column].result)
                  for row in rows
                  if column != baseline and column in row.cells and row.cells[column].speedup]
         if len(pairs) >= 2:  # the mean of one row is that row's cell
-            out[column] = GeoMean(*stats.geomean_ratio_ci(pairs), rows=len(pairs))
+            estimate = speedups.across_rows(pairs)
+            out[column] = GeoMean(estimate.value, estimate.lo, estimate.hi, rows=len(pairs))
     return out
 
 
@@ -233,11 +237,13 @@ def table_notes(table: SpeedupTable) -> list[str]:
     """The lines under a table (what a speedup is, crossovers); shared by every text view."""
     notes = []
     if table.baseline:
-        notes.append(f"speedup = {table.baseline} median / column median, with its 95% "
-                     "bootstrap interval; (n.s.) = not significant")
+        ways = "; ".join(speedups.HOW[w] for w in speedups.HOW if w in _ways(table))
+        notes.append(f"speedup = {table.baseline} time / column time, {ways}; (n.s.) = not "
+                     "significant")
     if table.geomeans:
         notes.append(GEOMEAN_NOTE)
     notes += [f"crossover: {text}" for text in crossover_texts(table.crossovers)]
+    notes += unstable_lines(table)
     if any(column.split(": ")[-1].startswith("tensorflow-") for column in table.columns):
         notes.append(TENSORFLOW_NOTE)
     return notes + compiled_notes(table)
@@ -258,6 +264,30 @@ def compiled_notes(table: SpeedupTable) -> list[str]:
     return [COMPILED_NOTE] + [
         f"{column}: {what}" + (f", weighed against {' or '.join(against)}" if against else "")
         for column, (what, against) in ran.items()] if ran else []
+
+
+def _ways(table: SpeedupTable) -> set[str]:
+    """How the table's speedups were taken (speedups.how), to say so under it."""
+    assert table.baseline is not None
+    return {speedups.how(row.cells[table.baseline].result, cell.result)
+            for row in table.rows if table.baseline in row.cells
+            for column, cell in row.cells.items()
+            if column != table.baseline and cell.speedup is not None}
+
+
+def unstable_lines(table: SpeedupTable) -> list[str]:
+    """Each cell whose rounds disagreed, once, with how far apart they ran: what changed
+    (the explanation of the code, what to do, follows the table once)."""
+    out = []
+    for row in table.rows:
+        for column, cell in row.cells.items():
+            r = cell.result
+            if stats.QualityWarning.UNSTABLE.value in r.warnings and r.samples_s:
+                medians = r.round_medians().values()
+                out.append(f"⚠ {row.workload} ({row.params}, {row.dtype}) on {column}: its "
+                           f"{len(medians)} rounds ran between {format_time(min(medians))} "
+                           f"and {format_time(max(medians))}")
+    return out
 
 
 def crossover_texts(crossovers: Sequence[Crossover]) -> list[str]:

@@ -23,7 +23,7 @@ from dlbench.errors import UsageError
 # threads: BLAS/OpenMP threads per backend, as --threads (which overrides it); the rest
 # are MeasureConfig fields.
 SETTINGS = {"min_time": float, "max_time": float, "block_time": float, "target_ci": float,
-            "min_samples": int, "threads": int}
+            "min_samples": int, "min_rounds": int, "repeat": int, "threads": int}
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 IMPLS = ("portable", "native", "xla", "compiled")
 

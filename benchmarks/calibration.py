@@ -1,0 +1,118 @@
+"""Does a run's 95% interval hold on the next run? The calibration check of dlbench itself.
+
+Runs the same selection several times in a row, each `dlbench run` a separate process
+(so nothing but the machine's own drift connects them), and asks of every pair of
+consecutive runs:
+
+* **medians**: does run i's interval of a cell's median contain run i+1's median?
+* **speedups**: does run i's interval of a cell's speedup contain run i+1's speedup?
+* **width**: are the intervals still useful — their median width (hi/lo − 1) against the
+  median spread of each cell's estimates over all runs (max/min − 1)?
+* **detection**: which runs said that their rounds disagreed ("unstable" cells).
+
+A 95% interval that means what it says contains the next run's estimate in about 95% of
+the cells; the target is at least 90%, with widths at most twice the run-to-run spread.
+
+    python benchmarks/calibration.py [--runs 6] [--out DIR] [-- extra dlbench run options]
+    python benchmarks/calibration.py --analyze DIR     # the figures of runs already made
+
+The default selection is matmul 256 and 1024, conv2d, mlp_train_step and attention on
+NumPy and torch, float32, with the default suite's settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SELECTION = ["--backend", "numpy,torch", "--workload", "matmul,conv2d,mlp_train_step,attention",
+             "--dtype", "float32"]
+
+
+def make_runs(out: Path, runs: int, extra: list[str]) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(runs):
+        path = out / f"run-{i + 1:02d}.json"
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "dlbench", "run", *SELECTION, *extra, "-o",
+                        str(path), "--force", "--quiet"], check=False)
+        print(f"run {i + 1}/{runs}: {time.monotonic() - started:.0f} s", file=sys.stderr)
+        paths.append(path)
+    return paths
+
+
+def load(path: Path) -> dict:
+    from dlbench import results
+    return {r.spec.id: r for r in results.load(path).results if r.status == "ok"}
+
+
+def speedup_cells(run: dict) -> dict:
+    """Every cell's speedup over numpy-cpu, as the report computes it."""
+    from dlbench.report.rows import speedup_table
+    table = speedup_table(list(run.values()))
+    out = {}
+    for row in table.rows:
+        for column, cell in row.cells.items():
+            if column != table.baseline and cell.speedup is not None:
+                out[(row.workload, row.params, row.dtype, column)] = cell.speedup
+    return out
+
+
+def coverage(runs: list[dict], estimates) -> tuple[int, int, list[float], list[float]]:
+    """(contained, compared, widths, spreads) over consecutive pairs of runs."""
+    tables = [estimates(run) for run in runs]
+    hit = total = 0
+    widths = []
+    for this, nxt in zip(tables, tables[1:], strict=False):
+        for key, (_, lo, hi) in this.items():
+            widths.append(hi / lo - 1)
+            if key in nxt:
+                total += 1
+                hit += lo <= nxt[key][0] <= hi
+    spreads = []
+    for key in tables[0]:
+        values = [t[key][0] for t in tables if key in t]
+        if len(values) == len(tables):
+            spreads.append(max(values) / min(values) - 1)
+    return hit, total, widths, spreads
+
+
+def median_cells(run: dict) -> dict:
+    return {k: (r.median, *r.stats["ci95"]) for k, r in run.items()}
+
+
+def report(paths: list[Path]) -> None:
+    runs = [load(p) for p in paths]
+    for name, estimates in (("medians", median_cells), ("speedups", speedup_cells)):
+        hit, total, widths, spreads = coverage(runs, estimates)
+        print(f"{name}: run i's interval contains run i+1's estimate in {hit}/{total} "
+              f"= {hit / total:.0%} of cells; median interval width "
+              f"{statistics.median(widths):.1%}, median spread of the {len(runs)} runs' "
+              f"estimates {statistics.median(spreads):.1%} (width/spread "
+              f"{statistics.median(widths) / statistics.median(spreads):.2f})")
+    for path, run in zip(paths, runs, strict=True):
+        unstable = [k for k, r in run.items() if "unstable" in r.warnings]
+        print(f"{path.name}: {len(unstable)} of {len(run)} cells unstable")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=6)
+    ap.add_argument("--out", type=Path, default=Path("calibration-runs"))
+    ap.add_argument("--analyze", type=Path, help="only analyse the run-*.json files there")
+    ap.add_argument("extra", nargs="*", help="more `dlbench run` options, after --")
+    args = ap.parse_args()
+    if args.analyze:
+        paths = sorted(args.analyze.glob("run-*.json"))
+    else:
+        paths = make_runs(args.out, args.runs, args.extra)
+    report(paths)
+
+
+if __name__ == "__main__":
+    main()
