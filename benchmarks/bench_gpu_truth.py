@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from dlbench.backends import DeviceOptions, cuda
+from dlbench import backends
+from dlbench.backends import DeviceOptions
 from dlbench.measure import MeasureConfig
 from dlbench.results import CaseSpec
 from dlbench.worker import Failure, Worker
@@ -36,7 +37,7 @@ CONV = {"n": 32, "c": 128, "h": 28, "w": 28, "k": 128, "r": 3, "s": 3, "stride":
 
 
 def usable(library: str) -> bool:
-    return cuda.probe(library).ok
+    return backends.probe(library).ok
 
 
 pytestmark = pytest.mark.skipif(not (usable("torch") or usable("cupy")),

@@ -15,8 +15,11 @@ Compiling happens inside a kernel's first call, whose latency the worker keeps a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from dlbench.kernels import ReportingKernel
 
 # How tables, charts and the headline name every library's compiled implementation.
 COMPILED = "compiled"
@@ -54,20 +57,20 @@ class CompileRefused(Exception):
     line. The case is skipped with it rather than counted as an error."""
 
 
-class CompiledKernel:
+class CompiledKernel(ReportingKernel):
     """A kernel built by a compiler. Its first call compiles; `record()` is the compiler
-    record stored with the result; `compilations()` counts compilations so far, read by
-    the worker around each block of samples: a rise while sampling is a recompilation,
-    whose compile time landed in the samples."""
+    record, its note "compiler" (kept in the result's "extra"); `compilations()` counts
+    compilations so far, read by the worker around each block of samples: a rise while
+    sampling is a recompilation, whose compile time landed in the samples."""
 
     compiler: Compiler
-
-    def __call__(self) -> Any:
-        raise NotImplementedError
 
     def record(self) -> dict[str, Any]:
         return {"frontend": self.compiler.frontend, "compiler": self.compiler.name,
                 "eager": self.compiler.eager}
+
+    def notes(self) -> Mapping[str, Any]:
+        return {"compiler": self.record()}
 
     def compilations(self) -> int:
         return 0

@@ -17,15 +17,14 @@ from typing import Any
 
 import psutil
 
-from dlbench import __version__
-from dlbench.machine import CUPY_DISTRIBUTIONS
+from dlbench import __version__, backends
 
 # ISA features that decide which BLAS kernels can run.
 BLAS_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni",
               "amx_tile", "amx_bf16", "amx_int8")
-LIBRARIES = ("numpy", "torch", *CUPY_DISTRIBUTIONS, "jax", "jaxlib", "tensorflow",
-             "tensorflow-cpu", "array-api-compat", "array-api-extra", "threadpoolctl",
-             "psutil", "typer", "rich")
+# dlbench's own dependencies; each backend's distributions are recorded beside them.
+LIBRARIES = ("array-api-compat", "array-api-extra", "threadpoolctl", "psutil", "typer",
+             "rich")
 # Set by the user when the OS hides the clock (virtual machines): the all-core clock
 # under load, in GHz.
 CPU_GHZ_ENV = "DLBENCH_CPU_GHZ"
@@ -41,11 +40,8 @@ GPU_ENV_NOTES = {
     ("CUDA_LAUNCH_BLOCKING", "1"): "CUDA_LAUNCH_BLOCKING=1 is set: every kernel launch waits for "
     "its kernel, so GPU times include the host's launch and small kernels look slow",
 }
-ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-            "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "CUDA_VISIBLE_DEVICES", "CUPY_TF32",
-            # TensorFlow's and JAX's own switches (oneDNN changes TF's numerics)
-            "TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL", "XLA_FLAGS", "JAX_ENABLE_X64",
-            "JAX_PLATFORMS",
+# Variables that change how every library runs; each backend records its own beside them.
+ENV_VARS = ("OMP_WAIT_POLICY", "CUDA_VISIBLE_DEVICES",
             *dict.fromkeys(name for name, _ in GPU_ENV_NOTES), CPU_GHZ_ENV)
 
 
@@ -160,7 +156,7 @@ def collect_memory() -> dict[str, Any]:
 
 def collect_libraries() -> dict[str, str]:
     versions = {"dlbench": __version__}
-    for name in LIBRARIES:
+    for name in (*backend_facts()[0], *LIBRARIES):
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -170,7 +166,15 @@ def collect_libraries() -> dict[str, str]:
 
 def collect_env_vars(env: dict[str, str] | None = None) -> dict[str, str]:
     env = os.environ if env is None else env
-    return {k: env[k] for k in ENV_VARS if k in env}
+    return {k: env[k] for k in (*backend_facts()[1], *ENV_VARS) if k in env}
+
+
+def backend_facts() -> tuple[list[str], list[str]]:
+    """Every backend's distributions and environment variables, as each declares them."""
+    classes = [backends.backend_class(name) for name in backends.names()]
+    distributions = [d for cls in classes for d in cls.distributions or (cls.library,)]
+    variables = [v for cls in classes for v in cls.env_vars]
+    return list(dict.fromkeys(distributions)), list(dict.fromkeys(variables))
 
 
 # OpenBLAS kernels that use no AVX-512 (OpenBLAS's TargetList.txt), lower-cased.

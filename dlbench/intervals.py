@@ -125,9 +125,35 @@ def round_medians(samples: Sequence[float], sizes: Sequence[int]) -> np.ndarray:
                                                           strict=True)])
 
 
-def _medians_of_resamples(values: np.ndarray, rng: np.random.Generator, resamples: int
-                          ) -> np.ndarray:
-    return np.median(values[rng.integers(0, values.size, (resamples, values.size))], axis=1)
+Groups = Sequence[int] | None  # each round's execution (--repeat); None: one execution
+
+
+def resample(values: np.ndarray, groups: Groups, rng: np.random.Generator, resamples: int
+             ) -> tuple[np.ndarray, int]:
+    """Bootstrap replicates of the median of `values` (one per round), and the number of
+    independent units they stand on. Rounds of one execution share what its processes
+    fixed at start, so with two executions or more the executions are resampled first,
+    then rounds within each chosen one (Davison & Hinkley §3.8), and the units are the
+    executions; with one, the rounds are resampled and are the units."""
+    keys = np.asarray(groups if groups is not None else np.zeros(values.size, dtype=int))
+    labels = np.unique(keys)
+    if labels.size < 2:
+        picks = rng.integers(0, values.size, (resamples, values.size))
+        return np.median(values[picks], axis=1), values.size
+    members = [values[keys == k] for k in labels]
+    width = max(m.size for m in members)
+    table = np.full((labels.size, width), np.nan)
+    sizes = np.array([m.size for m in members])
+    for i, m in enumerate(members):
+        table[i, :m.size] = m
+    chosen = rng.integers(0, labels.size, (resamples, labels.size))
+    # Within each chosen execution, `width` draws from its own rounds; the draws past
+    # its size are dropped, so each keeps its own number of rounds.
+    within = np.floor(rng.random((resamples, labels.size, width))
+                      * sizes[chosen][:, :, None]).astype(int)
+    drawn = table[chosen[:, :, None], within]
+    drawn[np.arange(width)[None, None, :] >= sizes[chosen][:, :, None]] = np.nan
+    return np.nanmedian(drawn.reshape(resamples, -1), axis=1), int(labels.size)
 
 
 def _prediction(point: float, replicates: np.ndarray, rng: np.random.Generator,
@@ -149,20 +175,21 @@ def _logs(values: Sequence[float], what: str) -> np.ndarray:
     return np.log(a)
 
 
-def median_interval(rounds: Sequence[float], confidence: float = CONFIDENCE,
-                    resamples: int = RESAMPLES, seed: int = 0) -> Estimate:
+def median_interval(rounds: Sequence[float], groups: Groups = None,
+                    confidence: float = CONFIDENCE, resamples: int = RESAMPLES,
+                    seed: int = 0) -> Estimate:
     """The median of the round medians, and the interval a repeat's would fall in."""
     logs = _logs(rounds, "median_interval")
     rng = np.random.default_rng(seed)
     point = float(np.median(logs))
-    lo, hi = _prediction(point, _medians_of_resamples(logs, rng, resamples), rng,
-                         confidence, logs.size)
+    replicates, units = resample(logs, groups, rng, resamples)
+    lo, hi = _prediction(point, replicates, rng, confidence, units)
     return Estimate(math.exp(point), math.exp(lo), math.exp(hi), logs.size)
 
 
 def paired_ratio_interval(numerator: Sequence[float], denominator: Sequence[float],
-                          confidence: float = CONFIDENCE, resamples: int = RESAMPLES,
-                          seed: int = 0) -> Estimate:
+                          groups: Groups = None, confidence: float = CONFIDENCE,
+                          resamples: int = RESAMPLES, seed: int = 0) -> Estimate:
     """A speedup from rounds paired in time: the median over rounds of
     numerator_r / denominator_r (two columns measured in the same round, so drift they
     share cancels), and the interval a repeat's would fall in (drift they do not share
@@ -173,13 +200,24 @@ def paired_ratio_interval(numerator: Sequence[float], denominator: Sequence[floa
                                                             "paired_ratio_interval")
     rng = np.random.default_rng(seed)
     point = float(np.median(logs))
-    lo, hi = _prediction(point, _medians_of_resamples(logs, rng, resamples), rng,
-                         confidence, logs.size)
+    replicates, units = resample(logs, groups, rng, resamples)
+    lo, hi = _prediction(point, replicates, rng, confidence, units)
     return Estimate(math.exp(point), math.exp(lo), math.exp(hi), logs.size)
 
 
-def across_rows_interval(rows: Sequence[tuple[Sequence[float], Sequence[float]]],
-                         combine: str = "mean", paired: Sequence[bool] | None = None,
+@dataclass(frozen=True)
+class RowRounds:
+    """One row of a summary across rows: its two sides' round values, their executions,
+    and whether they are paired by round (one run) or two independent groups."""
+
+    numerator: Sequence[float]
+    denominator: Sequence[float]
+    paired: bool = True
+    numerator_groups: Groups = None
+    denominator_groups: Groups = None
+
+
+def across_rows_interval(rows: Sequence[RowRounds], combine: str = "mean",
                          predict: bool = True, confidence: float = CONFIDENCE,
                          resamples: int = RESAMPLES, seed: int = 0) -> Estimate:
     """A summary over rows of numerator/denominator — the geometric mean (`combine`
@@ -193,23 +231,22 @@ def across_rows_interval(rows: Sequence[tuple[Sequence[float], Sequence[float]]]
     reduce = {"mean": np.mean, "median": np.median}[combine]
     rng = np.random.default_rng(seed)
     points, replicates, variances, dfs = [], [], [], []
-    for (numerator, denominator), is_paired in zip(rows, paired or [True] * len(rows),
-                                                   strict=True):
-        num = _logs(numerator, "across_rows_interval")
-        den = _logs(denominator, "across_rows_interval")
-        if is_paired:
+    for row in rows:
+        num = _logs(row.numerator, "across_rows_interval")
+        den = _logs(row.denominator, "across_rows_interval")
+        if row.paired:
             if num.size != den.size:
                 raise ValueError("paired rounds must come in pairs")
             points.append(np.median(num - den))
-            row = _medians_of_resamples(num - den, rng, resamples)
-            dfs.append(num.size - 1)
+            reps, units = resample(num - den, row.numerator_groups, rng, resamples)
         else:
             points.append(np.median(num) - np.median(den))
-            row = (_medians_of_resamples(num, rng, resamples)
-                   - _medians_of_resamples(den, rng, resamples))
-            dfs.append(min(num.size, den.size) - 1)
-        replicates.append(row)
-        variances.append(float(row.var()))
+            num_reps, num_units = resample(num, row.numerator_groups, rng, resamples)
+            den_reps, den_units = resample(den, row.denominator_groups, rng, resamples)
+            reps, units = num_reps - den_reps, min(num_units, den_units)
+        replicates.append(reps)
+        variances.append(float(reps.var()))
+        dfs.append(units - 1)
     point = float(reduce(np.asarray(points)))
     combined = reduce(np.vstack(replicates), axis=0)
     units = 1 + satterthwaite(variances, dfs)
@@ -222,6 +259,7 @@ def across_rows_interval(rows: Sequence[tuple[Sequence[float], Sequence[float]]]
 
 
 def change_interval(new: Sequence[float], base: Sequence[float],
+                    new_groups: Groups = None, base_groups: Groups = None,
                     confidence: float = CONFIDENCE, resamples: int = RESAMPLES,
                     seed: int = 0) -> Estimate:
     """The change between two runs: median(new rounds) / median(base rounds), with a
@@ -230,10 +268,10 @@ def change_interval(new: Sequence[float], base: Sequence[float],
     new_logs, base_logs = _logs(new, "change_interval"), _logs(base, "change_interval")
     rng = np.random.default_rng(seed)
     point = float(np.median(new_logs) - np.median(base_logs))
-    new_reps = _medians_of_resamples(new_logs, rng, resamples)
-    base_reps = _medians_of_resamples(base_logs, rng, resamples)
+    new_reps, new_units = resample(new_logs, new_groups, rng, resamples)
+    base_reps, base_units = resample(base_logs, base_groups, rng, resamples)
     units = 1 + satterthwaite([float(new_reps.var()), float(base_reps.var())],
-                              [new_logs.size - 1, base_logs.size - 1])
+                              [new_units - 1, base_units - 1])
     tail = expanded_tail(confidence, units)
     # The replicates' spread around the point, not their percentiles: a median of few
     # values has a lumpy, off-centre bootstrap distribution.
@@ -277,7 +315,7 @@ def instability(samples: Sequence[float], sizes: Sequence[int]) -> Instability |
     return Instability(between, within, float(medians.min()), float(medians.max()))
 
 
-def summary(samples: Sequence[float], sizes: Sequence[int]) -> dict:
+def summary(samples: Sequence[float], sizes: Sequence[int], groups: Groups = None) -> dict:
     """A result's "stats": the samples' own statistics (stats.summarize), with the median
     and its interval taken from the rounds where there are two or more: the median of
     the round medians, and the interval a repeat's would fall in. With one round the
@@ -287,7 +325,7 @@ def summary(samples: Sequence[float], sizes: Sequence[int]) -> dict:
     if len(sizes) < 2:
         d["interval"] = "samples"
         return d
-    estimate = median_interval(round_medians(samples, sizes))
+    estimate = median_interval(round_medians(samples, sizes), groups)
     d.update(median=estimate.value, ci95=[estimate.lo, estimate.hi], ci_coverage=CONFIDENCE,
              interval="repeat")
     return d

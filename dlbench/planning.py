@@ -24,7 +24,6 @@ from dlbench.errors import BackendUnavailable, UsageError
 from dlbench.measure import MeasureConfig
 from dlbench.results import CaseSpec
 
-INSTALL_HINT = {"torch": "pip install 'dlbench[torch]'", "cupy": "pip install 'dlbench[cupy]'"}
 # Seconds of sampling per case and backend: beyond a day is a typo (`inf`, `1e9`), and
 # would only end at the sample limit, hours later.
 MAX_SECONDS = 86_400.0
@@ -56,13 +55,13 @@ class Selection:
     graph: bool = False
     # Ranks of a distributed run (dlbench.distributed); None: one process per backend.
     world_size: int | None = None
+    rounds: int | None = None  # at least this many rounds per case (--rounds)
+    repeat: int | None = None  # executions: fresh workers measure every case again (--repeat)
     # Every library's compiled implementation even where the suite leaves it out
     # (--compile), how torch.compile compiles, and a persistent cache folder.
     compile: bool = False
     compile_mode: str = "default"
     compile_cache: str | None = None
-    rounds: int | None = None  # at least this many rounds per case (--rounds)
-    repeat: int | None = None  # executions: fresh workers measure every case again (--repeat)
 
 
 @dataclass(frozen=True)
@@ -112,6 +111,7 @@ def build(sel: Selection, available_memory: int | None = None) -> Plan:
         reasons = sorted({reason for _, reason in skipped})
         raise UsageError("nothing to run: " + "; ".join(reasons[:3]))
     config, threads, repeat = reconcile(suite.settings, sel)
+    notes = [*workloads.notes(), *backends.notes(), *notes]  # plugins that did not load
     notes += compile_notes(cases, sel)
     # Overrides can make two suite entries the same case (--size on two matmul entries):
     # measure it once.
@@ -240,7 +240,7 @@ def _refuse_named(sel: Selection, name: str, left_out: Sequence[tuple[Backend, s
     if sel.devices is None and len(left_out) < devices:
         return
     target, reason = left_out[0]
-    hint = INSTALL_HINT.get(name) if "not installed" in reason else None
+    hint = type(target).install_hint if "not installed" in reason else None
     raise BackendUnavailable(f"backend {target.label} is unavailable: {reason}"
                              + (f" ({hint})" if hint else ""))
 
@@ -322,7 +322,7 @@ def case_spec(wl: workloads.Workload, params: dict[str, int], dtype: str, target
     """End-to-end timing (--include-transfer) and graph replay (--graph) apply to kernels
     on a GPU only: CPU columns stay the baseline those figures are compared with, and the
     transfer workload is itself the copies, timed as the copy engine does them."""
-    gpu_kernel = target.device != "cpu" and wl.name != "transfer"
+    gpu_kernel = target.device != "cpu" and wl.device_kernels
     return CaseSpec.make(wl.name, params, dtype, target.name, target.device, impl,
                          end_to_end=sel.include_transfer and gpu_kernel,
                          graph=sel.graph and gpu_kernel)

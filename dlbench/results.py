@@ -1,42 +1,38 @@
-"""The result data model and its JSON file: one versioned document per run.
+"""The result data model: what was measured (CaseSpec) and observed (Result), in one
+versioned document per run (RunDocument), and the few calls that read and write it.
 
-Schema history (bump SCHEMA_VERSION on any change a reader must know about, add a
-migration from the previous version, and a fixture under tests/data/):
-
-* 1 — first version (dlbench 0.1): environment, settings, results with raw samples,
-  stats, verification and quality warnings.
-
-The JSON Schema of the current version is published as dlbench/schema/result.schema.json,
-and every file is validated against it before use (`parse`). A new version keeps the old
-schema beside it, to validate files of that version before they are migrated.
+How the file is versioned, validated and written is dlbench.resultfile's; its names are
+also reachable from here (results.load, results.dump, results.write_atomic …).
 """
 
 from __future__ import annotations
 
-import json
-import math
-import os
-import stat
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dlbench import compilers, intervals, schema, stats
-from dlbench.errors import DlbenchError, ResultFileError
-
-SCHEMA = "dlbench.result"
-SCHEMA_VERSION = 1
-# version -> function turning a document of that version into the next version.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+from dlbench import compilers, intervals, resultfile, stats
+from dlbench.errors import ResultFileError
+from dlbench.resultfile import (  # noqa: F401 - the file's names, reachable from here
+    MIGRATIONS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    Progress,
+    json_safe,
+    output_kind,
+    read_json,
+    read_text,
+    write_atomic,
+)
 
 STATUSES = ("ok", "wrong", "oom", "error", "skipped")
-# Keys of a result's "extra" that the kernel itself reported (additive to schema 1): a
-# compiled kernel's "compiler" record among them (dlbench.compilers).
-KERNEL_EXTRA = ("xla_flops", "sdpa_backend", "compiler")
-# progress(done, total): how far a long job over many results is (big files take seconds).
-Progress = Callable[[int, int], None]
+# The keys of a result's "extra" that the Result writes itself; every other key there is
+# what the kernel reported about itself (kernel_extra: a compiler's FLOP count, the
+# algorithm a library chose), kept as it came (additive to schema 1).
+OWN_EXTRA = ("float32_math", "math", "cache", "host_samples_s", "host_stats",
+             "enqueue_samples_s", "enqueue_stats", "peak_device_bytes", "distributed",
+             "break_even")
 # How ids, columns and files mark a GPU kernel timed with its host↔device copies, and
 # one timed as replays of a CUDA graph (the kernels without Python's launches).
 END_TO_END_MARK = "+transfer"
@@ -194,15 +190,15 @@ class Result:
     # A case run across ranks (dlbench.distributed): world_size, and algbw/busbw of a
     # collective or samples/s and scaling efficiency of a data-parallel step.
     distributed: Mapping[str, Any] | None = None
-    # A compiled kernel's break-even against its library's eager kernel
-    # (dlbench.breakeven), kept in "extra" for the file's readers.
-    break_even: Mapping[str, Any] | None = None
     # How samples_s splits into rounds (in order). Empty in files from before rounds
     # were recorded: their samples count as one round.
     rounds: tuple[Round, ...] = ()
     # The run that measured it: results of one run share its passes, so their rounds of
     # the same index pair up (speedups.py); None in files from before.
     run: str | None = None
+    # A compiled kernel's break-even against its library's eager kernel
+    # (dlbench.breakeven), kept in "extra" for the file's readers.
+    break_even: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -225,6 +221,14 @@ class Result:
         keys = [r.index for r in self.rounds] if self.rounds else [0]
         return dict(zip(keys, (float(m) for m in medians), strict=True))
 
+    def round_executions(self) -> dict[int, int]:
+        """Each round's execution (--repeat) by its pass index."""
+        return {r.index: r.execution for r in self.rounds} if self.rounds else {0: 0}
+
+    @property
+    def median(self) -> float | None:
+        return self.stats["median"] if self.stats else None
+
     @property
     def compiler(self) -> Mapping[str, Any] | None:
         """The compiler record of a compiled kernel (dlbench.compilers), else None."""
@@ -239,10 +243,6 @@ class Result:
         if self.compiler is None:
             return self.spec.column
         return compilers.column(self.spec.label, self.spec.marks)
-
-    @property
-    def median(self) -> float | None:
-        return self.stats["median"] if self.stats else None
 
     @property
     def memory_bound(self) -> bool:
@@ -315,11 +315,11 @@ class Result:
             host_samples_s=tuple(extra.get("host_samples_s") or ()),
             enqueue_samples_s=tuple(extra.get("enqueue_samples_s") or ()),
             peak_device_bytes=int(peak) if peak is not None else None,
-            kernel_extra={k: extra[k] for k in KERNEL_EXTRA if k in extra},
+            kernel_extra={k: v for k, v in extra.items() if k not in OWN_EXTRA},
             distributed=extra.get("distributed"),
-            break_even=extra.get("break_even"),
             rounds=tuple(Round.from_dict(r) for r in d.get("rounds") or ()),
             run=d.get("run"),
+            break_even=extra.get("break_even"),
         )
 
 
@@ -334,6 +334,8 @@ class RunDocument:
     settings: Mapping[str, Any]
     results: tuple[Result, ...]
     interrupted: bool = False
+    # Where it came from (dlbench.provenance): the git commit and the CI run, where known.
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
     def with_results(self, results: tuple[Result, ...], **changes: Any) -> RunDocument:
         return replace(self, results=results, **changes)
@@ -346,6 +348,7 @@ class RunDocument:
             "created": self.created,
             "command": list(self.command),
             "interrupted": self.interrupted,
+            "provenance": self.provenance,
             "environment": self.environment,
             "settings": self.settings,
             "results": [r.to_dict() for r in self.results],
@@ -361,83 +364,13 @@ class RunDocument:
             settings=d.get("settings") or {},
             results=tuple(Result.from_dict(r) for r in d.get("results") or ()),
             interrupted=bool(d.get("interrupted", False)),
+            provenance=d.get("provenance") or {},
         )
 
 
-def json_safe(value: Any) -> Any:
-    """`value` with every NaN and infinity replaced by None, through dicts, lists and tuples
-    (tuples become lists). JSON has no NaN/inf: every JSON this package writes stores them
-    as null rather than emit invalid JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
-
-
 def dumps(doc: RunDocument) -> str:
-    """Deterministic JSON: keys in construction order (params keep the workload's order,
-    which ids depend on), indented, trailing newline."""
-    return json.dumps(json_safe(doc.to_dict()), indent=2, allow_nan=False) + "\n"
-
-
-def write_atomic(path: Path, text: str | bytes, overwrite: bool = True) -> None:
-    """Write via a temporary file in the same folder and rename, so a reader never
-    sees half a file and a crash never leaves one. Bytes (a PNG) are written as they are.
-
-    A FIFO or a character device (`-o /dev/stdout`, a pipe) is written in place: renaming
-    over it would replace the node with a regular file (as root, /dev/null itself).
-    Folders, block devices and sockets are refused. Every failure is a ResultFileError."""
-    try:
-        kind = output_kind(path)
-        if kind not in (None, "file", "stream"):
-            raise ResultFileError(f"{path} is {kind}; dlbench writes regular files (and "
-                                  "FIFOs or character devices in place)")
-        if not overwrite and kind is not None:
-            raise ResultFileError(f"{path} already exists; choose another -o path or remove it")
-        if kind == "stream":
-            with open(path, "wb") as fh:
-                fh.write(text if isinstance(text, bytes) else text.encode("utf-8"))
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _replace(path, text)
-    except OSError as exc:
-        raise ResultFileError(f"{path}: cannot write ({exc.strerror or exc})") from None
-
-
-def _replace(path: Path, text: str | bytes) -> None:
-    # A short prefix: the temporary name must fit where a name of the maximum length does.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text if isinstance(text, bytes) else text.encode("utf-8"))
-        # mkstemp creates 0600; a result or report is meant to be shared like any file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def output_kind(path: Path) -> str | None:
-    """What `path` is now: None (nothing), "file", "stream" (a FIFO or character device,
-    written in place), or the words for what dlbench never writes ("a folder", ...).
-    Raises OSError when it cannot be told (a name too long, a file in the way)."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return None
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
-        return "stream"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    return "a block device" if stat.S_ISBLK(mode) else "a socket or other special file"
+    """The document as its file's text (resultfile.dumps)."""
+    return resultfile.dumps(doc.to_dict())
 
 
 def dump(doc: RunDocument, path: Path) -> None:
@@ -445,23 +378,9 @@ def dump(doc: RunDocument, path: Path) -> None:
 
 
 def parse(data: Any, source: str, progress: Progress | None = None) -> RunDocument:
-    """Check schema and version, validate against the published schema, migrate old
-    versions, and build the document; `progress` follows the validation."""
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise ResultFileError(f"{source}: not a dlbench result file (no \"schema\": \"{SCHEMA}\")")
-    version = data.get("schema_version")
-    if not isinstance(version, int) or not (1 <= version <= SCHEMA_VERSION):
-        newer = isinstance(version, int) and version > SCHEMA_VERSION
-        raise ResultFileError(
-            f"{source}: schema_version {version!r} is not supported by this dlbench "
-            f"(supported: 1..{SCHEMA_VERSION})"
-            + ("; it was written by a newer dlbench: upgrade to read it" if newer else ""))
-    schema.validate(data, schema.RESULT, source, "the dlbench result schema", progress)
-    for key in ("environment", "settings"):
-        schema.check_depth(data.get(key), source, key)
-    while version < SCHEMA_VERSION:
-        data = MIGRATIONS[version](data)
-        version += 1
+    """A file's data, checked, validated and migrated (resultfile.checked), as a document;
+    `progress` follows the validation."""
+    data = resultfile.checked(data, source, progress)
     try:
         return RunDocument.from_dict(data)
     except (KeyError, TypeError, ValueError) as exc:
@@ -470,27 +389,3 @@ def parse(data: Any, source: str, progress: Progress | None = None) -> RunDocume
 
 def load(path: str | Path, progress: Progress | None = None) -> RunDocument:
     return parse(read_json(path), str(path), progress)
-
-
-def read_json(path: str | Path) -> Any:
-    """A JSON file's content, or a ResultFileError saying why it cannot be had."""
-    p = Path(path)
-    text = read_text(p)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultFileError(f"{p}: not JSON ({exc.msg} at line {exc.lineno})") from None
-    except RecursionError:
-        raise ResultFileError(f"{p}: nested too deeply to read") from None
-    return data
-
-
-def read_text(path: Path, kind: str = "file",
-              error: type[DlbenchError] = ResultFileError) -> str:
-    """A UTF-8 file's text, or `error` saying why it cannot be had ("no such <kind>")."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise error(f"{path}: no such {kind}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"{path}: cannot read ({exc})") from None

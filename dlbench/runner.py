@@ -24,7 +24,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dlbench import breakeven, environment, intervals, measure, stats, worker, workloads
+from dlbench import breakeven, environment, measured, worker, workloads
+from dlbench.measured import Measured
 from dlbench.planning import Plan
 from dlbench.process import WorkerCrashed, WorkerError, WorkerProcess
 from dlbench.results import CaseSpec, Result, Round
@@ -91,9 +92,9 @@ class _Sampling:
     enqueue_samples: list[float] = field(default_factory=list)
     rounds: list[Round] = field(default_factory=list)
     peak_device_bytes: int | None = None
-    recompiles: int = 0
     done: bool = False  # finished: measured, or failed in some execution
     pid: int | None = None  # the worker process it is prepared in
+    recompiles: int = 0  # a compiled kernel's compilations while sampling
 
     def add(self, reply: BlockReply, round_: Round) -> None:
         self.rounds.append(round_)
@@ -112,6 +113,15 @@ class _Sampling:
             extra["compiler"] = {**extra["compiler"],
                                  "recompiles_while_sampling": self.recompiles}
         return extra
+
+    def measured(self, stop: str) -> Measured:
+        """What the worker reported for the case, as the one value a Result is built from."""
+        prepared = self.prepared
+        return Measured(
+            tuple(self.samples), tuple(self.rounds), tuple(self.host_samples),
+            tuple(self.enqueue_samples), prepared.inner_loops, stop, prepared.timer,
+            prepared.first_call_s, self.peak_device_bytes, prepared.verify,
+            prepared.numerics, self.kernel_extra())
 
 
 class Runner:
@@ -180,7 +190,9 @@ class Runner:
     @contextlib.contextmanager
     def _compile_cache(self) -> Iterator[None]:
         """The run's own empty cache folder for compiled kernels, removed at the end,
-        unless the user named a persistent one (--compile-cache)."""
+        unless the user named a persistent one (--compile-cache). Workers started again
+        under --repeat share it: an execution after the first compiles from a warm cache,
+        and only the first execution's first call is kept as the compile time."""
         options = self.plan.options
         if options.compile.cache_dir is not None:
             yield
@@ -364,48 +376,10 @@ class Runner:
             prepared.verify if prepared else None)
         first = failure.first_call_s if failure.first_call_s is not None else (
             prepared.first_call_s if prepared else None)
-        flops, nbytes = _cost(spec)
-        return Result(spec=spec, status=failure.status, error=failure.error, verify=verify,
-                      first_call_s=first, flops=flops, bytes=nbytes)
+        return measured.failed(spec, failure.status, failure.error, verify, first)
 
     def _measured(self, spec: CaseSpec, case: _Sampling, stop: str) -> Result:
-        sizes = [r.n for r in case.rounds]
-        summary = intervals.summary(case.samples, sizes)
-        flops, nbytes = _cost(spec)
-        median = summary["median"]
-        prepared = case.prepared
-        result = Result(
-            spec=spec, status="ok", samples_s=tuple(case.samples),
-            inner_loops=prepared.inner_loops, stats=summary, timer=prepared.timer,
-            flops=flops, bytes=nbytes,
-            gflops=flops / median / 1e9 if median > 0 else None,
-            gbytes_per_s=nbytes / median / 1e9 if median > 0 else None,
-            verify=prepared.verify, first_call_s=prepared.first_call_s, stop=stop,
-            numerics=prepared.numerics, host_samples_s=tuple(case.host_samples),
-            enqueue_samples_s=tuple(case.enqueue_samples),
-            peak_device_bytes=case.peak_device_bytes, kernel_extra=case.kernel_extra(),
-            rounds=tuple(case.rounds))
-        fraction = self._fraction_of_peak(result)
-        warnings = measure.quality_warnings(
-            case.samples, sizes, measure.launch_bound(case.enqueue_samples, case.samples))
-        if fraction is not None and fraction > 1:
-            warnings.append(stats.QualityWarning.ABOVE_PEAK.value)
-        if case.recompiles:  # compile time landed in the samples
-            warnings.append(stats.QualityWarning.RECOMPILED.value)
-        return replace(result, fraction_of_peak=fraction, warnings=tuple(warnings))
-
-    def _fraction_of_peak(self, r: Result) -> float | None:
-        """Achieved over theoretical: bandwidth for memory-bound work, FLOP/s otherwise."""
-        spec = r.spec
-        if r.memory_bound:
-            peak = environment.peak_bandwidth_for(self.environment, spec.device)
-            rate = r.gbytes_per_s
-        else:
-            assert r.numerics is not None
-            peak = environment.peak_for(self.environment, spec.device, spec.dtype,
-                                        math=r.numerics.float32_math)
-            rate = r.gflops
-        return rate * 1e9 / peak if (rate and peak) else None
+        return measured.result(spec, case.measured(stop), self.environment)
 
     def _finish(self, result: Result) -> None:
         result = replace(result, run=self.run_id)
@@ -413,12 +387,6 @@ class Runner:
         self.on_result(result)
         self.on_event(Event("case_done", spec=result.spec, result=result,
                             index=len(self.results), total=self.plan.total))
-
-
-def _cost(spec: CaseSpec) -> tuple[float, float]:
-    wl = workloads.get(spec.workload)
-    p = spec.param_dict
-    return wl.flops(p), wl.bytes(p, workloads.itemsize(spec.dtype))
 
 
 def _rotated(items: list[Any], by: int) -> list[Any]:

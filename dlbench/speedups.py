@@ -31,6 +31,12 @@ class Sides:
     numerator: tuple[float, ...]
     denominator: tuple[float, ...]
     paired: bool
+    numerator_groups: tuple[int, ...]  # each round's execution (--repeat)
+    denominator_groups: tuple[int, ...]
+
+    def row(self) -> intervals.RowRounds:
+        return intervals.RowRounds(self.numerator, self.denominator, self.paired,
+                                   self.numerator_groups, self.denominator_groups)
 
 
 def sides(numerator: Result, denominator: Result) -> Sides | None:
@@ -39,11 +45,15 @@ def sides(numerator: Result, denominator: Result) -> Sides | None:
     num, den = numerator.round_medians(), denominator.round_medians()
     if len(num) < MIN_ROUNDS or len(den) < MIN_ROUNDS:
         return None
+    num_groups, den_groups = numerator.round_executions(), denominator.round_executions()
     if numerator.run is not None and numerator.run == denominator.run:
         common = [k for k in num if k in den]
         if len(common) >= MIN_ROUNDS:
-            return Sides(tuple(num[k] for k in common), tuple(den[k] for k in common), True)
-    return Sides(tuple(num.values()), tuple(den.values()), False)
+            groups = tuple(num_groups[k] for k in common)
+            return Sides(tuple(num[k] for k in common), tuple(den[k] for k in common), True,
+                         groups, groups)
+    return Sides(tuple(num.values()), tuple(den.values()), False,
+                 tuple(num_groups.values()), tuple(den_groups.values()))
 
 
 # How a speedup was taken, as the notes under a table say it.
@@ -67,8 +77,10 @@ def speedup(baseline: Result, column: Result) -> Estimate:
         point, lo, hi = stats.ratio_ci(baseline.samples_s, column.samples_s)
         return Estimate(point, lo, hi, 1)
     if pair.paired:
-        return intervals.paired_ratio_interval(pair.numerator, pair.denominator)
-    return intervals.change_interval(pair.numerator, pair.denominator)
+        return intervals.paired_ratio_interval(pair.numerator, pair.denominator,
+                                               pair.numerator_groups)
+    return intervals.change_interval(pair.numerator, pair.denominator,
+                                     pair.numerator_groups, pair.denominator_groups)
 
 
 def across_rows(pairs: Sequence[tuple[Result, Result]], combine: str = "mean") -> Estimate:
@@ -79,6 +91,5 @@ def across_rows(pairs: Sequence[tuple[Result, Result]], combine: str = "mean") -
         samples = [(b.samples_s, c.samples_s) for b, c in pairs]
         how = stats.geomean_ratio_ci if combine == "mean" else stats.median_ratio_ci
         return Estimate(*how(samples), rounds=1)
-    return intervals.across_rows_interval(
-        [(row.numerator, row.denominator) for row in rows if row is not None], combine,
-        paired=[row.paired for row in rows if row is not None])
+    return intervals.across_rows_interval([row.row() for row in rows if row is not None],
+                                          combine)

@@ -48,9 +48,10 @@ class QualityWarning(StrEnum):
     CI_TARGET_MISSED = "ci_target_missed"
     LAUNCH_BOUND = "launch_bound"
     ABOVE_PEAK = "above_peak"
-    RECOMPILED = "recompiled"
     UNSTABLE = "unstable"
     FEW_ROUNDS = "few_rounds"
+    UNVERIFIED = "unverified"
+    RECOMPILED = "recompiled"
 
 
 EXPLANATIONS = {
@@ -74,6 +75,8 @@ EXPLANATIONS = {
     QualityWarning.ABOVE_PEAK: "more FLOP/s than the hardware's peak: the library did fewer "
     "operations than the direct algorithm dlbench counts (e.g. a Winograd or FFT "
     "convolution); the % of peak is shown as >100%.",
+    QualityWarning.UNVERIFIED: "not verified: the workload has no float64 reference, so its "
+    "output was never checked; a wrong kernel would look as fast.",
     QualityWarning.RECOMPILED: "the compiler compiled again while samples were taken (a "
     "guard on shapes, dtypes or Python values failed between calls), so compile time is in "
     "the samples; the result's compiler record says how often: make the kernel's inputs "

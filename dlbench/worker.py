@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from dlbench import backends, workloads
+from dlbench import backends, kernels, workloads
 from dlbench.backends import Backend, DeviceOptions
 from dlbench.compilers import CompiledKernel, CompileRefused
 from dlbench.measure import MeasureConfig, Sampler
@@ -38,9 +38,6 @@ KILL_ENV = "DLBENCH_TEST_KILL_WORKER"
 # Test hook: a backend name here makes its worker time with EventTimer over host events
 # (timer "host-event"), so the event path through runner and result file runs on a CPU.
 EVENT_TIMER_ENV = "DLBENCH_TEST_EVENT_TIMER"
-# Size of the matmul used to wake the library up at start: big enough to start its
-# thread pool and JIT/dispatch caches, small enough to take milliseconds.
-INIT_WARMUP_N = 256
 # What a library's error says when device memory ran out: torch/CuPy allocators say
 # "out of memory"; cuBLAS/cuDNN workspaces and the runtime use their own codes.
 OOM_MARKERS = ("out of memory", "cublas_status_alloc_failed", "cudnn_status_alloc_failed",
@@ -70,15 +67,15 @@ class Prepared:
 @dataclass(frozen=True)
 class BlockReply:
     """One block of a case: samples (and the paired host and enqueue times of event-timed
-    ones), the stopping rule's answer, the device memory high-water mark so far (None on
-    a CPU), and how often a compiled kernel compiled again during the block."""
+    ones), the stopping rule's answer, and the device memory high-water mark so far
+    (None on a CPU)."""
 
     samples: tuple[float, ...]
     host_samples: tuple[float, ...]
     enqueue_samples: tuple[float, ...]
     stop: str | None
     peak_device_bytes: int | None
-    recompiles: int = 0
+    recompiles: int = 0  # how often a compiled kernel compiled again during the block
 
 
 @dataclass(frozen=True)
@@ -118,15 +115,10 @@ class Worker:
         return cls(backend, options)
 
     def warm_up(self, seconds: float) -> None:
-        """A small matmul for `seconds`: thread pools and dispatch caches live before any
-        sample is taken anywhere."""
-        wl = workloads.get("matmul")
-        p = wl.resolve(size=INIT_WARMUP_N)
-        arrays = {k: self.backend.asarray(v, "float32") for k, v in wl.inputs(p).items()}
-        config = MeasureConfig(warmup_time=seconds)
-        impl = wl.impls_for(self.backend.name)[0]  # portable, or a native-only library's own
-        kernel = self.backend.track(wl.kernel(impl, self.backend, arrays, p))
-        Sampler(kernel, self.timer(), config).prepare()
+        """The backend's small matrix product for `seconds`: thread pools and dispatch
+        caches live before any sample is taken anywhere."""
+        kernel = self.backend.track(self.backend.warm_up_kernel())
+        Sampler(kernel, self.timer(), MeasureConfig(warmup_time=seconds)).prepare()
 
     def timer(self, graph: bool = False) -> Timer:
         if os.environ.get(EVENT_TIMER_ENV) == self.backend.name:
@@ -172,19 +164,17 @@ class Worker:
             kernel = with_transfers(backend, kernel, arrays, spec.dtype)
         # Widen the inputs before the first call: training steps update them in place.
         widened = ({k: backend.to_numpy(v).astype(np.float64) for k, v in arrays.items()}
-                   if verify else None)
+                   if verify and wl.verified else None)
         timer = self.timer(spec.graph)
         sampler = Sampler(kernel, timer, config)
         output = sampler.first_call()
         # A compiled kernel knows more once compiled (XLA's FLOP count, its compiler
         # record); one kept in a library's preferred layout says how to turn its output
         # into the workload's.
-        extra = dict(getattr(built, "extra", None) or {})
+        extra = kernels.notes(built)
         compiled = built if isinstance(built, CompiledKernel) else None
-        if compiled is not None:
-            extra["compiler"] = compiled.record()
-            after_first = compiled.compilations()
-        output = getattr(built, "canonical", lambda out: out)(output)
+        after_first = compiled.compilations() if compiled is not None else 0
+        output = kernels.canonical(built, output)
         numerics = self.numerics()
         check = None
         if widened is not None:
@@ -204,7 +194,8 @@ class Worker:
         if compiled is not None:
             # Compiling again while warming up or calibrating is not in the samples, but
             # says the kernel's guards do not hold from one call to the next.
-            extra["compiler"]["recompiles"] = compiled.compilations() - after_first
+            extra["compiler"] = {**extra["compiler"],
+                                 "recompiles": compiled.compilations() - after_first}
             self.compiled[spec.id] = compiled
         assert sampler.first_call_s is not None
         return Prepared(loops, sampler.first_call_s, timer.name, numerics, check, extra)
@@ -281,9 +272,9 @@ def device_need(wl: workloads.Workload, p: Mapping[str, int], host: Mapping[str,
     """Device bytes a case needs: the workload's own figure where it gives one, else its
     inputs at `dtype` twice over (inputs, plus as much again for outputs and scratch)."""
     itemsize = workloads.itemsize(dtype)
-    own = getattr(wl, "device_bytes", None)
+    own = wl.device_bytes(p, itemsize)
     if own is not None:
-        return float(own(p, itemsize))
+        return float(own)
     return 2.0 * sum(int(np.size(a)) for a in host.values()) * itemsize
 
 

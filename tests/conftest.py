@@ -6,7 +6,7 @@ data files) live in tests/helpers.py and are imported by name.
 
 import pytest
 
-from dlbench.backends import cuda
+from dlbench import backends
 
 GPU_LIBRARIES = ("torch", "cupy")
 
@@ -15,7 +15,7 @@ GPU_LIBRARIES = ("torch", "cupy")
 def cuda_probes():
     """What each GPU library says about CUDA here, asked once per session and only when a
     test needs it (the probe starts child processes that import torch and CuPy)."""
-    return {library: cuda.probe(library) for library in GPU_LIBRARIES}
+    return {library: backends.probe(library) for library in GPU_LIBRARIES}
 
 
 @pytest.fixture(params=GPU_LIBRARIES)

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+from typer.testing import CliRunner
 
-from dlbench import compare, results, stats
+from dlbench import compare, results, stats, workloads
+from dlbench.cli import app
 from dlbench.measure import MeasureConfig
 from dlbench.report import model
 from dlbench.results import CaseSpec, Result, RunDocument
@@ -41,6 +43,17 @@ SETTINGS = {"suite": "ci", "threads": None, "tf32": "off"}
 
 
 # -- the command line --------------------------------------------------------------------------
+
+_RUNNER = CliRunner()
+# Wide enough that no table wraps a cell a test reads.
+WIDE = {"COLUMNS": "200"}
+
+
+def cli(*args, env=None, **kwargs):
+    """The one way a test invokes the command line in process (Typer's CliRunner): every
+    argument as text, a terminal WIDE columns wide unless `env` says otherwise."""
+    return _RUNNER.invoke(app, [str(a) for a in args], env={**WIDE, **(env or {})}, **kwargs)
+
 
 def assert_one_line_error(result, *fragments):
     """A CliRunner result of a usage error: exit 2, one line on stderr that starts with
@@ -80,10 +93,19 @@ def noisy(median_s, n=30, spread=0.01, seed=0):
     return tuple((median_s * np.random.default_rng(seed).lognormal(0.0, spread, n)).tolist())
 
 
+def case(workload="matmul", size=None, dtype="float32", backend="numpy", device="cpu",
+         impl="portable", params=None, **marks):
+    """The one builder of a test's case: `workload` at its defaults with `size` as --size
+    sets it (or exactly `params`), on `backend`-`device`, implementation `impl`; `marks`
+    are end_to_end and graph."""
+    if params is None:
+        params = workloads.get(workload).resolve(size=size)
+    return CaseSpec.make(workload, params, dtype, backend, device, impl, **marks)
+
+
 def result(samples, size=256, dtype="float32", backend="numpy", status="ok", error=None):
     """A numpy-cpu portable matmul result of `size` with these samples and their summary."""
-    spec = CaseSpec.make("matmul", {"m": size, "n": size, "k": size}, dtype, backend, "cpu",
-                         "portable")
+    spec = case(size=size, dtype=dtype, backend=backend)
     summary = stats.summarize(samples).to_dict() if samples else None
     return Result(spec=spec, status=status, error=error, samples_s=tuple(samples),
                   stats=summary)

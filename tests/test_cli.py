@@ -3,37 +3,30 @@
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from dlbench.cli import app
-from tests.helpers import assert_one_line_error
+from tests.helpers import assert_one_line_error, cli
 
-runner = CliRunner()
 TINY = ["--workload", "matmul", "--size", "64", "--dtype", "float32", "--min-time", "0.05",
         "--max-time", "0.2"]
 
 
-def invoke(*args, **kwargs):
-    return runner.invoke(app, list(args), **kwargs)
-
-
 def test_help_lists_commands_and_examples():
-    result = invoke("--help")
+    result = cli("--help")
     assert result.exit_code == 0
     for command in ("run", "list", "env"):
         assert command in result.stdout
-    run_help = invoke("run", "--help")
+    run_help = cli("run", "--help")
     assert run_help.exit_code == 0 and "Examples" in run_help.stdout
     assert "--baseline" in run_help.stdout and "--no-verify" in run_help.stdout
 
 
 def test_version():
-    result = invoke("--version")
+    result = cli("--version")
     assert result.exit_code == 0 and result.stdout.startswith("dlbench ")
 
 
 def test_list_shows_backends_workloads_suites():
-    result = invoke("list")
+    result = cli("list")
     assert result.exit_code == 0
     for text in ("numpy", "matmul", "2·m·n·k", "quick", "ci"):
         assert text in result.stdout
@@ -51,15 +44,15 @@ def test_list_explains_a_missing_library(monkeypatch, request):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "torch" else real(name, *a))
-    result = invoke("list", env={"COLUMNS": "200"})
+    result = cli("list", env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "torch is not installed" in result.stdout
-    refused = invoke("run", "--backend", "torch", *TINY)
+    refused = cli("run", "--backend", "torch", *TINY)
     assert_one_line_error(refused, "torch-cpu is unavailable", "torch is not installed",
                           "pip install")
 
 
 def test_env_json_has_the_record():
-    result = invoke("env", "--format", "json")
+    result = cli("env", "--format", "json")
     assert result.exit_code == 0
     record = json.loads(result.stdout)
     assert record["cpu"]["logical_cores"] >= 1
@@ -86,25 +79,25 @@ def test_env_json_has_the_record():
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, fragments):
-    assert_one_line_error(invoke("run", *args), *fragments)
+    assert_one_line_error(cli("run", *args), *fragments)
 
 
 def test_threads_below_one_is_usage_error():
-    result = invoke("run", "--threads", "0")
+    result = cli("run", "--threads", "0")
     assert result.exit_code == 2 and "Traceback" not in result.output
 
 
 def test_bad_suite_file_names_file_key_and_problem(tmp_path):
     suite = tmp_path / "mine.toml"
     suite.write_text('[[benchmark]]\nworkload = "matmul"\nsizes = [64, -1]\n')
-    assert_one_line_error(invoke("run", "--suite", str(suite)), "mine.toml",
+    assert_one_line_error(cli("run", "--suite", str(suite)), "mine.toml",
                           "benchmark[0].sizes", "positive integers")
 
 
 @pytest.mark.slow
 def test_run_json_to_stdout_and_file(tmp_path):
     out = tmp_path / "r.json"
-    result = invoke("run", "--backend", "numpy", *TINY, "--format", "json", "-o", str(out))
+    result = cli("run", "--backend", "numpy", *TINY, "--format", "json", "-o", str(out))
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)  # stdout holds only the document: it pipes
     assert doc["schema"] == "dlbench.result"
@@ -112,7 +105,7 @@ def test_run_json_to_stdout_and_file(tmp_path):
     assert doc["results"][0]["verify"]["ok"] is True
     assert json.loads(out.read_text())["results"] == doc["results"]
     assert doc["environment"]["backends"]["numpy-cpu"]["version"]
-    again = invoke("run", "--backend", "numpy", *TINY, "-o", str(out))
+    again = cli("run", "--backend", "numpy", *TINY, "-o", str(out))
     assert_one_line_error(again, "already exists", "--force")
 
 
@@ -120,7 +113,7 @@ def test_run_json_to_stdout_and_file(tmp_path):
 def test_run_table_marks_wrong_results_and_exits_3(tmp_path, monkeypatch):
     monkeypatch.setenv("DLBENCH_TEST_CORRUPT_OUTPUT", "numpy")
     out = tmp_path / "r.json"
-    result = invoke("run", "--backend", "numpy", *TINY, "-o", str(out), env={"COLUMNS": "160"})
+    result = cli("run", "--backend", "numpy", *TINY, "-o", str(out), env={"COLUMNS": "160"})
     assert result.exit_code == 3
     assert "✗ wrong" in result.stdout
     assert "1 case(s) failed" in result.stderr
@@ -130,12 +123,12 @@ def test_run_table_marks_wrong_results_and_exits_3(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_run_markdown_and_csv(tmp_path):
-    md = invoke("run", "--backend", "numpy", *TINY, "--format", "md", "-o",
+    md = cli("run", "--backend", "numpy", *TINY, "--format", "md", "-o",
                 str(tmp_path / "a.json"))
     assert md.exit_code == 0
     assert md.stdout.startswith("| workload | params | dtype | numpy-cpu (baseline) |")
     assert "**In short**\n\n- Compared numpy-cpu (baseline) on " in md.stdout
-    csv = invoke("run", "--backend", "numpy", *TINY, "--format", "csv", "-o",
+    csv = cli("run", "--backend", "numpy", *TINY, "--format", "csv", "-o",
                  str(tmp_path / "b.json"))
     assert csv.exit_code == 0
     header, row = csv.stdout.splitlines()
@@ -161,7 +154,7 @@ def test_a_suite_sets_the_block_length_and_the_file_records_it(tmp_path):
     suite.write_text('[settings]\nblock_time = 0.05\n[[benchmark]]\nworkload = "matmul"\n')
     assert build(Selection(suite=str(suite), backends=("numpy",))).config.block_time == 0.05
     suite.write_text('[settings]\nblock_time = 0\n[[benchmark]]\nworkload = "matmul"\n')
-    assert_one_line_error(invoke("run", "--suite", str(suite)), "settings.block_time",
+    assert_one_line_error(cli("run", "--suite", str(suite)), "settings.block_time",
                           "positive number")
 
 
@@ -178,11 +171,11 @@ def test_rounds_and_repeat_come_from_the_suite_or_the_command_line(tmp_path):
     assert (plan.config.min_rounds, plan.repeat) == (7, 2)
     assert build(Selection(suite=str(suite), backends=("numpy",), repeat=1)).repeat == 1
     for option in ("--repeat", "--rounds"):  # click's own range check: exit 2, no traceback
-        result = invoke("run", option, "0")
+        result = cli("run", option, "0")
         assert result.exit_code == 2 and option in result.output
         assert "Traceback" not in result.output
     suite.write_text('[settings]\nrepeat = 1000\n[[benchmark]]\nworkload = "matmul"\n')
-    assert_one_line_error(invoke("run", "--suite", str(suite)), "repeat", "executions")
+    assert_one_line_error(cli("run", "--suite", str(suite)), "repeat", "executions")
 
 
 def test_suite_threads_setting_gives_way_to_the_command_line(tmp_path):
@@ -195,7 +188,7 @@ def test_suite_threads_setting_gives_way_to_the_command_line(tmp_path):
     assert build(Selection(suite="quick", backends=("numpy",))).threads is None
     suite = tmp_path / "bad.toml"
     suite.write_text('[settings]\nthreads = 0\n[[benchmark]]\nworkload = "matmul"\n')
-    assert_one_line_error(invoke("run", "--suite", str(suite)), "bad.toml", "settings.threads",
+    assert_one_line_error(cli("run", "--suite", str(suite)), "bad.toml", "settings.threads",
                           "positive number")
 
 
@@ -206,7 +199,7 @@ def test_default_run_leaves_out_a_missing_library_and_says_so(tmp_path, monkeypa
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "torch" else real(name, *a))
-    result = invoke("run", *TINY, "-o", str(tmp_path / "r.json"), env={"COLUMNS": "160"})
+    result = cli("run", *TINY, "-o", str(tmp_path / "r.json"), env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
     assert result.stderr.count("torch-cpu left out: torch is not installed") == 1
     assert "numpy-cpu" in result.stdout and "torch-cpu" not in result.stdout
@@ -217,7 +210,7 @@ def test_default_run_leaves_out_a_missing_library_and_says_so(tmp_path, monkeypa
 
 
 def test_nothing_to_run_is_a_usage_error():
-    assert_one_line_error(invoke("run", "--backend", "numpy", "--dtype", "bfloat16"),
+    assert_one_line_error(cli("run", "--backend", "numpy", "--dtype", "bfloat16"),
                           "nothing to run", "numpy has no bfloat16")
 
 
@@ -225,7 +218,7 @@ def test_nothing_to_run_is_a_usage_error():
 def test_crashing_worker_gives_honest_exit_code_and_keeps_other_results(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "r.json"
-    result = invoke("run", "--backend", "numpy,torch", "--device", "cpu", "--workload",
+    result = cli("run", "--backend", "numpy,torch", "--device", "cpu", "--workload",
                     "matmul", "--size", "64,96,128", "--dtype", "float32",
                     "--min-time", "0.05", "--max-time", "0.2", "-o", str(out),
                     env={"COLUMNS": "200", "DLBENCH_TEST_KILL_WORKER": "torch"})

@@ -3,15 +3,14 @@
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 from dlbench import results
-from dlbench.cli import app
 from tests.helpers import (
     ENV,
     PYTEST_BENCHMARK,
     SETTINGS,
     assert_one_line_error,
+    cli,
     document,
     noisy,
     result,
@@ -19,12 +18,9 @@ from tests.helpers import (
     suite_pair,
 )
 
-runner = CliRunner()
-WIDE = {"COLUMNS": "200"}
-
 
 def invoke(*args):
-    return runner.invoke(app, ["compare", *map(str, args)], env=WIDE)
+    return cli("compare", *args)
 
 
 def write(tmp_path, name, *rs, **kwargs):
@@ -51,7 +47,7 @@ def runs(tmp_path):
 
 
 def test_help_is_registered_with_examples():
-    res = runner.invoke(app, ["--help"], env=WIDE)
+    res = cli("--help")
     assert res.exit_code == 0 and "compare" in res.stdout
     res = invoke("--help")
     assert res.exit_code == 0 and "Examples" in res.stdout

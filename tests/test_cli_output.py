@@ -8,20 +8,14 @@ import stat
 import tempfile
 
 import pytest
-from typer.testing import CliRunner
 
 from dlbench import results
-from dlbench.cli import app, steps
 from dlbench.cli import output as destinations
-from tests.helpers import LAPTOP, assert_one_line_error, while_reading
+from dlbench.cli import steps
+from tests.helpers import LAPTOP, assert_one_line_error, cli, while_reading
 
-runner = CliRunner()
 TINY = ["run", "--backend", "numpy", "--workload", "matmul", "--size", "32", "--dtype",
         "float32", "--max-time", "0.05", "--min-time", "0", "--quiet"]
-
-
-def invoke(*args, **kwargs):
-    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200"}, **kwargs)
 
 
 @pytest.fixture
@@ -44,7 +38,7 @@ def test_run_refuses_an_unwritable_output_before_measuring(tmp_path, monkeypatch
     (tmp_path / "afile").write_text("x")
     (tmp_path / "adir").mkdir()
     os.mkfifo(tmp_path / "fifo")
-    assert_one_line_error(invoke(*TINY, "-o", output, "--force"), *fragments)
+    assert_one_line_error(cli(*TINY, "-o", output, "--force"), *fragments)
     assert stat.S_ISFIFO(os.stat(tmp_path / "fifo").st_mode)
     assert (tmp_path / "afile").read_text() == "x"
 
@@ -53,7 +47,7 @@ def test_a_read_only_folder_is_found_before_measuring(tmp_path, monkeypatch, no_
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
-    assert_one_line_error(invoke(*TINY, "-o", tmp_path / "r.json"),
+    assert_one_line_error(cli(*TINY, "-o", tmp_path / "r.json"),
                           "cannot write in", "(Read-only file system)")
 
 
@@ -66,7 +60,7 @@ def test_a_read_only_folder_is_found_before_measuring(tmp_path, monkeypatch, no_
     (["--dtype", " , "], ["--dtype: no value given"]),
 ])
 def test_option_values_click_lets_through_are_refused(tmp_path, no_measuring, args, fragments):
-    assert_one_line_error(invoke(*without(args[0]), "-o", tmp_path / "r.json", *args),
+    assert_one_line_error(cli(*without(args[0]), "-o", tmp_path / "r.json", *args),
                           *fragments)
 
 
@@ -88,7 +82,7 @@ def test_bad_suite_files_are_one_line_errors(tmp_path, no_measuring, content, fr
     suite = tmp_path / "mine.toml"
     suite.write_bytes(content)
     args = [a for a in without("--max-time") if a not in ("--min-time", "0")]
-    assert_one_line_error(invoke(*args, "--suite", suite, "-o", tmp_path / "r.json"),
+    assert_one_line_error(cli(*args, "--suite", suite, "-o", tmp_path / "r.json"),
                           *fragments)
 
 
@@ -97,7 +91,7 @@ def test_a_second_run_to_the_same_output_is_refused(tmp_path, no_measuring):
     with destinations.locked(out):
         lock = tmp_path / ".r.json.lock"
         assert lock.read_text() == f"{os.getpid()}\n"
-        assert_one_line_error(invoke(*TINY, "-o", out, "--force"),
+        assert_one_line_error(cli(*TINY, "-o", out, "--force"),
                               "r.json is being written by another dlbench run",
                               f"(pid {os.getpid()})")
     assert not lock.exists()
@@ -107,22 +101,22 @@ def test_a_second_run_to_the_same_output_is_refused(tmp_path, no_measuring):
 
 def test_a_run_releases_its_lock_and_leaves_only_its_file(tmp_path):
     out = tmp_path / "r.json"
-    res = invoke(*TINY, "-o", out)
+    res = cli(*TINY, "-o", out)
     assert res.exit_code == 0, res.output
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
     assert results.load(out).results
 
 
 def test_compare_and_report_refuse_a_folder_even_with_force(tmp_path):
-    assert_one_line_error(invoke("compare", LAPTOP, LAPTOP, "--format", "json", "-o", tmp_path,
+    assert_one_line_error(cli("compare", LAPTOP, LAPTOP, "--format", "json", "-o", tmp_path,
                                  "--force"), "is a folder")
-    assert_one_line_error(invoke("report", LAPTOP, "--format", "md", "-o", tmp_path, "--force"),
+    assert_one_line_error(cli("report", LAPTOP, "--format", "md", "-o", tmp_path, "--force"),
                           "is a folder")
 
 
 def test_report_writes_a_fifo_in_place_without_force(tmp_path):
     fifo = tmp_path / "pipe"
-    got, res = while_reading(fifo, lambda: invoke("report", LAPTOP, "--format", "md", "-o",
+    got, res = while_reading(fifo, lambda: cli("report", LAPTOP, "--format", "md", "-o",
                                                   fifo))
     assert res.exit_code == 0, res.output
     assert got.startswith(b"## dlbench report")
@@ -136,13 +130,13 @@ def test_a_character_device_is_written_in_place_never_replaced(tmp_path):
         os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # what /dev/null is
     except OSError as exc:
         pytest.skip(f"cannot make a device node here: {exc.strerror}")
-    res = invoke("compare", LAPTOP, LAPTOP, "--format", "json", "-o", null)
+    res = cli("compare", LAPTOP, LAPTOP, "--format", "json", "-o", null)
     assert res.exit_code == 0, res.output
     assert stat.S_ISCHR(os.stat(null).st_mode)
 
 
 def test_errors_stay_on_one_line_whatever_the_file_name(tmp_path):
-    res = invoke("report", tmp_path / "two\nlines\u2028.json")
+    res = cli("report", tmp_path / "two\nlines\u2028.json")
     line = assert_one_line_error(res, "no such file")
     assert "two\\nlines\\u2028.json" in line
 
@@ -151,12 +145,12 @@ def test_big_inputs_say_that_they_take_a_while(tmp_path, monkeypatch):
     monkeypatch.setattr(steps, "LONG_JOB", 5)
     monkeypatch.setattr(steps, "BAR_FROM", 1)
     monkeypatch.setattr(steps, "BIG_FILE_BYTES", 1000)
-    res = invoke("compare", LAPTOP, LAPTOP)
+    res = cli("compare", LAPTOP, LAPTOP)
     assert res.exit_code == 0, res.output
     assert f"note: reading {LAPTOP} (0 MiB)\n" in res.stderr
     assert f"note: checking {LAPTOP}: 8 results; this takes a while" in res.stderr
     assert "note: comparing: " in res.stderr
-    res = invoke("report", LAPTOP, "--format", "md")
+    res = cli("report", LAPTOP, "--format", "md")
     assert "note: computing speedups: 8 results" in res.stderr
 
 
@@ -176,7 +170,7 @@ def test_a_result_file_that_cannot_be_written_mid_run_is_one_line(tmp_path, monk
     monkeypatch.setattr(run_command, "Runner", recording)
     monkeypatch.setattr(results, "dump", disk_full)
     try:
-        res = invoke(*TINY, "-o", tmp_path / "r.json")
+        res = cli(*TINY, "-o", tmp_path / "r.json")
     finally:
         for runner_ in started:
             runner_.stop(kill=True)

@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from dlbench import backends, breakeven, schema, stats, workloads
+from dlbench import backends, breakeven, measured, schema, stats, workloads
 from dlbench.backends import DeviceOptions
 from dlbench.compilers import CompileOptions, CompileRefused
 from dlbench.measure import Sampler
@@ -27,7 +27,7 @@ from dlbench.report import json as json_report
 from dlbench.report.model import build as build_report
 from dlbench.report.rows import cell_lines, speedup_table, table_notes
 from dlbench.results import CaseSpec, Numerics, Result, Round, RunDocument, dumps, parse
-from dlbench.runner import Runner, _Sampling
+from dlbench.runner import _Sampling
 from dlbench.worker import BlockReply, Prepared, Worker
 from dlbench.workloads import cnn, lstm, mlp, transformer
 from tests.helpers import ENV, FAST_SAMPLING, SETTINGS, assert_one_line_error, noisy
@@ -175,14 +175,13 @@ def test_a_recompilation_while_sampling_is_a_warning_on_the_cell():
     prepared = Prepared(1, 2.0, "host", Numerics(), None,
                         {"compiler": {"frontend": "torch.compile", "compiler": "inductor",
                                       "eager": "portable", "recompiles": 0}})
-    runner = Runner(build(Selection(backends=("numpy",), workloads=("matmul",), sizes=(8,))))
     for recompiles in (0, 2):
         case = _Sampling(prepared)
         for index in range(3):
             samples = noisy(1e-3, n=10, seed=index)
             case.add(BlockReply(samples, (), (), None, None, recompiles if index == 1 else 0),
                      Round(len(samples), index))
-        result = runner._measured(spec, case, "converged")
+        result = measured.result(spec, case.measured("converged"))
         assert result.compiler["recompiles_while_sampling"] == recompiles
         assert ("recompiled" in result.warnings) == bool(recompiles)
 

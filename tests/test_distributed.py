@@ -9,10 +9,8 @@ import sys
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from dlbench import results, workloads
-from dlbench.cli import app
 from dlbench.cli.distributed import rank_args
 from dlbench.cli.options import positive_ints
 from dlbench.clock import WorkClock
@@ -24,10 +22,9 @@ from dlbench.errors import UsageError
 from dlbench.measure import MeasureConfig, Sampler
 from dlbench.timers import HostTimer
 from dlbench.workloads.collectives import count_wrong, rank_values
-from tests.helpers import assert_no_orphans, assert_one_line_error, dlbench
+from tests.helpers import assert_no_orphans, assert_one_line_error, cli, dlbench
 
 pytest.importorskip("torch")
-runner = CliRunner()
 TORCHRUN_ENV = {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "MASTER_ADDR": "x",
                 "MASTER_PORT": "1"}
 
@@ -163,14 +160,14 @@ def test_torchrun_environment_is_recognised():
     (["--nproc", "2", "--workload", "matmul"], "not a distributed workload"),
 ])
 def test_bad_distributed_usage_is_one_line_and_exit_2(args, fragment):
-    result = runner.invoke(app, ["run", *args])
+    result = cli("run", *args)
     assert_one_line_error(result, fragment)
 
 
 def test_nproc_under_torchrun_is_refused(monkeypatch):
     for key, value in TORCHRUN_ENV.items():
         monkeypatch.setenv(key, value)
-    assert_one_line_error(runner.invoke(app, ["run", "--nproc", "2"]), "under torchrun")
+    assert_one_line_error(cli("run", "--nproc", "2"), "under torchrun")
 
 
 # -- real ranks ------------------------------------------------------------------------------
@@ -323,7 +320,7 @@ def test_distributed_tables_show_busbw_by_size_and_scaling_efficiency():
 def test_report_shows_the_distributed_tables(tmp_path):
     path = tmp_path / "d.json"
     results.dump(distributed_doc(), path)
-    result = runner.invoke(app, ["report", str(path), "--format", "md"])
+    result = cli("report", str(path), "--format", "md")
     assert result.exit_code == 0, result.output
     assert "busbw GB/s" in result.stdout and "scaling efficiency" in result.stdout
 

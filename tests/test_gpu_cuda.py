@@ -11,6 +11,7 @@ from dlbench.measure import MeasureConfig
 from dlbench.planning import Plan
 from dlbench.results import CaseSpec
 from dlbench.runner import Runner
+from tests.helpers import case
 
 pytestmark = [pytest.mark.gpu, pytest.mark.slow]
 FAST = MeasureConfig(min_time=0.05, max_time=0.3, min_samples=5, warmup_time=0.02,
@@ -18,8 +19,7 @@ FAST = MeasureConfig(min_time=0.05, max_time=0.3, min_samples=5, warmup_time=0.0
 
 
 def matmul(backend, size=512, dtype="float32"):
-    return CaseSpec.make("matmul", {"m": size, "n": size, "k": size}, dtype, backend, "cuda",
-                         "portable")
+    return case(size=size, dtype=dtype, backend=backend, device="cuda")
 
 
 def test_event_timed_matmul_with_host_time_math_and_peak_memory(gpu_library):

@@ -20,6 +20,7 @@ from dlbench.runner import Runner
 from dlbench.timers import HostEvent
 from dlbench.worker import BlockReply, Failure, Prepared, Worker
 from dlbench.workloads._endtoend import with_transfers
+from tests.helpers import case
 
 FAST = MeasureConfig(min_time=0.02, max_time=0.1, min_samples=3, warmup_time=0.01,
                      sample_time=0.002, block_time=0.02, block_warmup_time=0.0)
@@ -199,8 +200,7 @@ def test_planning_skips_transfer_on_cpu_and_records_cache_and_tf32():
 
 # -- the worker, in this process --------------------------------------------------------
 def spec(size=64, backend="numpy", device="cpu", end_to_end=False):
-    return CaseSpec.make("matmul", {"m": size, "n": size, "k": size}, "float32", backend,
-                         device, "portable", end_to_end)
+    return case(size=size, backend=backend, device=device, end_to_end=end_to_end)
 
 
 def test_case_too_big_for_free_device_memory_is_refused_with_numbers():

@@ -7,14 +7,13 @@ import sys
 from types import SimpleNamespace
 
 import pytest
-from typer.testing import CliRunner
 
 from dlbench import backends
 from dlbench.backends import cuda
-from dlbench.cli import app
-from tests.helpers import assert_one_line_error
+from dlbench.backends.cupy import CupyBackend
+from dlbench.backends.torch import TorchBackend
+from tests.helpers import assert_one_line_error, cli
 
-runner = CliRunner()
 TINY = ["--size", "64", "--dtype", "float32", "--min-time", "0.05", "--max-time", "0.2"]
 HAS_CUPY = importlib.util.find_spec("cupy") is not None
 HAS_TORCH = importlib.util.find_spec("torch") is not None
@@ -49,7 +48,7 @@ def loads_everything(name):
 
 
 def test_cupy_without_driver():
-    out = cuda.classify_cupy(fake_cupy(driver=0), loads_everything)
+    out = CupyBackend.classify_cuda(fake_cupy(driver=0), loads_everything)
     assert not out["ok"] and out["reason"] == (
         "no NVIDIA driver found (cupy.cuda.runtime.driverGetVersion() returned 0)")
 
@@ -57,13 +56,13 @@ def test_cupy_without_driver():
 def test_cupy_driver_older_than_runtime():
     error = RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient "
                          "for CUDA runtime version")
-    out = cuda.classify_cupy(fake_cupy(error=error), loads_everything)
+    out = CupyBackend.classify_cuda(fake_cupy(error=error), loads_everything)
     assert out["reason"].startswith("CUDA unusable: cudaErrorInsufficientDriver")
 
 
 def test_cupy_no_device(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    out = cuda.classify_cupy(fake_cupy(count=0), loads_everything)
+    out = CupyBackend.classify_cuda(fake_cupy(count=0), loads_everything)
     assert out["reason"] == "the driver sees no CUDA device (CUDA_VISIBLE_DEVICES='')"
 
 
@@ -72,7 +71,7 @@ def test_cupy_without_nvrtc_names_the_fix():
         if name == "nvrtc":
             raise ImportError('Failure finding "libnvrtc.so.12"')
 
-    out = cuda.classify_cupy(fake_cupy(), missing)
+    out = CupyBackend.classify_cuda(fake_cupy(), missing)
     assert not out["ok"]
     assert out["reason"] == ('CuPy cannot load nvrtc (Failure finding "libnvrtc.so.12"); '
                              "install 'cupy-cuda12x[ctk]' or the CUDA toolkit")
@@ -84,12 +83,12 @@ def test_cupy_13_without_cuda_pathfinder_is_usable():
     def no_pathfinder(name):
         raise ModuleNotFoundError("No module named 'cuda'")
 
-    out = cuda.classify_cupy(fake_cupy(), no_pathfinder)
+    out = CupyBackend.classify_cuda(fake_cupy(), no_pathfinder)
     assert out["ok"] and out["devices"][0]["name"] == "NVIDIA H100 80GB HBM3"
 
 
 def test_cupy_usable():
-    out = cuda.classify_cupy(fake_cupy(count=2), loads_everything)
+    out = CupyBackend.classify_cuda(fake_cupy(count=2), loads_everything)
     assert out["ok"] and [d["index"] for d in out["devices"]] == [0, 1]
     assert out["devices"][0]["name"] == "NVIDIA H100 80GB HBM3"
 
@@ -105,7 +104,7 @@ def fake_torch(cuda_version="12.8", available=False, init_error=None):
 
 
 def test_torch_cpu_build():
-    out = cuda.classify_torch(fake_torch(cuda_version=None))
+    out = TorchBackend.classify_cuda(fake_torch(cuda_version=None))
     assert out["reason"] == ("torch 2.13.0 is a CPU-only build (Torch not compiled with CUDA "
                              "enabled)")
 
@@ -114,7 +113,7 @@ def test_cuda_torch_without_driver_says_what_torch_says():
     error = RuntimeError("Found no NVIDIA driver on your system. Please check that you have "
                          "an NVIDIA GPU and installed a driver from http://www.nvidia.com\n"
                          "more")
-    out = cuda.classify_torch(fake_torch(init_error=error))
+    out = TorchBackend.classify_cuda(fake_torch(init_error=error))
     assert out["reason"].startswith("Found no NVIDIA driver on your system.")
     assert "\n" not in out["reason"]
 
@@ -139,7 +138,7 @@ def test_a_failed_probe_gives_its_reason_for_every_device():
 # -- the real probe on this machine -----------------------------------------------------
 @pytest.mark.usefixtures("no_gpu")
 def test_real_cupy_probe_here():
-    reason = cuda.probe("cupy").reason
+    reason = backends.probe("cupy").reason
     if HAS_CUPY:
         # MACHINE.md: cupy-cuda12x imports fine here and reports driver version 0.
         assert reason == ("no NVIDIA driver found "
@@ -151,7 +150,7 @@ def test_real_cupy_probe_here():
 @pytest.mark.usefixtures("no_gpu")
 @pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
 def test_real_torch_probe_here():
-    reason = cuda.probe("torch").reason
+    reason = backends.probe("torch").reason
     assert "Torch not compiled with CUDA enabled" in reason or "NVIDIA driver" in reason
 
 
@@ -165,10 +164,10 @@ def test_probe_is_asked_once_per_process(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(subprocess, "Popen", counting)
-    first = cuda.probe("cupy")
-    assert cuda.probe("cupy") is first and cuda.probe("torch") is cuda.probe("torch")
+    first = backends.probe("cupy")
+    assert backends.probe("cupy") is first and backends.probe("torch") is backends.probe("torch")
     # At most one child per library, started together, never again.
-    assert len(started) == len(set(started)) <= len(cuda.GPU_LIBRARIES)
+    assert len(started) == len(set(started)) <= len(backends.gpu_classes())
 
 
 def test_the_parent_never_imports_a_gpu_library():
@@ -183,26 +182,26 @@ def test_the_parent_never_imports_a_gpu_library():
 # -- the command line with no GPU -------------------------------------------------------
 @pytest.mark.usefixtures("no_gpu")
 def test_list_shows_gpu_backends_unavailable_with_the_reason():
-    result = runner.invoke(app, ["list"], env={"COLUMNS": "400"})
+    result = cli("list", env={"COLUMNS": "400"})
     assert result.exit_code == 0
     rows = {tuple(cell.strip() for cell in line.split("│")[1:4]): line
             for line in result.stdout.splitlines() if "│" in line}
     assert ("cupy", "cuda", "no") in rows and ("torch", "cuda", "no") in rows
-    assert cuda.probe("cupy").reason in rows[("cupy", "cuda", "no")]
+    assert backends.probe("cupy").reason in rows[("cupy", "cuda", "no")]
     if HAS_TORCH:
-        assert cuda.probe("torch").reason in rows[("torch", "cuda", "no")]
+        assert backends.probe("torch").reason in rows[("torch", "cuda", "no")]
 
 
 @pytest.mark.usefixtures("no_gpu")
 def test_run_backend_cupy_exits_2_with_the_reason():
-    line = assert_one_line_error(runner.invoke(app, ["run", "--backend", "cupy", *TINY]))
+    line = assert_one_line_error(cli("run", "--backend", "cupy", *TINY))
     assert line.startswith("error: backend cupy-cuda is unavailable: ")
-    assert cuda.probe("cupy").reason in line
+    assert backends.probe("cupy").reason in line
 
 
 @pytest.mark.usefixtures("no_gpu")
 def test_explicit_cuda_device_exits_2():
-    line = assert_one_line_error(runner.invoke(app, ["run", "--backend", "numpy,torch", "--device",
+    line = assert_one_line_error(cli(*["run", "--backend", "numpy,torch", "--device",
                                               "cuda", *TINY]))
     assert "has no device cuda" in line or "unavailable" in line
 
@@ -211,21 +210,22 @@ def test_explicit_cuda_device_exits_2():
 @pytest.mark.slow
 def test_default_run_leaves_gpus_out_saying_so_once(tmp_path):
     # No --backend: every backend is tried (one workload keeps the run short).
-    result = runner.invoke(app, ["run", *TINY, "--workload", "matmul",
+    result = cli(*["run", *TINY, "--workload", "matmul",
                                  "-o", str(tmp_path / "r.json")])
     assert result.exit_code == 0, result.output
-    # Other notes (NumPy's BLAS kernel) may come too; the backends left out come once each.
+    # Other notes (NumPy's BLAS kernel) may come too; the backends left out come once each:
+    # every GPU one, and those whose library is not installed here.
     notes = [line for line in result.stderr.splitlines()
              if line.startswith("note:") and " left out" in line]
-    gpu_targets = [f"note: {t.label}" for t in backends.all_targets() if t.device != "cpu"]
-    assert [n.split(" left out")[0] for n in notes] == gpu_targets
-    assert {"note: cupy-cuda", "note: torch-cuda"} <= set(gpu_targets)
-    assert cuda.probe("cupy").reason in notes[0]
+    left_out = [f"note: {t.label}" for t in backends.all_targets() if not t.available()[0]]
+    assert [n.split(" left out")[0] for n in notes] == left_out
+    assert {"note: cupy-cuda", "note: torch-cuda"} <= set(left_out)
+    assert f"note: cupy-cuda left out: {backends.probe('cupy').reason}" in notes
 
 
 @pytest.mark.usefixtures("no_gpu")
 def test_cold_cache_is_refused_on_cpu_backends():
-    line = assert_one_line_error(runner.invoke(app, ["run", "--cache", "cold", *TINY]))
+    line = assert_one_line_error(cli("run", "--cache", "cold", *TINY))
     assert "--cache cold flushes a GPU's L2 cache" in line and "numpy-cpu" in line
 
 
@@ -234,12 +234,12 @@ def test_cold_cache_is_refused_on_cpu_backends():
     ("--tf32", "maybe", "--tf32 must be on or off, got 'maybe'"),
 ])
 def test_bad_cache_or_tf32_values(option, value, message):
-    assert message in assert_one_line_error(runner.invoke(app, ["run", option, value, *TINY]))
+    assert message in assert_one_line_error(cli("run", option, value, *TINY))
 
 
 @pytest.mark.usefixtures("no_gpu")
 def test_transfer_alone_on_a_cpu_has_nothing_to_run():
-    line = assert_one_line_error(runner.invoke(app, ["run", "--workload", "transfer",
+    line = assert_one_line_error(cli(*["run", "--workload", "transfer",
                                               "--backend", "numpy"]))
     assert line == ("error: nothing to run: transfer copies between host and GPU memory; "
                     "numpy-cpu has no GPU")

@@ -9,6 +9,8 @@ import time
 import psutil
 import pytest
 
+from tests.helpers import cli
+
 pytestmark = pytest.mark.slow
 
 
@@ -101,9 +103,7 @@ def test_ctrl_c_just_after_the_last_case_keeps_everything_and_says_interrupted(
         tmp_path, monkeypatch):
     """The run is over but the command is not: the file still says interrupted, holds
     every result, and records the backends."""
-    from typer.testing import CliRunner
 
-    from dlbench.cli import app
     from dlbench.runner import Runner
 
     finish = Runner.run
@@ -114,7 +114,7 @@ def test_ctrl_c_just_after_the_last_case_keeps_everything_and_says_interrupted(
 
     monkeypatch.setattr(Runner, "run", run_then_ctrl_c)
     out = tmp_path / "r.json"
-    result = CliRunner().invoke(app, run_command(tmp_path)[3:-1] + ["--max-time", "0.1",
+    result = cli(*run_command(tmp_path)[3:-1] + ["--max-time", "0.1",
                                                                     "--min-time", "0"])
     assert result.exit_code == 130, result.output
     assert "interrupted: 1 finished result(s) saved" in result.stderr

@@ -83,12 +83,13 @@ def test_drift_one_column_alone_saw_widens_the_paired_interval():
 def test_across_rows_geometric_mean_and_its_interval():
     rng = np.random.default_rng(5)
     rows = [(steady(6, 0.01, rng, 2e-3 * k), steady(6, 0.01, rng, 1e-3 * k)) for k in (1, 2, 3)]
-    est = intervals.across_rows_interval(rows)
+    est = intervals.across_rows_interval([intervals.RowRounds(*r) for r in rows])
     assert est.value == pytest.approx(2.0, rel=0.03)
     assert est.lo < 2.0 < est.hi and est.rel_width < 0.1
-    ci = intervals.across_rows_interval(rows, predict=False)
+    ci = intervals.across_rows_interval([intervals.RowRounds(*r) for r in rows], predict=False)
     assert ci.rel_width < est.rel_width  # a confidence interval needs no second run's error
-    unpaired = intervals.across_rows_interval(rows, paired=[False] * 3)
+    unpaired = intervals.across_rows_interval([intervals.RowRounds(*r, paired=False)
+                                               for r in rows])
     assert unpaired.value == pytest.approx(est.value, rel=0.03)
 
 
@@ -124,3 +125,29 @@ def test_summary_takes_median_and_interval_from_rounds():
     assert d["ci95"][0] <= 1.0 and d["ci95"][1] >= 2.0 * 0.99
     one = intervals.summary(samples, [9])
     assert one["interval"] == "samples" and one["median"] == pytest.approx(1.1)  # all samples
+
+
+def test_executions_are_resampled_first_so_their_differences_widen():
+    rng = np.random.default_rng(8)
+    # Four executions whose processes settled a few percent apart; rounds inside each
+    # agree, so 24 rounds are not 24 independent views of the machine.
+    levels = (1.0e-3, 1.05e-3, 0.97e-3, 1.1e-3)
+    rounds = np.concatenate([steady(6, 0.003, rng, lv) for lv in levels])
+    groups = [g for g in range(4) for _ in range(6)]
+    as_rounds = intervals.median_interval(rounds)
+    as_executions = intervals.median_interval(rounds, groups)
+    assert as_executions.rel_width > 2 * as_rounds.rel_width
+    assert as_executions.lo < 0.98e-3 and as_executions.hi > 1.09e-3
+    # Executions that agree keep it narrow.
+    same = np.concatenate([steady(6, 0.003, rng) for _ in levels])
+    assert intervals.median_interval(same, groups).rel_width < 0.05
+
+
+def test_resample_keeps_each_executions_own_number_of_rounds():
+    values = np.log(np.array([1.0, 1.0, 1.0, 2.0]))
+    reps, units = intervals.resample(values, [0, 0, 0, 1], np.random.default_rng(0), 4000)
+    assert units == 2
+    # Execution 1 alone (drawn twice, p = 1/4) gives median 2; both: a median of 1.0's and
+    # one 2.0 = 1.0 — never anything in between.
+    assert set(np.round(np.exp(reps), 6)) <= {1.0, 2.0, round(math.sqrt(2.0), 6)}
+    assert np.mean(np.isclose(np.exp(reps), 2.0)) == pytest.approx(0.25, abs=0.03)

@@ -15,12 +15,18 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from tests.helpers import DERANDOMIZE, GPU_BOX, LAPTOP, PYTEST_BENCHMARK, assert_contract, examples
+from tests.helpers import (
+    DERANDOMIZE,
+    GPU_BOX,
+    LAPTOP,
+    PYTEST_BENCHMARK,
+    assert_contract,
+    cli,
+    examples,
+)
 
 pytestmark = [pytest.mark.property, pytest.mark.slow]
-runner = CliRunner()
 counter = itertools.count()
 
 WEIRD = ["", " ", ",", "-", "--", "0", "-1", "nan", "NaN", "inf", "-inf", "Infinity", "1e309",
@@ -153,13 +159,12 @@ def data(tmp_path):
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(line=command_lines())
 def test_every_command_line_keeps_the_exit_code_contract(tmp_path, data, monkeypatch, line):
-    from dlbench.cli import app
 
     example = tmp_path / f"ex{next(counter)}"
     example.mkdir()
     monkeypatch.chdir(example)  # relative outputs ("out.json", "-" for run) land here
     args = [a.replace("{ex}", str(example)).replace("{data}", str(data)) for a in line]
-    res = runner.invoke(app, args, env={"COLUMNS": "120"})
+    res = cli(*args, env={"COLUMNS": "120"})
     assert_contract(res, (0, 1, 2, 3, 130) if line[:1] == ["compare"] else (0, 2, 3, 130))
     assert not any(p.name.startswith(".dlbench-probe") or p.suffix in (".tmp", ".lock")
                    for p in tmp_path.rglob("*")), os.listdir(example)

@@ -14,12 +14,18 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from tests.helpers import DERANDOMIZE, GPU_BOX, LAPTOP, PYTEST_BENCHMARK, assert_contract, examples
+from tests.helpers import (
+    DERANDOMIZE,
+    GPU_BOX,
+    LAPTOP,
+    PYTEST_BENCHMARK,
+    assert_contract,
+    cli,
+    examples,
+)
 
 pytestmark = pytest.mark.property
-runner = CliRunner()
 BASES = {"laptop": json.loads(LAPTOP.read_text()), "gpu-box": json.loads(GPU_BOX.read_text()),
          "pytest-benchmark": json.loads(PYTEST_BENCHMARK.read_text())}
 # Stands for a value spliced into the JSON text afterwards: deeper than json.dumps can go.
@@ -134,18 +140,11 @@ def test_compare_and_report_survive_mutated_documents(tmp_path, text, fmt):
     bad = folder / "mutated.json"
     bad.write_text(text, encoding="utf-8")
     for args in ([LAPTOP, bad], [bad, LAPTOP], [bad, bad]):
-        res = runner.invoke(app(), ["compare", *map(str, args)], env={"COLUMNS": "120"})
+        res = cli("compare", *args, env={"COLUMNS": "120"})
         # Two different files may hold a real slowdown: the gate's exit 1, said so. A file
         # against itself never does.
         regression = res.exit_code == 1 and "regression" in res.stderr + res.stdout
         assert_contract(res, (0, 2, 1) if regression and args[0] != args[1] else (0, 2))
     out = [] if fmt == "table" else ["-o", str(folder / f"report.{fmt}")]
-    res = runner.invoke(app(), ["report", str(bad), "--format", fmt, *out],
-                        env={"COLUMNS": "120"})
+    res = cli("report", bad, "--format", fmt, *out, env={"COLUMNS": "120"})
     assert_contract(res, (0, 2))
-
-
-def app():
-    from dlbench.cli import app
-
-    return app

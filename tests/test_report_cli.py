@@ -6,23 +6,16 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
 
-from dlbench.cli import app
-from tests.helpers import DATA, GPU_BOX, LAPTOP, assert_one_line_error
+from tests.helpers import DATA, GPU_BOX, LAPTOP, assert_one_line_error, cli
 
 CPU_RUN = DATA / "run-cpu.json"
 H200_RUN = DATA / "run-h200.json"
 
-runner = CliRunner()
-
-
-def invoke(*args, **kwargs):
-    return runner.invoke(app, [str(a) for a in args], **kwargs)
 
 
 def test_default_is_the_table_in_the_terminal():
-    result = invoke("report", LAPTOP, GPU_BOX, env={"COLUMNS": "200"})
+    result = cli("report", LAPTOP, GPU_BOX, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     for text in ("machine laptop", "gpu-box: speedups", "all machines side by side",
                  "geometric mean", "crossover: matmul float32", "one epoch, extrapolated"):
@@ -32,21 +25,21 @@ def test_default_is_the_table_in_the_terminal():
 @pytest.mark.parametrize(("fmt", "start"), [("md", "## dlbench report"), ("csv", "id,workload"),
                                             ("json", "{")])
 def test_text_formats_go_to_stdout(fmt, start):
-    result = invoke("report", LAPTOP, "--format", fmt)
+    result = cli("report", LAPTOP, "--format", fmt)
     assert result.exit_code == 0 and result.stdout.startswith(start)
-    dash = invoke("report", LAPTOP, "--format", fmt, "-o", "-")
+    dash = cli("report", LAPTOP, "--format", fmt, "-o", "-")
     assert dash.stdout == result.stdout
 
 
 def test_format_from_suffix_atomic_write_and_force(tmp_path):
     out = tmp_path / "r.json"
-    result = invoke("report", LAPTOP, GPU_BOX, "-o", out)
+    result = cli("report", LAPTOP, GPU_BOX, "-o", out)
     assert result.exit_code == 0 and f"wrote {out}" in result.stderr
     assert json.loads(out.read_text())["schema"] == "dlbench.report"
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left
-    assert_one_line_error(invoke("report", LAPTOP, "-o", out), "already exists", "--force")
+    assert_one_line_error(cli("report", LAPTOP, "-o", out), "already exists", "--force")
     assert len(json.loads(out.read_text())["machines"]) == 2  # untouched
-    forced = invoke("report", LAPTOP, "-o", out, "--force")
+    forced = cli("report", LAPTOP, "-o", out, "--force")
     assert forced.exit_code == 0 and len(json.loads(out.read_text())["machines"]) == 1
 
 
@@ -56,19 +49,19 @@ def test_png_writes_exactly_the_file_named_one_slide_sized_sheet(tmp_path):
 
     from dlbench.report import plots
 
-    result = invoke("report", H200_RUN, "-o", tmp_path / "charts.png")
+    result = cli("report", H200_RUN, "-o", tmp_path / "charts.png")
     assert result.exit_code == 0, result.output
     assert [p.name for p in tmp_path.iterdir()] == ["charts.png"]
     with Image.open(tmp_path / "charts.png") as image:
         assert image.size == (16 * plots.SHEET_DPI, 9 * plots.SHEET_DPI)  # 16:9, 1920×1080
-    again = invoke("report", LAPTOP, "--format", "png", "-o", tmp_path / "charts.png")
+    again = cli("report", LAPTOP, "--format", "png", "-o", tmp_path / "charts.png")
     assert_one_line_error(again, "charts.png", "already exists", "--force")
 
 
 def test_a_folder_gets_the_bundle_with_an_index(tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "out"
-    result = invoke("report", CPU_RUN, H200_RUN, "-o", f"{out}/")
+    result = cli("report", CPU_RUN, H200_RUN, "-o", f"{out}/")
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(["index.html", "report.html", "report.md", "report.csv",
@@ -81,15 +74,15 @@ def test_a_folder_gets_the_bundle_with_an_index(tmp_path):
     assert "In short: h200-box" in index and "No GPU was measured" in index
     assert json.loads((out / "report.json").read_text())["headline"]["h200-box"]
     # an existing folder is a bundle too, and its files are not replaced without --force
-    again = invoke("report", CPU_RUN, "-o", out)
+    again = cli("report", CPU_RUN, "-o", out)
     assert_one_line_error(again, "already exist", "--force")
-    assert invoke("report", CPU_RUN, "-o", out, "--force").exit_code == 0
-    assert_one_line_error(invoke("report", CPU_RUN, "-o", out, "--format", "md"),
+    assert cli("report", CPU_RUN, "-o", out, "--force").exit_code == 0
+    assert_one_line_error(cli("report", CPU_RUN, "-o", out, "--format", "md"),
                           "gets the whole bundle")
 
 
 def test_report_on_a_gpu_machine_starts_with_the_headline():
-    result = invoke("report", H200_RUN, env={"COLUMNS": "80"})
+    result = cli("report", H200_RUN, env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == "In short (h200-box)"
@@ -100,7 +93,7 @@ def test_report_on_a_gpu_machine_starts_with_the_headline():
 def test_html_file(tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "r.html"
-    assert invoke("report", LAPTOP, GPU_BOX, "-o", out).exit_code == 0
+    assert cli("report", LAPTOP, GPU_BOX, "-o", out).exit_code == 0
     assert out.read_text().count('<img class="chart"') == 4  # throughput, speedup, bars, roofline
 
 
@@ -116,19 +109,19 @@ def test_html_file(tmp_path):
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, fragments):
-    assert_one_line_error(invoke("report", *args), *fragments)
+    assert_one_line_error(cli("report", *args), *fragments)
 
 
 def test_unreadable_files_are_one_line_errors(tmp_path):
     not_json = tmp_path / "a.json"
     not_json.write_text("{ nope")
-    assert_one_line_error(invoke("report", not_json), "a.json: not JSON")
+    assert_one_line_error(cli("report", not_json), "a.json: not JSON")
     other = tmp_path / "b.json"
     other.write_text('{"schema": "something.else"}')
-    assert_one_line_error(invoke("report", other), "b.json: not a dlbench result file")
+    assert_one_line_error(cli("report", other), "b.json: not a dlbench result file")
     newer = tmp_path / "c.json"
     newer.write_text('{"schema": "dlbench.result", "schema_version": 99}')
-    assert_one_line_error(invoke("report", newer), "schema_version 99", "newer dlbench")
+    assert_one_line_error(cli("report", newer), "schema_version 99", "newer dlbench")
 
 
 @pytest.mark.parametrize("fmt", ["png", "html"])
@@ -136,7 +129,7 @@ def test_charts_without_matplotlib_say_what_to_install(monkeypatch, tmp_path, fm
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "matplotlib" else real(name, *a))
-    result = invoke("report", LAPTOP, "--format", fmt, "-o", tmp_path / f"x.{fmt}")
+    result = cli("report", LAPTOP, "--format", fmt, "-o", tmp_path / f"x.{fmt}")
     assert_one_line_error(result, "matplotlib", "pip install 'dlbench[report]'")
     assert list(tmp_path.iterdir()) == []
 
@@ -158,7 +151,7 @@ def test_a_wrong_result_whose_error_is_unknown_still_shows(tmp_path):
     path = tmp_path / "nan-error.json"
     path.write_text(json.dumps(data))
     for fmt in ("table", "md"):
-        result = invoke("report", path, "--format", fmt, env={"COLUMNS": "200"})
+        result = cli("report", path, "--format", fmt, env={"COLUMNS": "200"})
         assert result.exit_code == 0, result.output
         assert "err nan " in result.stdout and "tol 1e-05" in result.stdout
 
@@ -174,5 +167,5 @@ def test_charts_leave_out_values_no_log_axis_can_hold(tmp_path):
     path = tmp_path / "extreme.json"
     path.write_text(json.dumps(data))
     for out in ("r.html", "charts.png"):
-        result = invoke("report", path, "-o", tmp_path / out)
+        result = cli("report", path, "-o", tmp_path / out)
         assert result.exit_code == 0, result.output

@@ -11,19 +11,16 @@ import json
 from dataclasses import replace
 
 import pytest
-from typer.testing import CliRunner
 
 from dlbench import results
-from dlbench.cli import app
 from dlbench.report import headline, model, plots
 from dlbench.report import json as json_report
 from dlbench.report.rows import across_ranks
-from tests.helpers import DATA, XSS, dlbench
+from tests.helpers import DATA, XSS, cli, dlbench
 
 DIST = DATA / "report-distributed.json"
 CPU_RUN = DATA / "run-cpu.json"
 ACROSS = {"allreduce", "allgather", "ddp_train_step"}
-runner = CliRunner()
 
 
 def mixed(tmp_path, host=None):
@@ -64,7 +61,7 @@ def test_nor_in_the_side_by_side_table_of_several_machines(tmp_path):
 
 
 def test_a_distributed_file_alone_has_no_speedup_table_nor_headline():
-    result = runner.invoke(app, ["report", str(DIST), "--format", "md"])
+    result = cli("report", str(DIST), "--format", "md")
     assert result.exit_code == 0, result.output
     md = result.stdout
     assert "In short" not in md and "| workload | params | dtype |" not in md
@@ -72,7 +69,7 @@ def test_a_distributed_file_alone_has_no_speedup_table_nor_headline():
     assert "| allreduce | 2 | float32 | 1 MiB |" in md
     assert "| mlp | 2 | float32 | 16 |" in md
     assert "one epoch" not in md
-    table = runner.invoke(app, ["report", str(DIST)], env={"COLUMNS": "200"})
+    table = cli("report", str(DIST), env={"COLUMNS": "200"})
     assert table.exit_code == 0, table.output
     assert "In short" not in table.stdout and "speedups" not in table.stdout
     assert "distributed results: collectives" in table.stdout
@@ -139,7 +136,7 @@ def test_the_bundle_the_sheet_and_the_html_show_the_busbw_chart(tmp_path):
 
     path, _ = mixed(tmp_path)
     out = tmp_path / "out"
-    result = runner.invoke(app, ["report", str(path), "-o", f"{out}/"])
+    result = cli("report", str(path), "-o", f"{out}/")
     assert result.exit_code == 0, result.output
     with Image.open(out / "busbw.png") as image:
         assert image.format == "PNG" and image.size[0] > 500
@@ -148,10 +145,10 @@ def test_the_bundle_the_sheet_and_the_html_show_the_busbw_chart(tmp_path):
     assert 'id="chart-busbw"' in page and "one line per collective, world size and dtype" in page
     assert "<h2>Across ranks (torch.distributed)</h2>" in page
     assert page.count("<h3>collectives</h3>") == 1
-    html = runner.invoke(app, ["report", str(DIST), "-o", str(tmp_path / "r.html")])
+    html = cli("report", str(DIST), "-o", str(tmp_path / "r.html"))
     assert html.exit_code == 0, html.output
     assert 'id="chart-busbw"' in (tmp_path / "r.html").read_text()
-    sheet = runner.invoke(app, ["report", str(DIST), "-o", str(tmp_path / "sheet.png")])
+    sheet = cli("report", str(DIST), "-o", str(tmp_path / "sheet.png"))
     assert sheet.exit_code == 0, sheet.output
     with Image.open(tmp_path / "sheet.png") as image:
         assert image.size == (16 * plots.SHEET_DPI, 9 * plots.SHEET_DPI)
@@ -162,8 +159,8 @@ def test_text_from_a_distributed_result_is_inert_in_html_and_markdown(tmp_path):
     bad = replace(doc.results[0], status="error", error=XSS, samples_s=(), stats=None)
     path = tmp_path / "bad.json"
     results.dump(doc.with_results((bad,)), path)
-    html = runner.invoke(app, ["report", str(path), "--format", "html"])
-    md = runner.invoke(app, ["report", str(path), "--format", "md"])
+    html = cli("report", str(path), "--format", "html")
+    md = cli("report", str(path), "--format", "md")
     assert html.exit_code == 0 and md.exit_code == 0, html.output + md.output
     assert XSS not in html.stdout and "&lt;script&gt;" in html.stdout
     assert XSS not in md.stdout and "&lt;script&gt;" in md.stdout

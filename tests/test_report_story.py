@@ -14,7 +14,7 @@ from dlbench.report import epoch, headline, markdown, terminal
 from dlbench.report.rows import speedup_table
 from dlbench.report.sweeps import find_sweeps
 from dlbench.results import CaseSpec, Result
-from tests.helpers import DATA, build, check_snapshot, result
+from tests.helpers import DATA, build, case, check_snapshot, result
 
 CPU_RUN = DATA / "run-cpu.json"
 H200_RUN = DATA / "run-h200.json"
@@ -159,8 +159,7 @@ def test_parameters_are_never_merged_by_equal_values():
 
 def deepbench(m, n, k, backend, t):
     """A matmul of shape m×k by k×n on `backend`-cpu, every sample `t`."""
-    return Result(spec=CaseSpec.make("matmul", {"m": m, "n": n, "k": k}, "float32", backend,
-                                     "cpu", "portable"),
+    return Result(spec=case(backend=backend, params={"m": m, "n": n, "k": k}),
                   status="ok", samples_s=(t,) * 10, stats=result([t] * 10).stats)
 
 
@@ -262,3 +261,26 @@ def test_a_device_that_is_no_gpu_is_named_as_it_is():
     assert any(s.startswith("A tpu column loses to numpy-cpu on 1 cell(s): matmul (m=64, n=64, "
                             "k=64, float32) on jax-tpu 0.50×") for s in story)
     assert "on its one row, matmul (m=64, n=64, k=64, float32)" in story[1]
+
+
+def test_an_unverified_workload_is_said_in_the_headline_the_cell_and_the_notes():
+    from dataclasses import replace
+
+    from dlbench.report import rows
+
+    base = result([1e-3] * 9)
+    unchecked = replace(result([5e-4] * 9, backend="torch"), warnings=("unverified",))
+    table = speedup_table([base, unchecked])
+    story = headline.sentences(table)
+    assert story[1].startswith("Not verified: matmul (no float64 reference")
+    assert "unverified" in rows.cell_lines(table.rows[0].cells["torch-cpu"], "numpy-cpu",
+                                           "torch-cpu")
+    text = run_view_of(table, story)
+    assert "⚠ unverified: not verified: the workload has no float64 reference" in text
+    assert headline.sentences(speedup_table([base]))[1:2] != story[1:2]
+
+
+def run_view_of(table, story, width=120):
+    console = Console(width=width, file=io.StringIO(), color_system=None, highlight=False)
+    console.print(terminal.render(table, story=story))
+    return console.file.getvalue()

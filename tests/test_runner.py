@@ -10,6 +10,7 @@ from dlbench.measure import MeasureConfig
 from dlbench.planning import Plan
 from dlbench.results import CaseSpec
 from dlbench.runner import Runner
+from tests.helpers import case
 
 pytestmark = pytest.mark.slow
 
@@ -18,8 +19,7 @@ FAST = MeasureConfig(min_time=0.05, max_time=0.3, min_samples=5, warmup_time=0.0
 
 
 def specs(size, backends=("numpy", "torch"), dtype="float32"):
-    return [CaseSpec.make("matmul", {"m": size, "n": size, "k": size}, dtype, b, "cpu",
-                          "portable") for b in backends]
+    return [case(size=size, dtype=dtype, backend=b) for b in backends]
 
 
 @pytest.fixture(scope="module")

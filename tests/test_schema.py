@@ -9,15 +9,15 @@ import pytest
 
 from dlbench import compare, results, schema, stats
 from dlbench.errors import ResultFileError
-from dlbench.results import CaseSpec, Numerics, Result
-from tests.helpers import DATA, LAPTOP, PYTEST_BENCHMARK, document, noisy, result
+from dlbench.results import Numerics, Result
+from tests.helpers import DATA, LAPTOP, PYTEST_BENCHMARK, case, document, noisy, result
 
 
 def gpu_result():
     """A GPU result with every `extra` a GPU run writes, and a key of a later version."""
     samples = noisy(2e-3, n=12)
-    return Result(spec=CaseSpec.make("matmul", {"m": 8, "n": 8, "k": 8}, "float32", "torch",
-                                     "cuda", "native", True, True),
+    return Result(spec=case(size=8, backend="torch", device="cuda", impl="native",
+                            end_to_end=True, graph=True),
                   status="ok", samples_s=samples, inner_loops=3,
                   stats=stats.summarize(samples).to_dict(), timer="cuda-event", flops=1024.0,
                   bytes=768.0, gflops=0.5, gbytes_per_s=0.4, fraction_of_peak=1.2,

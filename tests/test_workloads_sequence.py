@@ -10,16 +10,14 @@ import math
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from dlbench import backends, stats, workloads
-from dlbench.cli import app
 from dlbench.errors import UsageError
 from dlbench.report import epoch
 from dlbench.results import CaseSpec, Result
 from dlbench.workloads import _attention, attention, lstm, transformer
 from dlbench.workloads._transformer_reference import reference_step as transformer_reference
-from tests.helpers import assert_one_line_error, fast_impls
+from tests.helpers import assert_one_line_error, cli, fast_impls
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 BACKENDS = ["numpy", pytest.param("torch", marks=pytest.mark.skipif(
@@ -168,12 +166,12 @@ def test_bad_parameters_in_a_suite_file_are_exit_2_with_the_rule(tmp_path):
     suite = tmp_path / "mine.toml"
     suite.write_text('[[benchmark]]\nworkload = "transformer_train_step"\n'
                      'params = {d_model = 100, heads = 12}\n')
-    result = CliRunner().invoke(app, ["run", "--suite", str(suite)])
+    result = cli("run", "--suite", str(suite))
     assert_one_line_error(result, "mine.toml", "heads (12) must divide d_model (100)")
 
 
 def test_list_shows_the_new_workloads_with_formulas():
-    result = CliRunner().invoke(app, ["list"], env={"COLUMNS": "400"})
+    result = cli("list", env={"COLUMNS": "400"})
     assert result.exit_code == 0
     for text in ("lstm_train_step", "transformer_train_step", "4·batch·seq²·heads·head_dim"):
         assert text in result.stdout
@@ -355,7 +353,7 @@ def test_native_attention_records_the_sdpa_backend_that_ran():
     """torch's dispatcher answer (kept on the kernel) names the op the profiler saw."""
     torch = pytest.importorskip("torch")
     _, _, _, _, _, kernel = prepare("attention", "torch", "float32", "native")
-    chosen = kernel.extra["sdpa_backend"]
+    chosen = kernel.notes()["sdpa_backend"]
     assert chosen in ("flash_attention", "efficient_attention", "cudnn_attention", "math")
     with torch.profiler.profile() as prof:
         kernel()

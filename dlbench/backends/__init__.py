@@ -12,7 +12,7 @@ import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -20,13 +20,13 @@ from dlbench.backends import cuda
 from dlbench.clock import Clock, perf_clock
 from dlbench.compilers import CompileOptions, Compiler
 from dlbench.errors import UsageError
+from dlbench.kernels import Kernel, KernelNative, Native, Source
 from dlbench.registry import Registry
 from dlbench.timers import Event, EventTimer, GraphTimer, HostTimer, Timer
 
-# Built-in backends by module, imported on first use of the registry (cheap: the
-# modules import their libraries lazily).
-_BUILTIN_MODULES = ("dlbench.backends.numpy", "dlbench.backends.torch", "dlbench.backends.cupy",
-                    "dlbench.backends.jax", "dlbench.backends.tensorflow")
+# Size of the matrix product a worker wakes its library with: big enough to start its
+# thread pool and JIT/dispatch caches, small enough to take milliseconds.
+WARM_UP_N = 256
 
 
 @dataclass(frozen=True)
@@ -41,13 +41,42 @@ class DeviceOptions:
 
 
 class Backend:
-    """Arrays and devices of one library. Subclasses set the class attributes."""
+    """Arrays and devices of one library: the one place that says what a backend writes.
+
+    Every backend sets ``name``, ``library``, ``devices`` and ``dtypes`` and writes two
+    methods: ``asarray`` (a float64 NumPy array onto the device, in a dtype) and
+    ``to_numpy`` (back, as a NumPy copy). The rest have defaults; a backend writes those
+    its library has:
+
+    - start-up: ``prepare_env`` and ``threads_before_import`` (what the library reads at
+      import), ``importing`` (around the import), ``set_threads``, ``setup`` (after
+      import: device, math flags, handles), ``describe`` (what a result records);
+    - timing: ``synchronize`` (wait for queued work), ``track`` (a library without a
+      device-wide wait keeps each call's output to wait on), ``math_state`` and
+      ``float32_math``;
+    - kernels (dlbench.kernels): ``portable`` (False where the array API does not reach
+      the library), ``native_kind``, ``derived`` and ``build`` for the implementations a
+      compiler derives, ``compiler`` (which of them is the library's compiled one,
+      dlbench.compilers) and ``compiler_ready``, ``warm_up_kernel``, ``table_note``;
+    - a GPU: ``cuda_unavailable`` and ``classify_cuda`` (asked in a child process),
+      ``new_event`` (device time), and for the GPU modes it lists in ``gpu_modes``:
+      ``capture`` (graph), ``host_empty``/``device_empty``/``copy`` (transfer),
+      ``l2_bytes``/``fill_zero`` (cold); ``memory_free``, ``peak_memory``,
+      ``reset_peak_memory`` and ``free_cached`` where it has a caching allocator.
+
+    Derived for every backend: ``label``, ``is_cuda``, ``installed``, ``version``,
+    ``available``, ``xp`` (array_api_compat's namespace of ``library``), ``timer``
+    (host time on a CPU, events on a GPU) and ``implementations``.
+    """
 
     name: ClassVar[str]
     library: ClassVar[str]  # import name, also the distribution looked up for a version
     # The distributions that may provide the library, when their names differ from it
     # (cupy-cuda12x, tensorflow-cpu…): the first one installed gives the version.
     distributions: ClassVar[tuple[str, ...]] = ()
+    # Environment variables that change what or how fast the library computes: recorded
+    # with every run (and in `describe`), never set by dlbench.
+    env_vars: ClassVar[tuple[str, ...]] = ()
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     dtypes: ClassVar[tuple[str, ...]] = ("float32", "float64")
     # True when the worker sets process-wide state before or at import (environment,
@@ -55,8 +84,18 @@ class Backend:
     process_settings: ClassVar[bool] = False
     # GPU timing modes it supports: CUDA-graph replay, end to end with copies, cold L2.
     gpu_modes: ClassVar[frozenset[str]] = frozenset({"graph", "transfer", "cold"})
-    # The library's compiler, when it has one: the implementation it builds, and from
-    # which eager one (dlbench.compilers).
+    # How its kernels come (dlbench.kernels): whether the array API reaches the library
+    # (the portable kernels run on it), the kind of native kernel it takes, and the
+    # implementations it derives from another one: impl -> the impl it is built from.
+    portable: ClassVar[bool] = True
+    # Said under every table that shows it (why it lacks an implementation others have).
+    table_note: ClassVar[str | None] = None
+    # How to install it, said when a run names it and it is not installed.
+    install_hint: ClassVar[str | None] = None
+    native_kind: ClassVar[type[Native]] = KernelNative
+    derived: ClassVar[Mapping[str, str]] = {}
+    # The library's compiler, when it has one: which derived implementation it builds,
+    # from which eager one, and what it is called (dlbench.compilers).
     compiler: ClassVar[Compiler | None] = None
 
     def __init__(self, device: str = "cpu") -> None:
@@ -90,7 +129,22 @@ class Backend:
         asked of the library in a child process (cuda.probe), never here."""
         if not self.is_cuda:
             return self.installed()
-        return cuda.device_available(cuda.probe(self.name), self.device)
+        return cuda.device_available(cuda.probe(type(self), gpu_classes()), self.device)
+
+    # -- CUDA, asked in the probe's child (dlbench.backends.probe), never here ------------
+    @classmethod
+    def cuda_unavailable(cls) -> str | None:
+        """Why the library has no GPU here, where its installed files alone tell (a
+        CPU-only build): then no child is started to ask it."""
+        if importlib.util.find_spec(cls.library) is None:
+            return f"{cls.library} is not installed"
+        return None
+
+    @classmethod
+    def classify_cuda(cls, library: Any) -> dict[str, Any]:
+        """In the probe's child, given the imported library: {"ok": bool, "reason": why
+        not, "devices": [{"index", "name", "total_bytes"}], "info": {...}}."""
+        return {"ok": False, "reason": f"{cls.name} has no way to ask for CUDA devices"}
 
     # -- used inside a worker -----------------------------------------------------------
     @property
@@ -123,10 +177,34 @@ class Backend:
     def set_threads(self, threads: int | None) -> None:
         raise NotImplementedError
 
-    # -- the compiler (cheap: never imports the library) --------------------------------
+    # -- kernels ------------------------------------------------------------------------
+    @classmethod
+    def implementations(cls, native: bool, has_native: bool = False) -> tuple[str, ...]:
+        """What it offers for a workload, given whether the workload has a native kernel
+        for it measured on the device in question (`native`), or at all (`has_native`):
+        portable, native, and those derived. A compiler builds from the native kernel
+        even where that is not measured on its own (torch's matmul on a CPU is the
+        portable kernel's very call)."""
+        offered = ["portable"] if cls.portable else []
+        offered += ["native"] if native else []
+        offered += [impl for impl, base in cls.derived.items() if impl not in offered
+                    and (base in offered or (base == "native" and has_native))]
+        return tuple(offered)
+
+    def build(self, impl: str, workload: Source, arrays: Mapping[str, Any],
+              p: Mapping[str, int]) -> Kernel:
+        """The kernel of implementation `impl` of `workload` on the case's arrays; a
+        backend with derived implementations builds those itself."""
+        if impl == "portable":
+            return workload.portable(self.xp, arrays, p)
+        if impl == "native":
+            return workload.natives[self.name].build(self, arrays, p)
+        raise UsageError(f"{self.name} has no {impl!r} implementation")
+
     def compiler_ready(self) -> tuple[bool, str]:
         """(can the compiled implementation run here?, reason when not): what the
-        compiler needs beyond the library itself (Inductor a C++ compiler)."""
+        compiler needs beyond the library itself (Inductor a C++ compiler). Cheap: never
+        imports the library."""
         return True, ""
 
     def compiler_summary(self) -> str:
@@ -138,11 +216,14 @@ class Backend:
         what = f"{self.compiler.frontend} ({self.compiler.name})"
         return what if ready else f"{what} unavailable: {why}"
 
-    def compile(self, kernel: Callable[[], Any], eager: str) -> Callable[[], Any]:
-        """`kernel` under the library's compiler (a compilers.CompiledKernel), weighed
-        against the `eager` implementation; a library compiling otherwise (JAX's pure
-        functions, TensorFlow's tf.function) builds its kernels in workloads._compiled."""
-        raise UsageError(f"{self.name} compiles no kernel of this form")
+    def warm_up_kernel(self) -> Kernel:
+        """A small matrix product (256²) in the library's own namespace: run before any
+        sample anywhere, it starts thread pools and dispatch caches."""
+        import numpy as np
+
+        a = self.asarray(np.ones((WARM_UP_N, WARM_UP_N)), "float32")
+        matmul = self.xp.matmul
+        return lambda: matmul(a, a)
 
     def describe(self) -> dict[str, Any]:
         """Versions, BLAS and the threads in force, as seen from inside the worker."""
@@ -229,14 +310,49 @@ class Backend:
         return lambda: fill_zero(buffer)  # writes every byte: L2 then holds only the buffer
 
 
-_REGISTRY: Registry[Backend] = Registry("backend", _BUILTIN_MODULES, "dlbench.backends")
+def contract_problem(cls: type) -> str | None:
+    """Why a class cannot serve as a backend (checked as it registers), or None."""
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        return "is not a dlbench.backends.Backend"
+    for attribute in ("name", "library"):
+        if attribute not in dir(cls):
+            return f"declares no {attribute}"
+    missing = [name for name, own in (("asarray", cls.asarray), ("to_numpy", cls.to_numpy))
+               if own is vars(Backend)[name]]
+    if missing:
+        return f"does not write {', '.join(missing)}"
+    if not issubclass(cls.native_kind, Native):
+        return "native_kind is not one of dlbench.kernels' kinds of native"
+    if cls.compiler is not None and cls.derived.get(cls.compiler.impl) != cls.compiler.eager:
+        return (f"its compiler builds {cls.compiler.impl!r} from {cls.compiler.eager!r}, "
+                "which its derived implementations do not say")
+    return None
+
+
+_REGISTRY: Registry[Backend] = Registry(
+    "backend", __name__, helpers=("cuda", "probe", "torch_compile"),
+    entry_points="dlbench.backends",
+    check=contract_problem)
 register = _REGISTRY.register
 names = _REGISTRY.names
 backend_class = _REGISTRY.get
+find = _REGISTRY.find
+origin = _REGISTRY.origin
+notes = _REGISTRY.notes
 
 
 def get(name: str, device: str = "cpu") -> Backend:
     return backend_class(name)(device)
+
+
+def gpu_classes() -> list[type[Backend]]:
+    """Every registered backend with a CUDA device."""
+    return [cls for cls in map(backend_class, names()) if "cuda" in cls.devices]
+
+
+def probe(name: str) -> cuda.Probe:
+    """What backend `name`'s library says about CUDA here (asked once per process)."""
+    return cuda.probe(backend_class(name), gpu_classes())
 
 
 def all_targets() -> list[Backend]:

@@ -4,36 +4,27 @@ Why a child process: asking CUDA anything beyond the driver version
 (`cudaGetDeviceCount`, `torch.cuda.is_available()`) runs `cuInit` in the asking
 process, which loads the driver and starts its threads; a process that later forks
 cannot use CUDA in the child (FIELD.md P9, the asv "cuda init error"). Workers are
-spawned, but the parent stays clean all the same: it never imports cupy or torch
-for a CUDA question. The child imports the library, answers in one JSON line and
-exits; the answer is cached for the life of the process, and the children for every
-installed GPU library start together, so `dlbench list` pays one child's time.
+spawned, but the parent stays clean all the same: it never imports a GPU library for
+a CUDA question. The child (dlbench.backends.probe) imports the library, asks the
+backend's `classify_cuda`, answers in one JSON line and exits; the answer is cached for
+the life of the process, and the children for every GPU backend start together, so
+`dlbench list` pays one child's time. Where a backend can tell from its files alone
+that there is no GPU for it (a CPU-only build: `cuda_unavailable`), no child starts.
 
-A CPU-only torch build is recognised without any child at all: it ships no
-torch_cuda library (the file check costs microseconds; importing torch 1.4 s).
-
-The reasons come from what the libraries themselves say with no GPU (MACHINE.md):
-`cupy.cuda.runtime.driverGetVersion()` is 0 without a driver (and creates no context);
-a CPU torch raises "Torch not compiled with CUDA enabled"; a CUDA torch without a
-driver raises "Found no NVIDIA driver on your system".
+What each library says, and how to read it, is its backend's: this module holds only
+what every GPU backend shares.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
-import importlib.util
 import json
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
-GPU_LIBRARIES = ("cupy", "torch", "jax", "tensorflow")
-# The plugins a CUDA build of JAX is installed with (jax[cuda12], jax[cuda13]).
-JAX_CUDA_PLUGINS = ("jax_cuda12_plugin", "jax_cuda13_plugin")
 # A child that imports torch and initialises CUDA on a busy machine can take tens of
 # seconds; longer than this is a broken installation, reported as such.
 PROBE_TIMEOUT_S = 120.0
@@ -76,128 +67,28 @@ def device_available(probe: Probe, device: str) -> tuple[bool, str]:
     return True, ""
 
 
-# -- the questions, asked inside the child (pure functions of the module: testable) -----
-# CuPy 14 wheels bundle neither: cuBLAS serves every GEMM, NVRTC compiles every
-# elementwise kernel, and both come from the CUDA toolkit or `cupy-cuda12x[ctk]`.
-CUPY_NEEDS = ("cublas", "nvrtc")
-
-
-def _load_nvidia_library(name: str) -> None:
-    from cuda import pathfinder  # CuPy's own loader (cuda-pathfinder, a CuPy dependency)
-
-    pathfinder.load_nvidia_dynamic_lib(name)
-
-
-def classify_cupy(cupy: Any, load_library: Any = _load_nvidia_library) -> dict[str, Any]:
-    runtime = cupy.cuda.runtime
-    driver = runtime.driverGetVersion()  # creates no context: safe first question
-    info: dict[str, Any] = {"driver": driver}
-    if driver == 0:
-        return {"ok": False, "info": info, "reason":
-                "no NVIDIA driver found (cupy.cuda.runtime.driverGetVersion() returned 0)"}
-    try:
-        info["runtime"] = runtime.runtimeGetVersion()
-        count = runtime.getDeviceCount()
-    except Exception as exc:  # e.g. cudaErrorInsufficientDriver: driver older than runtime
-        return {"ok": False, "info": info, "reason": f"CUDA unusable: {exc}"}
-    if count == 0:
-        return {"ok": False, "info": info, "reason": "the driver sees no CUDA device"
-                + _visible_note()}
-    devices = []
-    for i in range(count):
-        props = runtime.getDeviceProperties(i)
-        name = props.get("name", b"?")
-        devices.append({"index": i, "name": name.decode() if isinstance(name, bytes) else name,
-                        "total_bytes": props.get("totalGlobalMem")})
-    for library in CUPY_NEEDS:
-        try:
-            load_library(library)
-        except ModuleNotFoundError:
-            break  # no cuda-pathfinder (CuPy < 14) to ask: a first kernel will tell instead
-        except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-            return {"ok": False, "info": info, "devices": devices, "reason":
-                    f"CuPy cannot load {library} ({first}); install 'cupy-cuda12x[ctk]' "
-                    "or the CUDA toolkit"}
-    return {"ok": True, "info": info, "devices": devices}
-
-
-def classify_torch(torch: Any) -> dict[str, Any]:
-    info: dict[str, Any] = {"version": torch.__version__, "cuda": torch.version.cuda}
-    if torch.version.cuda is None:
-        return {"ok": False, "info": info, "reason":
-                f"torch {torch.__version__} is a CPU-only build (Torch not compiled with "
-                "CUDA enabled)"}
-    if not torch.cuda.is_available():
-        try:
-            torch.cuda.init()  # raises with the library's own reason
-            reason = "torch sees no CUDA device" + _visible_note()
-        except Exception as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        return {"ok": False, "info": info, "reason": reason}
-    devices = []
-    for i in range(torch.cuda.device_count()):
-        props = torch.cuda.get_device_properties(i)
-        devices.append({"index": i, "name": props.name, "total_bytes": props.total_memory})
-    return {"ok": True, "info": info, "devices": devices}
-
-
-def classify_jax(jax: Any) -> dict[str, Any]:
-    info: dict[str, Any] = {"version": jax.__version__}
-    try:
-        found = jax.devices("cuda")
-    except RuntimeError as exc:  # "Unknown backend cuda" / no driver / no device
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        return {"ok": False, "info": info, "reason": f"jax sees no CUDA device: {first}"
-                + _visible_note()}
-    devices = [{"index": i, "name": getattr(d, "device_kind", str(d)),
-                "total_bytes": (d.memory_stats() or {}).get("bytes_limit")}
-               for i, d in enumerate(found)]
-    return {"ok": True, "info": info, "devices": devices}
-
-
-def classify_tensorflow(tf: Any) -> dict[str, Any]:
-    info: dict[str, Any] = {"version": tf.__version__}
-    if not tf.test.is_built_with_cuda():
-        return {"ok": False, "info": info, "reason":
-                f"tensorflow {tf.__version__} is built without CUDA"}
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return {"ok": False, "info": info, "reason": "tensorflow sees no GPU (a driver, "
-                "or the CUDA libraries of tensorflow[and-cuda], missing)" + _visible_note()}
-    devices = [{"index": i, "name": tf.config.experimental.get_device_details(g)
-                .get("device_name", g.name), "total_bytes": None}
-               for i, g in enumerate(gpus)]
-    return {"ok": True, "info": info, "devices": devices}
-
-
-CLASSIFY = {"cupy": classify_cupy, "torch": classify_torch, "jax": classify_jax,
-            "tensorflow": classify_tensorflow}
-
-
-def _visible_note() -> str:
+def visible_note() -> str:
+    """What a "no device" reason adds when CUDA_VISIBLE_DEVICES hides devices."""
     import os
 
     value = os.environ.get("CUDA_VISIBLE_DEVICES")
     return f" (CUDA_VISIBLE_DEVICES={value!r})" if value is not None else ""
 
 
-def _child(library: str) -> dict[str, Any]:
-    import os
+def first_line(exc: BaseException) -> str:
+    """An exception's first line: what the library said, without its advice paragraphs."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else repr(exc)
 
-    # Asking must not take the GPU's memory (JAX preallocates 75% of it) nor fill
-    # stderr with TensorFlow's start-up notices.
-    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        module = importlib.import_module(library)
-    except Exception as exc:  # ImportError, or a broken native extension
-        return {"ok": False, "reason": f"{library} failed to import: {exc}"}
-    try:
-        return CLASSIFY[library](module)
-    except Exception as exc:
-        return {"ok": False, "reason": f"{library} CUDA probe failed: "
-                                       f"{type(exc).__name__}: {exc}"}
+
+class Probed(Protocol):
+    """What the parent needs of a GPU backend's class to ask about CUDA: its name, and
+    the reason it has no GPU here when its files alone tell (a CPU-only build)."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    def cuda_unavailable(cls) -> str | None: ...
 
 
 # -- the parent's side: fast answers, then children, cached -----------------------------
@@ -205,76 +96,32 @@ _answers: dict[str, Probe] = {}
 _children: dict[str, subprocess.Popen[str]] = {}
 
 
-def torch_cpu_build() -> str | None:
-    """The reason when the installed torch is a CPU-only build, from its files alone."""
-    spec = importlib.util.find_spec("torch")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    lib = Path(list(spec.submodule_search_locations)[0]) / "lib"
-    try:
-        names = [p.name for p in lib.iterdir()]
-    except OSError:
-        return None  # an unusual layout: let the child decide
-    if not names or any("torch_cuda" in n or "torch_hip" in n for n in names):
-        return None
-    try:
-        version = importlib.metadata.version("torch")
-    except importlib.metadata.PackageNotFoundError:
-        version = "?"
-    return (f"torch {version} is a CPU-only build (Torch not compiled with CUDA enabled; "
-            "it ships no torch_cuda library)")
-
-
-def _fast_answer(library: str) -> Probe | None:
-    if importlib.util.find_spec(library) is None:
-        return Probe(False, f"{library} is not installed")
-    if library == "torch" and (reason := torch_cpu_build()):
-        return Probe(False, reason)
-    if library == "jax" and not any(importlib.util.find_spec(p) for p in JAX_CUDA_PLUGINS):
-        return Probe(False, "jax has no CUDA plugin installed (a GPU needs "
-                            "pip install 'jax[cuda12]' or 'jax[cuda13]')")
-    if library == "tensorflow" and (reason := tensorflow_cpu_build()):
-        return Probe(False, reason)
-    return None
-
-
-def tensorflow_cpu_build() -> str | None:
-    """The reason when the installed TensorFlow is the CPU-only wheel, from its metadata."""
-    def version(dist: str) -> str | None:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            return None
-
-    cpu = version("tensorflow-cpu")
-    if cpu is None or version("tensorflow") is not None:
-        return None
-    return (f"tensorflow-cpu {cpu} is a CPU-only build (a GPU needs "
-            "pip install 'tensorflow[and-cuda]')")
-
-
-def _start(library: str) -> None:
-    if library in _answers or library in _children:
+def _start(target: type[Probed]) -> None:
+    name = target.name
+    if name in _answers or name in _children:
         return
-    fast = _fast_answer(library)
-    if fast is not None:
-        _answers[library] = fast
+    reason = target.cuda_unavailable()
+    if reason is not None:
+        _answers[name] = Probe(False, reason)
         return
-    _children[library] = subprocess.Popen(
-        [sys.executable, "-m", "dlbench.backends.cuda", library],
+    # The child (dlbench.backends.probe) imports the library as a worker would and asks
+    # the backend's own classify_cuda.
+    _children[name] = subprocess.Popen(
+        [sys.executable, "-m", "dlbench.backends.probe", name],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def probe(library: str) -> Probe:
-    """What `library` (cupy or torch) says about CUDA here, asked once per process."""
-    if library in _answers:
-        return _answers[library]
-    # Start every installed GPU library's child at once: their imports overlap.
-    for name in (library, *GPU_LIBRARIES):
-        _start(name)
-    if library not in _answers:
-        _answers[library] = _collect(library, _children.pop(library))
-    return _answers[library]
+def probe(target: type[Probed], companions: Sequence[type[Probed]] = ()) -> Probe:
+    """What `target`'s library says about CUDA here, asked once per process. The children
+    of the `companions` (every GPU backend) start at once: their imports overlap."""
+    name = target.name
+    if name in _answers:
+        return _answers[name]
+    for each in (target, *companions):
+        _start(each)
+    if name not in _answers:
+        _answers[name] = _collect(name, _children.pop(name))
+    return _answers[name]
 
 
 def _collect(library: str, child: subprocess.Popen[str]) -> Probe:
@@ -405,6 +252,3 @@ def version_text(version: int | None) -> str | None:
         return None
     return f"{version // 1000}.{version % 1000 // 10}"
 
-
-if __name__ == "__main__":
-    print(json.dumps(_child(sys.argv[1])))

@@ -16,9 +16,11 @@ class CupyBackend(Backend):
     name = "cupy"
     library = "cupy"
     distributions = CUPY_DISTRIBUTIONS
+    env_vars = ("CUPY_TF32",)
     devices = ("cuda",)
     # NumPy, hence CuPy, has no bfloat16.
     dtypes = ("float32", "float64", "float16")
+    install_hint = "pip install 'dlbench[cupy]'"
 
     @property
     def _cupy(self) -> Any:
@@ -29,6 +31,36 @@ class CupyBackend(Backend):
     def installed(self) -> tuple[bool, str]:
         ok, _ = super().installed()
         return (True, "") if ok else (False, "cupy is not installed (e.g. cupy-cuda12x)")
+
+    @classmethod
+    def classify_cuda(cls, library: Any, load_library: Any = None) -> dict[str, Any]:
+        """`cupy.cuda.runtime.driverGetVersion()` is 0 without a driver (and creates no
+        context: a safe first question); then the devices, and the CUDA libraries CuPy
+        loads on first use."""
+        runtime = library.cuda.runtime
+        driver = runtime.driverGetVersion()
+        info: dict[str, Any] = {"driver": driver}
+        if driver == 0:
+            return {"ok": False, "info": info, "reason":
+                    "no NVIDIA driver found (cupy.cuda.runtime.driverGetVersion() returned 0)"}
+        try:
+            info["runtime"] = runtime.runtimeGetVersion()
+            count = runtime.getDeviceCount()
+        except Exception as exc:  # e.g. cudaErrorInsufficientDriver: driver older than runtime
+            return {"ok": False, "info": info, "reason": f"CUDA unusable: {exc}"}
+        if count == 0:
+            return {"ok": False, "info": info, "reason": "the driver sees no CUDA device"
+                    + cuda.visible_note()}
+        devices = []
+        for i in range(count):
+            props = runtime.getDeviceProperties(i)
+            name = props.get("name", b"?")
+            devices.append({"index": i, "total_bytes": props.get("totalGlobalMem"),
+                            "name": name.decode() if isinstance(name, bytes) else name})
+        missing = _missing_library(load_library or _load_nvidia_library)
+        if missing:
+            return {"ok": False, "info": info, "devices": devices, "reason": missing}
+        return {"ok": True, "info": info, "devices": devices}
 
     def asarray(self, host: Any, dtype: str) -> Any:
         import numpy as np
@@ -166,6 +198,30 @@ class CupyBackend(Backend):
         }
         gpu.update(cuda.nvml_record(gpu["pci_bus_id"], index))
         return {"version": self.version(), "math": self.math_state(), "gpu": gpu}
+
+
+# CuPy 14 wheels bundle neither: cuBLAS serves every GEMM, NVRTC compiles every
+# elementwise kernel, and both come from the CUDA toolkit or `cupy-cuda12x[ctk]`.
+CUPY_NEEDS = ("cublas", "nvrtc")
+
+
+def _load_nvidia_library(name: str) -> None:
+    from cuda import pathfinder  # CuPy's own loader (cuda-pathfinder, a CuPy dependency)
+
+    pathfinder.load_nvidia_dynamic_lib(name)
+
+
+def _missing_library(load_library: Any) -> str | None:
+    """Why CuPy cannot load a CUDA library it needs, or None."""
+    for library in CUPY_NEEDS:
+        try:
+            load_library(library)
+        except ModuleNotFoundError:
+            return None  # no cuda-pathfinder (CuPy < 14) to ask: a first kernel will tell
+        except Exception as exc:
+            return (f"CuPy cannot load {library} ({cuda.first_line(exc)}); install "
+                    "'cupy-cuda12x[ctk]' or the CUDA toolkit")
+    return None
 
 
 def _cublas_version(cupy: Any) -> int | None:

@@ -7,18 +7,26 @@ sized from the CPU affinity of the process when the pool is created, and switche
 for one thread by `XLA_FLAGS`. JAX dispatches asynchronously and has no device-wide
 wait, so the backend keeps each call's output and blocks on it before a clock is read
 (`block_until_ready`, JAX's own timing practice).
+
+Its native kernels are pure functions of the case's arrays (`FunctionNative`), and its
+"native" implementation is the workload's JAX function, or else the portable kernel,
+traced once and compiled by XLA (`jax.jit`): the same computations, fused and scheduled
+by the compiler. Compilation happens inside the first call, whose latency the worker
+reports as the first-call time; it never lands in a sample.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dlbench.backends import Backend, cuda, register
 from dlbench.clock import Clock, perf_clock
-from dlbench.compilers import Compiler
+from dlbench.compilers import CompiledKernel, Compiler
 from dlbench.errors import UsageError
+from dlbench.kernels import FunctionNative, Kernel, Source
 from dlbench.timers import HostTimer, Timer
 
 # XLA's CPU client with one thread: no Eigen pool, one intra-op thread.
@@ -33,16 +41,42 @@ CUDA_PLUGINS = ("jax_cuda12_plugin", "jax_cuda13_plugin")
 class JaxBackend(Backend):
     name = "jax"
     library = "jax"
+    distributions = ("jax", "jaxlib")  # the first installed gives the version
+    env_vars = JAX_ENV
     devices = ("cpu", "cuda")
     dtypes = ("float32", "float64", "bfloat16")
     process_settings = True
     gpu_modes = frozenset()  # timed on the host around a synchronised batch only
+    native_kind = FunctionNative
+    derived = {"native": "portable"}
     # jax.jit of the portable kernel (or of a workload's own JAX function), weighed
     # against the portable kernel run op by op.
     compiler = Compiler(impl="native", eager="portable", frontend="jax.jit", name="XLA")
 
     _last: Any = None
     _affinity: int | None = None
+
+    @classmethod
+    def cuda_unavailable(cls) -> str | None:
+        if not any(importlib.util.find_spec(p) for p in CUDA_PLUGINS):
+            return super().cuda_unavailable() or (
+                "jax has no CUDA plugin installed (a GPU needs pip install 'jax[cuda12]' "
+                "or 'jax[cuda13]')")
+        return super().cuda_unavailable()
+
+    @classmethod
+    def classify_cuda(cls, library: Any) -> dict[str, Any]:
+        jax = library
+        info: dict[str, Any] = {"version": jax.__version__}
+        try:
+            found = jax.devices("cuda")
+        except RuntimeError as exc:  # "Unknown backend cuda" / no driver / no device
+            return {"ok": False, "info": info, "reason": "jax sees no CUDA device: "
+                    f"{cuda.first_line(exc)}{cuda.visible_note()}"}
+        devices = [{"index": i, "name": d.device_kind,
+                    "total_bytes": (d.memory_stats() or {}).get("bytes_limit")}
+                   for i, d in enumerate(found)]
+        return {"ok": True, "info": info, "devices": devices}
 
     @property
     def _jax(self) -> Any:
@@ -79,6 +113,17 @@ class JaxBackend(Backend):
 
     def set_threads(self, threads: int | None) -> None:
         """Nothing left to do after import: see threads_before_import."""
+
+    def build(self, impl: str, workload: Source, arrays: Mapping[str, Any],
+              p: Mapping[str, int]) -> Kernel:
+        if impl != "native":
+            return super().build(impl, workload, arrays, p)
+        native = workload.natives.get(self.name)
+        xp = self.xp
+        # The workload's own JAX function (XLA's convolution), else the portable kernel.
+        fn = (native.build(p) if native is not None
+              else lambda named: workload.portable(xp, named, p)())
+        return JaxJit(fn, arrays, workload.updates, self.compiler)
 
     # -- arrays and timing ------------------------------------------------------------------
     def _device(self) -> Any:
@@ -168,6 +213,53 @@ class JaxBackend(Backend):
             "threads": len(os.sched_getaffinity(0)),
             "x64": bool(jax.config.jax_enable_x64),
             "xla_flags": os.environ.get("XLA_FLAGS") or "none",
-            "env": {k: os.environ[k] for k in JAX_ENV if k in os.environ},
+            "env": {k: os.environ[k] for k in self.env_vars if k in os.environ},
             "math": self.math_state(),
         }
+
+
+def xla_flops(compiled: Any) -> float | None:
+    """XLA's FLOP count of a compiled executable (None when it gives none)."""
+    analysis = compiled.cost_analysis()
+    if isinstance(analysis, list | tuple):  # older JAX: one dict per device program
+        analysis = analysis[0] if analysis else None
+    if not analysis or "flops" not in analysis:
+        return None
+    return float(analysis["flops"])
+
+
+class JaxJit(CompiledKernel):
+    """A pure function of the case's arrays under jax.jit, its arrays passed as arguments
+    (never baked in as constants XLA could fold), compiled on the first call; a training
+    step's new weights are the next call's arguments. XLA's own FLOP count of the
+    compiled executable is its note, `xla_flops`."""
+
+    def __init__(self, fn: Callable[[Mapping[str, Any]], Any], arrays: Mapping[str, Any],
+                 updates: tuple[str, ...], compiler: Compiler) -> None:
+        import jax
+
+        self.compiler = compiler
+        self.names = tuple(arrays)
+        self.state = dict(arrays)
+        self.updates = updates
+
+        def pure(*values: Any) -> Any:
+            return fn(dict(zip(self.names, values, strict=True)))
+
+        self.jitted = jax.jit(pure)
+        self.executable: Any = None
+        self.flops: float | None = None
+
+    def __call__(self) -> Any:
+        args = [self.state[name] for name in self.names]
+        if self.executable is None:
+            self.executable = self.jitted.lower(*args).compile()
+            self.flops = xla_flops(self.executable)
+        out = self.executable(*args)
+        for name, value in zip(self.updates, out if self.updates else (), strict=False):
+            self.state[name] = value
+        return out
+
+    def notes(self) -> Mapping[str, Any]:
+        return {**super().notes(), "xla_flops": self.flops} if self.executable is not None \
+            else {}

@@ -17,6 +17,7 @@ OPENBLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
 class NumpyBackend(Backend):
     name = "numpy"
     library = "numpy"
+    env_vars = OPENBLAS_ENV
     devices = ("cpu",)
     dtypes = ("float32", "float64", "float16")
 
@@ -40,7 +41,7 @@ class NumpyBackend(Backend):
 
     def describe(self) -> dict[str, Any]:
         return {"version": self.version(), "blas": blas_info(),
-                "env": {k: os.environ[k] for k in OPENBLAS_ENV if k in os.environ}}
+                "env": {k: os.environ[k] for k in self.env_vars if k in os.environ}}
 
 
 def blas_info() -> list[dict[str, Any]]:

@@ -1,7 +1,9 @@
 """TensorFlow on the CPU and on CUDA GPUs: native kernels only, eager and XLA-compiled.
 
 array-api-compat has no TensorFlow namespace, so the portable kernels do not run here
-(workloads.NATIVE_ONLY). What TensorFlow reads at start is set before import and
+(`portable = False`). Its natives build a `Step` (`StepNative`), run eagerly as
+"native" and under `tf.function(jit_compile=True)` as "xla", compiled by XLA inside the
+first call. What TensorFlow reads at start is set before import and
 recorded: its C++ log level (`TF_CPP_MIN_LOG_LEVEL`: start-up notices would otherwise
 fill stderr) and oneDNN (`TF_ENABLE_ONEDNN_OPTS`, on by default on x86, changes which
 kernels run and their rounding: recorded, never set). Thread pools are fixed at the
@@ -18,13 +20,14 @@ import importlib.metadata
 import importlib.util
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from dlbench.backends import Backend, cuda, register
+from dlbench.backends import WARM_UP_N, Backend, cuda, register
 from dlbench.clock import Clock, perf_clock
-from dlbench.compilers import Compiler
+from dlbench.compilers import CompiledKernel, Compiler
 from dlbench.errors import UsageError
+from dlbench.kernels import Kernel, ReportingKernel, Source, Step, StepNative
 from dlbench.timers import HostTimer, Timer
 
 # The distributions TensorFlow comes as: the CPU-only wheel, and the full one (CUDA).
@@ -40,11 +43,19 @@ LOG_LEVEL = "2"
 class TensorflowBackend(Backend):
     name = "tensorflow"
     library = "tensorflow"
+    env_vars = TF_ENV
     distributions = DISTRIBUTIONS
     devices = ("cpu", "cuda")
     dtypes = ("float32", "float64", "bfloat16")
     process_settings = True
     gpu_modes = frozenset()  # timed on the host around a synchronised batch only
+    portable = False
+    table_note = ("tensorflow: native only (array-api-compat has no TensorFlow namespace, so "
+                  "the portable kernels cannot run on it); its compiled column (-xla in "
+                  "files written before compiled columns had one name) is the same kernel "
+                  "under tf.function(jit_compile=True)")
+    native_kind = StepNative
+    derived = {"xla": "native"}
     compiler = Compiler(impl="xla", eager="native", frontend="tf.function(jit_compile=True)",
                         name="XLA")
 
@@ -58,6 +69,27 @@ class TensorflowBackend(Backend):
         if importlib.util.find_spec(self.library) is None:
             return False, "tensorflow is not installed (pip install 'dlbench[tensorflow]')"
         return True, ""
+
+    @classmethod
+    def cuda_unavailable(cls) -> str | None:
+        return super().cuda_unavailable() or tensorflow_cpu_build()
+
+    @classmethod
+    def classify_cuda(cls, library: Any) -> dict[str, Any]:
+        tf = library
+        info: dict[str, Any] = {"version": tf.__version__}
+        if not tf.test.is_built_with_cuda():
+            return {"ok": False, "info": info, "reason":
+                    f"tensorflow {tf.__version__} is built without CUDA"}
+        gpus = tf.config.list_physical_devices("GPU")
+        if not gpus:
+            return {"ok": False, "info": info, "reason": "tensorflow sees no GPU (a driver, "
+                    "or the CUDA libraries of tensorflow[and-cuda], missing)"
+                    + cuda.visible_note()}
+        devices = [{"index": i, "name": tf.config.experimental.get_device_details(g)
+                    .get("device_name", g.name), "total_bytes": None}
+                   for i, g in enumerate(gpus)]
+        return {"ok": True, "info": info, "devices": devices}
 
     @property
     def xp(self) -> Any:
@@ -104,6 +136,25 @@ class TensorflowBackend(Backend):
             tf.config.experimental.set_memory_growth(gpus[index], True)
         # TF32 is on by default in TensorFlow; follow --tf32 like every GPU backend.
         tf.config.experimental.enable_tensor_float_32_execution(self.options.tf32)
+
+    def build(self, impl: str, workload: Source, arrays: Mapping[str, Any],
+              p: Mapping[str, int]) -> Kernel:
+        if impl not in ("native", "xla"):
+            return super().build(impl, workload, arrays, p)
+        step = workload.natives[self.name].build(self, arrays, p)
+        # No xla_flops here: TensorFlow 2.21 has no cost analysis of its own. Its HLO
+        # (experimental_get_compiler_ir) can be costed only by jaxlib's private
+        # `hlo_module_cost_analysis`, which would load a second XLA runtime into this worker.
+        if impl == "native":
+            return TfKernel(step, step.body)
+        return TfXla(step, self._tf.function(step.body, jit_compile=True), self.compiler)
+
+    def warm_up_kernel(self) -> Kernel:
+        import numpy as np
+
+        a = self.asarray(np.ones((WARM_UP_N, WARM_UP_N)), "float32")
+        matmul = self._tf.linalg.matmul
+        return lambda: matmul(a, a)
 
     def _device_name(self) -> str:
         return "/GPU:0" if self.is_cuda else "/CPU:0"  # the one GPU left visible
@@ -172,10 +223,52 @@ class TensorflowBackend(Backend):
             "xla_jit": "tf.function(jit_compile=True)",
             "tf32": self.math_state()["tensor_float_32_execution"],
             "devices": [d.name for d in tf.config.get_visible_devices()],
-            "env": {k: os.environ[k] for k in TF_ENV if k in os.environ},
+            "env": {k: os.environ[k] for k in self.env_vars if k in os.environ},
             "math": self.math_state(),
             "import_notices": list(self._import_notices),
         }
+
+
+class TfKernel(ReportingKernel):
+    """A Step's body called eagerly, or compiled by XLA on the first call; a training
+    step's output is its state (the variables it updated)."""
+
+    def __init__(self, step: Step, body: Callable[[], Any]) -> None:
+        self.step, self.body = step, body
+
+    def __call__(self) -> Any:
+        out = self.body()
+        return out if self.step.state is None else self.step.state
+
+    def canonical(self, output: Any) -> Any:
+        return output if self.step.canonical is None else self.step.canonical(output)
+
+
+class TfXla(TfKernel, CompiledKernel):
+    """A Step's body under tf.function(jit_compile=True), traced and compiled by XLA on
+    the first call; a later trace (a retrace) is a recompilation."""
+
+    def __init__(self, step: Step, function: Any, compiler: Compiler) -> None:
+        super().__init__(step, function)
+        self.function, self.compiler = function, compiler
+
+    def compilations(self) -> int:
+        return int(self.function.experimental_get_tracing_count())
+
+
+def tensorflow_cpu_build() -> str | None:
+    """The reason when the installed TensorFlow is the CPU-only wheel, from its metadata."""
+    def version(dist: str) -> str | None:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    cpu = version("tensorflow-cpu")
+    if cpu is None or version("tensorflow") is not None:
+        return None
+    return (f"tensorflow-cpu {cpu} is a CPU-only build (a GPU needs "
+            "pip install 'tensorflow[and-cuda]')")
 
 
 def _onednn(env: Any) -> str:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from dlbench.backends import Backend, DeviceOptions, cuda, register, torch_compile
+from dlbench.kernels import Kernel, Source
 from dlbench.timers import Event, LibraryEvent
 
 TORCH_DTYPES = ("float32", "float64", "float16", "bfloat16")
@@ -19,6 +23,9 @@ class TorchBackend(Backend):
     library = "torch"
     devices = ("cpu", "cuda")
     dtypes = TORCH_DTYPES
+    install_hint = "pip install 'dlbench[torch]'"
+    # torch.compile of the native kernel (dlbench.backends.torch_compile).
+    derived = {"compiled": "native"}
     compiler = torch_compile.INDUCTOR
 
     @property
@@ -26,6 +33,35 @@ class TorchBackend(Backend):
         import torch
 
         return torch
+
+    @classmethod
+    def cuda_unavailable(cls) -> str | None:
+        """A CPU-only build is recognised from its files: it ships no torch_cuda library
+        (the check costs microseconds; importing torch 1.4 s)."""
+        return super().cuda_unavailable() or torch_cpu_build()
+
+    @classmethod
+    def classify_cuda(cls, library: Any) -> dict[str, Any]:
+        """A CPU torch says "Torch not compiled with CUDA enabled"; a CUDA torch without
+        a driver raises "Found no NVIDIA driver on your system" at init."""
+        torch = library
+        info: dict[str, Any] = {"version": torch.__version__, "cuda": torch.version.cuda}
+        if torch.version.cuda is None:
+            return {"ok": False, "info": info, "reason":
+                    f"torch {torch.__version__} is a CPU-only build (Torch not compiled with "
+                    "CUDA enabled)"}
+        if not torch.cuda.is_available():
+            try:
+                torch.cuda.init()  # raises with the library's own reason
+                reason = "torch sees no CUDA device" + cuda.visible_note()
+            except Exception as exc:
+                reason = cuda.first_line(exc)
+            return {"ok": False, "info": info, "reason": reason}
+        devices = []
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            devices.append({"index": i, "name": props.name, "total_bytes": props.total_memory})
+        return {"ok": True, "info": info, "devices": devices}
 
     def asarray(self, host: Any, dtype: str) -> Any:
         torch = self._torch
@@ -44,10 +80,6 @@ class TorchBackend(Backend):
         if self.is_cuda:
             self._torch.cuda.synchronize()
 
-    def set_threads(self, threads: int | None) -> None:
-        if threads:
-            self._torch.set_num_threads(threads)
-
     # -- torch.compile (dlbench.backends.torch_compile) ----------------------------------
     def prepare_env(self, options: DeviceOptions) -> None:
         super().prepare_env(options)
@@ -62,8 +94,23 @@ class TorchBackend(Backend):
         summary = super().compiler_summary()
         return f"{summary}, C++ compiler {found}" if found else summary
 
-    def compile(self, kernel: Callable[[], Any], eager: str) -> Callable[[], Any]:
+    def build(self, impl: str, workload: Source, arrays: Mapping[str, Any],
+              p: Mapping[str, int]) -> Kernel:
+        if impl != "compiled":
+            return super().build(impl, workload, arrays, p)
+        native = workload.natives[self.name]
+        # Weighed against the native column where that is measured, else the portable.
+        eager = "native" if native.offered_on(self.device) else "portable"
+        return self.compile(native.build(self, arrays, p), eager)
+
+    def compile(self, kernel: Kernel, eager: str) -> torch_compile.TorchCompiled:
+        """`kernel` under torch.compile with the run's mode and cache, weighed against the
+        `eager` implementation."""
         return torch_compile.TorchCompiled(kernel, self.options.compile, self.device, eager)
+
+    def set_threads(self, threads: int | None) -> None:
+        if threads:
+            self._torch.set_num_threads(threads)
 
     # -- CUDA --------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -225,11 +272,29 @@ class TorchBackend(Backend):
         }
 
 
+def torch_cpu_build() -> str | None:
+    """The reason when the installed torch is a CPU-only build, from its files alone."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    lib = Path(list(spec.submodule_search_locations)[0]) / "lib"
+    try:
+        names = [p.name for p in lib.iterdir()]
+    except OSError:
+        return None  # an unusual layout: let the child decide
+    if not names or any("torch_cuda" in n or "torch_hip" in n for n in names):
+        return None
+    try:
+        version = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        version = "?"
+    return (f"torch {version} is a CPU-only build (Torch not compiled with CUDA enabled; "
+            "it ships no torch_cuda library)")
+
+
 def _cublas_version() -> str | None:
     """cuBLAS's version from the wheel torch loads it from (pip CUDA builds ship it as
     nvidia-cublas-cu12 / nvidia-cublas); torch has no public call for it."""
-    import importlib.metadata
-
     for dist in ("nvidia-cublas-cu12", "nvidia-cublas-cu13", "nvidia-cublas"):
         try:
             return importlib.metadata.version(dist)

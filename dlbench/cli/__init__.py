@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from dlbench import __version__
-from dlbench.cli import compare, console, env, listing, report, run
+from dlbench.cli import compare, console, env, history, listing, report, run
 
 app = typer.Typer(
     name="dlbench",
@@ -40,7 +40,8 @@ def _root(
 # Every command ends a DlbenchError in one line wherever it arises (a result file that
 # cannot be written any more in the middle of a run, too), and a Ctrl-C in one line.
 for name, command in (("run", run.run), ("list", listing.list_command), ("env", env.env),
-                      ("report", report.report), ("compare", compare.compare)):
+                      ("report", report.report), ("compare", compare.compare),
+                      ("history", history.history_command)):
     app.command(name)(console.interruptible(console.user_errors()(command)))
 
 

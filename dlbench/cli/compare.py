@@ -1,7 +1,9 @@
-"""`dlbench compare BASE NEW`: the regression gate; exit 1 on a real slowdown."""
+"""`dlbench compare BASE NEW [NEW...]`: the regression gate; exit 1 on a real slowdown."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +15,7 @@ from dlbench.cli import output as destinations
 from dlbench.cli.steps import Steps
 from dlbench.report import compare as views
 
-FORMATS = ("table", "md", "json")
+FORMATS = ("table", "md", "summary", "json")
 SUFFIXES = {".md": "md", ".markdown": "md", ".json": "json"}
 
 EXAMPLES = """
@@ -25,6 +27,9 @@ EXAMPLES = """
   dlbench compare old-benchmarks.json new-benchmarks.json  [dim]# pytest-benchmark JSON[/dim]
   dlbench compare base.json new.json -o compare.json --fail-on-inconclusive
   dlbench compare base.json new.json --relative          [dim]# a shared CI runner[/dim]
+  dlbench compare base.json new.json --format summary > comment.md  [dim]# for the PR[/dim]
+  dlbench compare base.json new.json --only-changed
+  dlbench compare base.json torch-2.12.json torch-2.13.json  [dim]# each against BASE[/dim]
 
 A thresholds file maps benchmark id patterns to thresholds; the last match wins:
 
@@ -36,8 +41,9 @@ A thresholds file maps benchmark id patterns to thresholds; the last match wins:
 def compare(
     base: Annotated[Path, typer.Argument(
         help="Baseline: a dlbench result file or pytest-benchmark JSON.", show_default=False)],
-    new: Annotated[Path, typer.Argument(help="The run to judge, same kinds.",
-                                        show_default=False)],
+    new: Annotated[list[Path], typer.Argument(
+        help="The run to judge, same kinds; several are each judged against BASE.",
+        show_default=False)],
     threshold: Annotated[str, typer.Option(
         help="Smallest slowdown that counts as a regression: 5% or 0.05.")] = "5%",
     thresholds: Annotated[Path | None, typer.Option(
@@ -53,41 +59,77 @@ def compare(
         "--relative", help="Judge each benchmark against the change the whole suite shares "
         "(median of all ratios: a shared machine's drift); that shift is judged as a row of "
         "its own. Needs at least 5 benchmarks.")] = False,
+    only_changed: Annotated[bool, typer.Option(
+        "--only-changed", help="Leave out the benchmarks judged unchanged.")] = False,
     fmt: Annotated[str | None, typer.Option(
-        "--format", help="table (terminal), md or json. Default: from the -o suffix, else "
-        "table.")] = None,
+        "--format", help="table (terminal), md, summary (Markdown for a pull-request "
+        "comment: the verdict, the changed rows, the rest folded away) or json. Default: from "
+        "the -o suffix, else table.")] = None,
     output: Annotated[str | None, typer.Option(
         "-o", "--output", help="File to write (md or json), or '-' for stdout.")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
 ) -> None:
-    """Compare two runs benchmark by benchmark: the change with its interval, a significance
+    """Compare runs benchmark by benchmark: the change with its interval, a significance
     test, and a verdict. A regression is a slowdown beyond the threshold that is also
-    statistically significant.
+    statistically significant. Several NEW files are each compared with BASE (as pyperf's
+    compare_to), side by side.
 
-    Exit codes: 0 no regression · 1 regression · 2 bad input (missing or unreadable file,
-    unknown schema, no benchmark in common).
+    Exit codes: 0 no regression · 1 regression (in any NEW) · 2 bad input (missing or
+    unreadable file, unknown schema, no benchmark in common).
     """
     with console.user_errors():
         fmt = destinations.choose_format(fmt, output, FORMATS, SUFFIXES)
         target = destinations.destination(output)
         destinations.check_targets([output], force)
-        default = core.parse_threshold(threshold, "--threshold")
-        overrides = core.load_thresholds(thresholds) if thresholds else ()
+        judge = Judge(core.parse_threshold(threshold, "--threshold"),
+                      core.load_thresholds(thresholds) if thresholds else (), alpha, relative)
         with Steps() as steps:
-            sources = [core.read(p, steps.reading(p)) for p in (base, new)]
-            comparison = core.compare(*sources, threshold=default, alpha=alpha,
-                                      overrides=overrides, relative=relative,
-                                      progress=steps.step("comparing"))
+            baseline = core.read(base, steps.reading(base))
+            comparisons = [judge(baseline, core.read(p, steps.reading(p)), steps.step(
+                "comparing" if len(new) == 1 else f"comparing {p}")) for p in new]
+        shown = [views.only_changed(c) if only_changed else c for c in comparisons]
         if fmt == "table":
-            console.print_data(views.render_table(comparison))
+            console.print_data(views.render_table(shown[0]) if len(shown) == 1
+                               else views.render_many_table(shown))
         else:
-            destinations.write(target, views.render_markdown(comparison) if fmt == "md"
-                               else views.render_json(comparison))
+            destinations.write(target, render(fmt, comparisons, shown, fail_on_inconclusive))
             # The data went to a file or a pipe: the verdict still shows in the CI log.
-            console.message(f"compare: {views.headline(comparison)}"
-                            + (f" (wrote {output})" if target else ""))
-    if comparison.failed(fail_on_inconclusive):
+            for c in comparisons:
+                which = f"{c.new}: " if len(comparisons) > 1 else ""
+                console.message(f"compare: {which}{views.headline(c)}"
+                                + (f" (wrote {output})" if target else ""))
+    if any(c.failed(fail_on_inconclusive) for c in comparisons):
         raise typer.Exit(console.EXIT_REGRESSION)
+
+
+@dataclass(frozen=True)
+class Judge:
+    """How each NEW is judged against BASE: the options of `compare` (and of `run
+    --compare`), applied alike to every file."""
+
+    threshold: float = core.DEFAULT_THRESHOLD
+    overrides: tuple[tuple[str, float], ...] = ()
+    alpha: float = core.DEFAULT_ALPHA
+    relative: bool = False
+
+    def __call__(self, base: core.Source, new: core.Source,
+                 progress: Callable[[int, int], None] | None = None) -> core.Comparison:
+        return core.compare(base, new, threshold=self.threshold, alpha=self.alpha,
+                            overrides=self.overrides, relative=self.relative,
+                            progress=progress)
+
+
+def render(fmt: str, comparisons: list[core.Comparison], shown: list[core.Comparison],
+           fail_on_inconclusive: bool) -> str:
+    """The text of md, summary or json: one comparison's own, or each NEW's side by side.
+    The summary folds unchanged rows away itself, so it takes them all."""
+    one = len(comparisons) == 1
+    if fmt == "summary":
+        return views.render_summary(comparisons[0], fail_on_inconclusive) if one \
+            else views.render_many_summary(comparisons, fail_on_inconclusive)
+    if fmt == "md":
+        return views.render_markdown(shown[0]) if one else views.render_many_markdown(shown)
+    return views.render_json(shown[0]) if one else views.render_many_json(shown)
 
 
 compare.__doc__ = (compare.__doc__ or "") + EXAMPLES

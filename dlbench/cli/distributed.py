@@ -25,7 +25,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from dlbench import __version__, backends, environment, results
+from dlbench import __version__, backends, environment, provenance, results
 from dlbench.cli import console
 from dlbench.cli import output as destinations
 from dlbench.distributed import (
@@ -277,7 +277,8 @@ def _saver(plan: Plan, path: Path, dist_backend: str, timeout_s: float,
     saver = destinations.Saver(path, results.RunDocument(
         dlbench_version=__version__, created=now.isoformat(timespec="seconds"),
         command=tuple(command), environment=env,
-        settings=settings(plan, dist_backend, timeout_s), results=()))
+        settings=settings(plan, dist_backend, timeout_s), results=(),
+        provenance=provenance.collect()))
     results.dump(saver.doc, path)
     return saver
 

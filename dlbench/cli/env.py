@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 
-from dlbench import environment, inventory
+from dlbench import backends, environment, inventory
 from dlbench.cli import console
 from dlbench.errors import UsageError
 
@@ -33,6 +33,8 @@ def env(
         for info in record["backends"].values():
             if "gpu" in info:
                 environment.add_gpu(record, info["gpu"])
+    for note in backends.notes():  # a backend plugin that did not load
+        console.message(f"note: {note}", style="yellow")
     if fmt == "json":
         console.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         return

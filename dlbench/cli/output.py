@@ -14,12 +14,16 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from dlbench import results
 from dlbench.cli import console
 from dlbench.errors import UsageError
 
+# `--force` of the commands that write several files (report, history).
+Force = Annotated[bool, typer.Option(help="Replace existing output files.")]
 # The format drawn by rich for a terminal: never written to a file.
 TERMINAL = "table"
 STDOUT = "-"
@@ -35,6 +39,16 @@ def check_format(fmt: str, formats: Sequence[str]) -> str:
 def destination(output: str | None) -> Path | None:
     """The file `-o` names; None for stdout (no -o, or '-')."""
     return None if output in (None, STDOUT) else Path(output)
+
+
+def folder(output: str | None) -> Path | None:
+    """The folder `-o` names for a bundle of files (it ends with a slash, or is an existing
+    folder), or None."""
+    if output in (None, STDOUT):
+        return None
+    assert output is not None
+    path = Path(output)
+    return path if output.endswith(("/", os.sep)) or path.is_dir() else None
 
 
 def choose_format(fmt: str | None, output: str | None, formats: Sequence[str],

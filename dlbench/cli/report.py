@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -47,7 +46,7 @@ def report(
         "Markdown, CSV, JSON, one PNG per chart and index.html.")] = None,
     baseline: Annotated[str, typer.Option(
         help="The column speedups are relative to, on every machine.")] = DEFAULT_BASELINE,
-    force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    force: destinations.Force = False,
     wide: Annotated[bool, typer.Option(
         "--wide", "-w", help="Terminal table cells with GFLOP/s, % of peak and the speedup's "
         "interval (the default shows time and speedup, to fit 80 columns).")] = False,
@@ -59,7 +58,7 @@ def report(
     pip install 'dlbench\\[report]'.
     """
     with console.user_errors():
-        folder = _folder(output)
+        folder = destinations.folder(output)
         if folder is not None:
             if fmt is not None:
                 raise UsageError(f"-o {output} is a folder and gets the whole bundle; leave "
@@ -96,15 +95,6 @@ def _write_bundle(files: list[Path], baseline: str, folder: Path, force: bool) -
     for target, data in zip(targets, bundle.render(rep).values(), strict=True):
         destinations.write(target, data)
     console.message(f"wrote {len(targets)} files to {folder}; open {folder / bundle.INDEX}")
-
-
-def _folder(output: str | None) -> Path | None:
-    """The folder `-o` names (it ends with a slash, or is an existing folder), or None."""
-    if output in (None, destinations.STDOUT):
-        return None
-    assert output is not None
-    path = Path(output)
-    return path if output.endswith(("/", os.sep)) or path.is_dir() else None
 
 
 def _build(files: list[Path], baseline: str) -> model.Report:

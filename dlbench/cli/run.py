@@ -11,10 +11,11 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dlbench import __version__, environment, planning, results
+from dlbench import __version__, environment, planning, provenance, results, workloads
 from dlbench.cli import console, options
 from dlbench.cli import distributed as dist_cli
 from dlbench.cli import output as destinations
+from dlbench.cli.gate import Gate
 from dlbench.cli.options import positive_ints, split
 from dlbench.distributed import DEFAULT_TIMEOUT_S, in_torchrun
 from dlbench.errors import UsageError
@@ -35,6 +36,7 @@ EXAMPLES = """
   dlbench run --wide                           [dim]# cells with GFLOP/s and intervals[/dim]
   dlbench run --backend numpy,torch --size 512,1024,2048 --dtype float32
   dlbench run --suite ci --threads 2 -o results/ci.json --quiet
+  dlbench run --suite ci --compare base.json --summary comment.md  [dim]# gate in one step[/dim]
   dlbench run --workload matmul --format json | jq '.results[].gflops'
   dlbench run --device cuda --dtype float16,bfloat16 --tf32 on --cache cold
   dlbench run --backend numpy,cupy --include-transfer  [dim]# speedup with the bus[/dim]
@@ -62,6 +64,10 @@ def run(
     = None,
     device: Annotated[list[str] | None, typer.Option(help="Devices: cpu, cuda.")] = None,
     workload: Annotated[list[str] | None, typer.Option(help="Workloads (comma-separated).")]
+    = None,
+    workload_file: Annotated[list[Path] | None, typer.Option(
+        "--workload-file", help="A Python file of your own workloads, each registered with "
+        "@dlbench.workloads.register (docs/extending.md); may be given more than once.")]
     = None,
     dtype: Annotated[list[str] | None, typer.Option(
         help="Dtypes: float32, float64, bfloat16, float16.")] = None,
@@ -136,14 +142,33 @@ def run(
     dist_timeout: Annotated[float, typer.Option(
         help="Seconds a rank waits in a collective for the others before the run is "
              "declared hung (exit 3).")] = DEFAULT_TIMEOUT_S,
+    compare: Annotated[Path | None, typer.Option(
+        "--compare", help="After saving, compare with this baseline (a result file or "
+        "pytest-benchmark JSON) as `dlbench compare` does, and exit 1 on a regression. The "
+        "baseline is checked before anything is measured.", rich_help_panel="Gate")] = None,
+    threshold: Annotated[str, typer.Option(
+        help="With --compare: smallest slowdown that counts as a regression (5% or 0.05).",
+        rich_help_panel="Gate")] = "5%",
+    thresholds: Annotated[Path | None, typer.Option(
+        help="With --compare: TOML or JSON file of per-benchmark thresholds.",
+        rich_help_panel="Gate")] = None,
+    relative: Annotated[bool, typer.Option(
+        "--relative", help="With --compare: judge each benchmark against the whole suite's "
+        "shift.", rich_help_panel="Gate")] = False,
+    summary: Annotated[str | None, typer.Option(
+        help="With --compare: write the Markdown summary for a pull-request comment here "
+        "('-' for stdout).", rich_help_panel="Gate")] = None,
 ) -> None:
     """Run a suite on every available backend, print speedup tables, save a result file.
 
-    Exit codes: 0 all verified · 2 bad usage · 3 a case was wrong or errored ·
-    130 interrupted (what finished is saved).
+    Exit codes: 0 all verified (and, with --compare, no regression) · 1 --compare found a
+    regression · 2 bad usage or an unreadable baseline · 3 a case was wrong or errored
+    (before a regression) · 130 interrupted (what finished is saved).
     """
     distributed = nproc is not None or in_torchrun()
     with console.user_errors():
+        # The files' workloads stay registered, also for the workers, until the command ends.
+        ctx.with_resource(workloads.files(workload_file or ()))
         destinations.check_format(fmt, FORMATS)
         selection = Selection(
             suite=suite or (DISTRIBUTED_SUITE if distributed else "quick"),
@@ -153,9 +178,10 @@ def run(
             threads=options.threads(threads), min_time=options.seconds(min_time, "--min-time"),
             max_time=options.seconds(max_time, "--max-time"), verify=not no_verify,
             cache=cache, tf32=tf32, include_transfer=include_transfer, graph=graph,
-            compile=compile_, compile_mode=compile_mode,
-            compile_cache=str(compile_cache) if compile_cache is not None else None,
-            rounds=rounds, repeat=repeat)
+            rounds=rounds, repeat=repeat, compile=compile_, compile_mode=compile_mode,
+            compile_cache=str(compile_cache) if compile_cache is not None else None)
+        gate = _gate(compare, threshold, thresholds, relative, summary, force, distributed,
+                     show_table=not quiet and fmt == "table")
     if distributed:
         dist_cli.run(ctx, dist_cli.DistOptions(nproc, dist_backend, dist_timeout), selection,
                      output or default_output(datetime.now(UTC)), force,
@@ -179,7 +205,7 @@ def run(
     saver = destinations.Saver(path, results.RunDocument(
         dlbench_version=__version__, created=now.isoformat(timespec="seconds"),
         command=("dlbench", *sys.argv[1:]), environment=env_record,
-        settings=plan.settings(), results=()))
+        settings=plan.settings(), results=(), provenance=provenance.collect()))
     progress = RunProgress(plan.total, quiet)
     runner = Runner(plan, on_event=progress.on_event, on_result=saver.add,
                     environment_record=env_record)
@@ -200,7 +226,26 @@ def run(
         _show(doc, fmt, baseline, wide)
     if not quiet:
         console.message(f"saved {path}")
+    code = gate.finish(doc, path) if gate else console.EXIT_OK
     _exit_on_failures(doc)
+    if code:
+        raise typer.Exit(code)
+
+
+def _gate(base: Path | None, threshold: str, thresholds: Path | None, relative: bool,
+          summary: str | None, force: bool, distributed: bool, show_table: bool
+          ) -> Gate | None:
+    """The one-step gate, checked before any measuring; None without --compare."""
+    if base is None:
+        given = [name for name, value in (("--thresholds", thresholds), ("--summary", summary),
+                                          ("--relative", relative)) if value]
+        if given:
+            raise UsageError(f"{', '.join(given)} belong(s) to --compare BASE.json")
+        return None
+    if distributed:
+        raise UsageError("--compare is not available with distributed runs; compare the "
+                         "saved file with `dlbench compare BASE NEW`")
+    return Gate.prepare(base, threshold, thresholds, relative, summary, force, show_table)
 
 
 def _check_baseline(baseline: str, plan: Plan) -> None:

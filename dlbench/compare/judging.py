@@ -194,7 +194,8 @@ def _from_rounds(base: Timing, new: Timing, confidence: float, resamples: int
     """The change judged at the level where runs vary: each side's rounds (their medians)
     are the observations, so a change must stand out from both runs' drift between
     rounds, not merely from the noise between samples."""
-    estimate = intervals.change_interval(new.rounds, base.rounds, confidence, resamples)
+    estimate = intervals.change_interval(new.rounds, base.rounds, new.round_groups or None,
+                                         base.round_groups or None, confidence, resamples)
     if min(len(base.rounds), len(new.rounds)) >= UTEST_MIN_SAMPLES:
         _, p = stats.mann_whitney_u(new.rounds, base.rounds)
         return estimate.value, estimate.lo, estimate.hi, p, ""

@@ -34,6 +34,7 @@ class Timing:
     # Round medians, where the file recorded rounds (dlbench since rounds): comparisons
     # then stand on the spread between rounds, not between samples.
     rounds: tuple[float, ...] = ()
+    round_groups: tuple[int, ...] = ()  # each round's execution (--repeat)
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,11 @@ def from_document(doc: results.RunDocument, path: str) -> Source:
         if median is None and r.samples_s:
             median = statistics.median(r.samples_s)
         rounds = tuple(r.round_medians().values()) if r.rounds else ()
+        groups = tuple(r.round_executions().values()) if r.rounds else ()
         timings.append(Timing(id=r.spec.id, status=r.status, error=r.error,
                               samples=tuple(r.samples_s), median=median, iqr=s.get("iqr"),
-                              n=len(r.samples_s) or int(s.get("n") or 0), rounds=rounds))
+                              n=len(r.samples_s) or int(s.get("n") or 0), rounds=rounds,
+                              round_groups=groups))
     notes = (f"{path} is from an interrupted run: only its finished cases are compared",) \
         if doc.interrupted else ()
     return Source(path=path, kind="dlbench", timings=tuple(timings),

@@ -19,16 +19,25 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dlbench import backends, intervals, measure, stats, workloads
+from dlbench import backends, intervals, measure, measured, stats, workloads
 from dlbench.distributed.timing import CollectiveTimer
+from dlbench.measured import Measured
 from dlbench.planning import Plan
 from dlbench.results import CaseSpec, Numerics, Result, Round
+from dlbench.workloads.ranks import RankWorkload
 
 # Test hook: "RANK:CASE" makes rank RANK kill itself (SIGKILL) when it reaches its
 # CASE-th case (0-based), as a crash or the OOM killer would; "RANK:CASE:hang" makes it
 # stop answering instead; CASE "join" does either before the rank joins the process
 # group (a rank that never reaches the rendezvous). Never set in normal use.
 FAULT_ENV = "DLBENCH_TEST_RANK_FAULT"
+
+
+@dataclass(frozen=True)
+class Disagreed:
+    """A step that raised on some rank: the first failing rank's message."""
+
+    error: str
 
 
 class RankFault(Exception):
@@ -139,36 +148,41 @@ class RankRunner:
 
     def case(self, spec: CaseSpec) -> Result:
         wl = workloads.get(spec.workload)
+        if not isinstance(wl, RankWorkload):  # planning runs no other workload across ranks
+            return measured.failed(spec, "error", f"{wl.name} does not run across ranks")
         p = spec.param_dict
         timer = CollectiveTimer(self.backend.timer(), self.group.barrier, self.group.reduce_max)
         setup = self._agree(lambda: wl.rank_case(spec.impl, self.backend, p, spec.dtype,
                                                  self.info.rank, self.info.world_size,
                                                  self.plan.seed))
-        if isinstance(setup, Result):
-            return replace(setup, spec=spec)
+        if isinstance(setup, Disagreed):
+            return measured.failed(spec, "error", setup.error)
         ran = self._agree(lambda: timer.first_call(setup.kernel))
-        if isinstance(ran, Result):
-            return replace(ran, spec=spec)
+        if isinstance(ran, Disagreed):
+            return measured.failed(spec, "error", ran.error)
         output, first_s = ran
         verify = None
         if self.plan.verify:
             verify = combine_checks(self.group.gather(self._checked(setup.check, output)))
         del output
-        base = Result(spec=spec, status="ok", first_call_s=first_s, verify=verify,
-                      timer=timer.name, numerics=Numerics(self.backend.float32_math()))
+        numerics = Numerics(self.backend.float32_math())
         if verify is not None and not verify["ok"]:
-            return replace(base, status="wrong", error=_wrong_message(verify))
+            wrong = measured.failed(spec, "wrong", _wrong_message(verify), verify, first_s)
+            return replace(wrong, timer=timer.name, numerics=numerics)
         sampler = measure.Sampler(setup.kernel, timer, self.plan.config)
         sampler.first_call_s = first_s
         sampler.run()
-        alone = self._alone(setup.alone)
-        return measured(base, sampler.samples, sampler.round_sizes, sampler.inner_loops,
-                        sampler.stop or "",
-                        wl, self.info.world_size, alone)
+        samples, sizes = tuple(sampler.samples), tuple(sampler.round_sizes)
+        figures = across_ranks(wl, spec, samples, sizes, self.info.world_size,
+                               self._alone(setup.alone))
+        return measured.result(spec, Measured(
+            samples, tuple(Round(n, i) for i, n in enumerate(sizes)),
+            inner_loops=sampler.inner_loops, stop=sampler.stop or "", timer=timer.name,
+            first_call_s=first_s, verify=verify, numerics=numerics, distributed=figures))
 
     def _agree(self, fn: Callable[[], Any]) -> Any:
-        """Run `fn` on every rank; if it raised on any, every rank gets the same failed
-        Result (the first failing rank's message) instead of its value."""
+        """Run `fn` on every rank; if it raised on any, every rank gets the same
+        Disagreed (the first failing rank's message) instead of its value."""
         try:
             value, error = fn(), None
         except RankFault:
@@ -178,8 +192,7 @@ class RankRunner:
         errors = self.group.gather(error)
         for rank, message in enumerate(errors):
             if message is not None:
-                return Result(spec=CaseSpec("", (), "", "", "", ""), status="error",
-                              error=f"rank {rank}: {message}")
+                return Disagreed(f"rank {rank}: {message}")
         return value
 
     def _checked(self, check: Callable[[Any], dict[str, Any]], output: Any) -> dict[str, Any]:
@@ -239,37 +252,22 @@ def _wrong_message(verify: Mapping[str, Any]) -> str:
             f"{verify.get('tol', float('nan')):.3g}")
 
 
-def measured(base: Result, samples: Sequence[float], sizes: Sequence[int], loops: int,
-             stop: str, wl: workloads.Workload, world: int, alone: Sequence[float] | None
-             ) -> Result:
-    """A measured case's Result: the usual figures, and under extra.distributed the
-    world size, algbw and busbw (collectives) or samples/s and scaling efficiency
-    (training steps)."""
-    spec = base.spec
-    summary = intervals.summary(samples, sizes)
+def across_ranks(wl: RankWorkload, spec: CaseSpec, samples: Sequence[float],
+                 sizes: Sequence[int], world: int, alone: Sequence[float] | None
+                 ) -> dict[str, Any]:
+    """What a result across ranks reports under extra.distributed: the world size, the
+    workload's own figures (a collective's algbw and busbw, a training step's samples/s),
+    and the scaling efficiency against one rank alone where it was measured."""
     p = spec.param_dict
-    model_flops = getattr(wl, "model_flops", None)
-    flops = model_flops(spec.impl, p) if model_flops else wl.flops(p)
     nbytes = wl.bytes(p, workloads.itemsize(spec.dtype))
-    median = summary["median"]
-    extra: dict[str, Any] = {"world_size": world}
-    bus_factor = getattr(wl, "bus_factor", None)
-    if bus_factor is not None:
-        algbw = nbytes / median / 1e9
-        extra.update(algbw_gbytes_per_s=algbw, bus_factor=bus_factor(world),
-                     busbw_gbytes_per_s=algbw * bus_factor(world))
-    else:
-        extra["samples_per_s"] = p["batch"] * world / median
+    extra: dict[str, Any] = {"world_size": world,
+                             **wl.figures(p, nbytes, intervals.summary(samples, sizes)["median"],
+                                          world)}
     if alone:
         ratio, lo, hi = stats.ratio_ci(alone, samples)
         extra.update(single_rank_samples_s=list(alone),
                      scaling_efficiency={"value": ratio, "ci95": [lo, hi]})
-    return replace(base, samples_s=tuple(samples), inner_loops=loops,
-                   stats=summary, flops=flops, bytes=nbytes,
-                   gflops=flops / median / 1e9 if flops else None,
-                   gbytes_per_s=nbytes / median / 1e9, stop=stop,
-                   warnings=tuple(measure.quality_warnings(samples, sizes)),
-                   distributed=extra, rounds=tuple(Round(n, i) for i, n in enumerate(sizes)))
+    return extra
 
 
 def maybe_fault(rank: int, where: int | str) -> None:

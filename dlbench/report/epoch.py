@@ -6,63 +6,28 @@ real training loop does, and the model is dlbench's small workload, not the mode
 dataset of that size is usually trained with. Without a measured training step there is
 nothing to extrapolate from, and nothing is said.
 
-Each field counts its data in its own unit, the one its datasets are measured in:
-- image (mlp, cnn steps): samples; a step trains on `batch` of them.
-- language (transformer_train_step): tokens, batch·seq per step. A text corpus is a
-  number of tokens, cut into sequences of whatever length a model uses, so tokens/s is
-  what carries over from dlbench's sequence length to a real one.
-- speech (lstm_train_step): seconds of audio, batch·timesteps frames per step with one
-  frame per FRAME_SECONDS. Speech corpora are measured in hours; dlbench's sequences
-  (25 frames = 0.25 s by default) are far shorter than real utterances (LibriSpeech's
-  average about 12 s), so "sequences/s" would not carry over, audio-seconds/s does (the
-  inverse of a real-time factor).
+Each training step counts its data in its own unit, the one its datasets are measured in,
+and says so itself (`Workload.training`): an image model's step `batch` samples, a
+language model's batch·seq tokens, a speech model's seconds of audio. A workload that is
+no training step, or one this dlbench does not know, gets no extrapolation.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dlbench import workloads
 from dlbench.report.cells import format_params, format_time
 from dlbench.results import Result
+from dlbench.workloads.base import IMAGES, SAMPLES, TrainingData
 
-SUFFIX = "_train_step"
-# Dataset *sizes*; the names only say which well-known dataset has that many samples.
-DATASET_SIZES = (
-    ("60,000 samples (MNIST-sized)", 60_000),
-    ("1.28M samples (ImageNet-1k-sized)", 1_281_167),
-)
 FORMULA = ("samples/s = batch / median step time; epoch time ≈ ⌈N / batch⌉ × median step time "
            "(interval: the same with the ends of the median's 95% interval)")
 CAVEAT = ("an extrapolation from one measured training step of dlbench's small model: no data "
           "loading, no evaluation, not the real model usually trained on a dataset of that size")
-# One LSTM timestep is one frame of speech features: the usual 10 ms hop (DeepSpeech 2's
-# spectrograms, Kaldi's filterbanks).
-FRAME_SECONDS = 0.01
-
-
-@dataclass(frozen=True)
-class Field:
-    """How a field's training step counts its data: the unit, how many units one step
-    trains on, and dataset sizes in that unit."""
-
-    unit: str
-    per_step: Callable[[Mapping[str, Any]], float]
-    datasets: tuple[tuple[str, int], ...]
-
-
-FIELDS = {
-    "lstm_train_step": Field(
-        "audio-seconds", lambda p: p["batch"] * p["timesteps"] * FRAME_SECONDS,
-        (("100 h of audio (LibriSpeech-clean-100-sized)", 100 * 3600),
-         ("960 h of audio (LibriSpeech-sized)", 960 * 3600))),
-    "transformer_train_step": Field(
-        "tokens", lambda p: p["batch"] * p["seq"],
-        (("103M tokens (WikiText-103-sized)", 103_227_021),
-         ("9B tokens (OpenWebText-sized)", 9_000_000_000))),
-}
 
 
 @dataclass(frozen=True)
@@ -129,13 +94,11 @@ def _epochs(datasets: Sequence[tuple[str, int]], per_step: float, median: float,
     return tuple(out)
 
 
-def _units_per_step(field: Field | None, p: Mapping[str, Any]) -> float | None:
+def _units_per_step(training: TrainingData, p: Mapping[str, Any]) -> float | None:
     """Units one step trains on; None where a (hand-made or older) file lacks a parameter
     the unit needs: the estimate then counts samples, as for any training step."""
-    if field is None:
-        return None
     try:
-        per_step = float(field.per_step(p))
+        per_step = float(training.per_step(p))
     except (KeyError, TypeError):
         return None
     return per_step if math.isfinite(per_step) and per_step > 0 else None
@@ -149,20 +112,28 @@ def estimates(labelled: Sequence[tuple[str, Result]]) -> tuple[EpochEstimate, ..
         p = r.spec.param_dict
         batch = p.get("batch")
         median = r.median
-        if (not r.spec.workload.endswith(SUFFIX) or r.status != "ok" or not isinstance(batch, int)
+        training = training_data(r.spec.workload)
+        if (training is None or r.status != "ok" or not isinstance(batch, int)
                 or batch < 1 or not median or median <= 0):
             continue
         ci = (r.stats or {}).get("ci95") or [median, median]
         common = (machine, r.column, r.spec.workload, format_params(r.spec.params),
                   r.spec.dtype, batch, median, (float(ci[0]), float(ci[1])))
-        field = FIELDS.get(r.spec.workload)
-        per_step = _units_per_step(field, p)
-        if field is None or per_step is None:
-            out.append(EpochEstimate(*common, _epochs(DATASET_SIZES, batch, median, ci)))
+        per_step = _units_per_step(training, p)
+        if training.unit == SAMPLES or per_step is None:
+            datasets = training.datasets if training.unit == SAMPLES else IMAGES.datasets
+            out.append(EpochEstimate(*common, _epochs(datasets, batch, median, ci)))
             continue
-        out.append(UnitEpochEstimate(*common, _epochs(field.datasets, per_step, median, ci),
-                                     field.unit, per_step))
+        out.append(UnitEpochEstimate(*common, _epochs(training.datasets, per_step, median, ci),
+                                     training.unit, per_step))
     return tuple(out)
+
+
+def training_data(workload: str) -> TrainingData | None:
+    """What one step of `workload` trains on; None for a workload that is no training
+    step, or that this dlbench does not know (a newer file's, a plugin's not installed)."""
+    cls = workloads.find(workload)
+    return cls.training if cls is not None else None
 
 
 def by_unit(found: Sequence[EpochEstimate]) -> list[list[EpochEstimate]]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from dlbench import stats
 from dlbench.breakeven import BreakEven
 from dlbench.report.cells import Cell, Row, format_count, format_time
-from dlbench.report.epoch import SUFFIX, EpochEstimate, format_duration
+from dlbench.report.epoch import EpochEstimate, format_duration, training_data
 from dlbench.report.rows import GeoMean, SpeedupTable
 
 CPU = "cpu"
@@ -80,6 +80,9 @@ def sentences(table: SpeedupTable, epochs: Sequence[EpochEstimate] = ()) -> list
     devices = column_devices(table)
     others = [c for c in table.columns if c != table.baseline]
     out = [_compared(table, devices)]
+    unchecked = _unverified(table)
+    if unchecked:
+        out.append(unchecked)
     if table.baseline is None:
         out.append("No speedups: the baseline column was not measured.")
         return out + compiled_payoffs(table)
@@ -115,6 +118,17 @@ def _compared(table: SpeedupTable, devices: dict[str, str]) -> str:
     else:
         what += f" Devices: {', '.join(dict.fromkeys([CPU, *gpus]))}."
     return what
+
+
+def _unverified(table: SpeedupTable) -> str | None:
+    """The workloads whose results were never checked (they have no float64 reference)."""
+    found = list(dict.fromkeys(
+        row.workload for row in table.rows for cell in row.cells.values()
+        if stats.QualityWarning.UNVERIFIED.value in cell.result.warnings))
+    if not found:
+        return None
+    return (f"Not verified: {', '.join(found)} (no float64 reference: the outputs were "
+            "never checked, and a wrong kernel would look as fast).")
 
 
 def _best_column(table: SpeedupTable, measured: Sequence[Measured], others: Sequence[str]
@@ -261,7 +275,7 @@ def _payoff(column: str, cells: list[tuple[Row, str, BreakEven]]) -> str:
 
 def _calls(item: tuple[Row, str, BreakEven]) -> str:
     row, _, b = item
-    unit = "steps" if row.workload.endswith(SUFFIX) else "calls"
+    unit = "steps" if training_data(row.workload) is not None else "calls"
     hi = "never" if b.hi is None else format_count(b.hi)
     return (f"{format_count(b.calls or 0)} {unit} of {row_name(row)} "
             f"[{format_count(b.lo or 0)}, {hi}] (compile {format_time(b.compile_s)})")

@@ -12,6 +12,7 @@ from dlbench.report.cells import Cell
 from dlbench.report.machines import Machine, fingerprint, machines
 from dlbench.report.rows import DEFAULT_BASELINE, SpeedupTable, across_ranks, labelled_table
 from dlbench.results import CaseSpec, Result, RunDocument
+from dlbench.workloads.base import SAMPLES
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,8 @@ def _own_params(r: Result) -> bool:
         resolved = wl.resolve(**params)
     except DlbenchError:
         return False
-    return r.spec.workload not in epoch.FIELDS or resolved == params
+    training = wl.training
+    return training is None or training.unit == SAMPLES or resolved == params
 
 
 class _Tables:

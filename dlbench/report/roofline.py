@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dlbench import environment
+from dlbench import environment, workloads
 from dlbench.report.cells import format_params
 from dlbench.report.model import MachineView
 from dlbench.report.rows import across_ranks
-
-BANDWIDTH_WORKLOAD = "bandwidth"
 
 
 @dataclass(frozen=True)
@@ -53,14 +51,22 @@ def roofline(view: MachineView) -> Roofline:
             unknown.append(f"compute roof ({device} {dtype}): unknown"
                            + (f" — {reason}" if reason else " — no peak recorded"))
     for device in dict.fromkeys(r.spec.device for r in results if r.status == "ok"):
-        rates = [r.gbytes_per_s for r in results
-                 if r.spec.workload == BANDWIDTH_WORKLOAD and r.spec.device == device
-                 and r.status == "ok" and r.gbytes_per_s]
+        rates = {r.gbytes_per_s: r.spec.workload for r in results
+                 if measures_bandwidth(r.spec.workload) and r.spec.device == device
+                 and r.status == "ok" and r.gbytes_per_s}
         if rates:
-            bandwidth.append((f"{device} bandwidth {max(rates):.3g} GB/s (measured by the "
-                              f"{BANDWIDTH_WORKLOAD} workload)", max(rates) * 1e9))
+            best = max(rates)
+            bandwidth.append((f"{device} bandwidth {best:.3g} GB/s (measured by the "
+                              f"{rates[best]} workload)", best * 1e9))
         else:
-            unknown.append(f"bandwidth roof ({device}): unknown — no {BANDWIDTH_WORKLOAD} "
-                           "workload result to take it from")
+            unknown.append(f"bandwidth roof ({device}): unknown — no result of a workload "
+                           "that measures memory bandwidth to take it from")
     return Roofline(view.machine.label, tuple(points), tuple(compute), tuple(bandwidth),
                     tuple(unknown))
+
+
+def measures_bandwidth(workload: str) -> bool:
+    """Whether `workload`'s GB/s is the memory's bandwidth (a workload this dlbench does
+    not know says nothing)."""
+    cls = workloads.find(workload)
+    return cls is not None and cls.measures_bandwidth

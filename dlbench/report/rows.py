@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from dlbench import breakeven, speedups, stats
+from dlbench import backends, breakeven, speedups, stats
 from dlbench.report.cells import (
     Cell,
     Row,
@@ -31,13 +31,6 @@ GEOMEAN_NOTE = ("geometric mean = the row speedups averaged on a log scale, over
                 "both the column and the baseline ran ok; every row counts the "
                 "same whatever its size; interval: bootstrap resampling every row's rounds "
                 "(its samples, in files without rounds)")
-
-
-# Why TensorFlow has no portable column: said under every table that shows TensorFlow.
-TENSORFLOW_NOTE = ("tensorflow: native only (array-api-compat has no TensorFlow namespace, "
-                   "so the portable kernels cannot run on it); its compiled column (-xla in "
-                   "files written before compiled columns had one name) is the same kernel "
-                   "under tf.function(jit_compile=True)")
 COMPILED_NOTE = ("-compiled = the library's compiler over its eager kernel, one kind of column "
                  "for every library; compile = its first call (never sampled) beyond one "
                  "call; pays off after = the calls that win the compile time back from the "
@@ -202,6 +195,8 @@ def cell_lines(cell: Cell | None, baseline: str | None, column: str) -> list[str
         lines.append(" · ".join(rate))
     if stats.QualityWarning.LAUNCH_BOUND.value in r.warnings:
         lines.append("launch-bound")  # the GPU waited on the host: not the kernel's time
+    if stats.QualityWarning.UNVERIFIED.value in r.warnings:
+        lines.append("unverified")  # no float64 reference: the output was never checked
     if cell.speedup is not None and column != baseline:
         mark = "" if cell.significant else " (n.s.)"
         lines.append(format_speedup(cell.speedup) + mark)
@@ -244,8 +239,8 @@ def table_notes(table: SpeedupTable) -> list[str]:
         notes.append(GEOMEAN_NOTE)
     notes += [f"crossover: {text}" for text in crossover_texts(table.crossovers)]
     notes += unstable_lines(table)
-    if any(column.split(": ")[-1].startswith("tensorflow-") for column in table.columns):
-        notes.append(TENSORFLOW_NOTE)
+    notes += backend_notes({cell.result.spec.backend for row in table.rows
+                            for cell in row.cells.values()})
     return notes + compiled_notes(table)
 
 
@@ -288,6 +283,13 @@ def unstable_lines(table: SpeedupTable) -> list[str]:
                            f"{len(medians)} rounds ran between {format_time(min(medians))} "
                            f"and {format_time(max(medians))}")
     return out
+
+
+def backend_notes(names: set[str]) -> list[str]:
+    """What the backends of a table say under it (a library without portable kernels says
+    why), in the order of their names; a backend this dlbench does not know says nothing."""
+    found = (backends.find(name) for name in sorted(names))
+    return [cls.table_note for cls in found if cls is not None and cls.table_note]
 
 
 def crossover_texts(crossovers: Sequence[Crossover]) -> list[str]:

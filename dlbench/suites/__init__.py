@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from dlbench import workloads
+from dlbench import backends, workloads
 from dlbench.errors import UsageError
 
 # threads: BLAS/OpenMP threads per backend, as --threads (which overrides it); the rest
@@ -25,7 +25,6 @@ from dlbench.errors import UsageError
 SETTINGS = {"min_time": float, "max_time": float, "block_time": float, "target_ci": float,
             "min_samples": int, "min_rounds": int, "repeat": int, "threads": int}
 DTYPES = ("float16", "bfloat16", "float32", "float64")
-IMPLS = ("portable", "native", "xla", "compiled")
 
 
 @dataclass(frozen=True)
@@ -110,13 +109,21 @@ def _impls(raw: Any, bad: Complaint) -> dict[str, tuple[str, ...]]:
     if not isinstance(raw, dict):
         raise bad("impls", "must be a table of backend = [implementations]")
     out = {}
+    known = implementations()
     for backend, impls in raw.items():
         if (not isinstance(impls, list) or not impls
-                or any(not isinstance(i, str) or i not in IMPLS for i in impls)):
+                or any(not isinstance(i, str) or i not in known for i in impls)):
             raise bad(f"impls.{backend}", f"must be a non-empty list drawn from "
-                      f"{', '.join(IMPLS)}")
+                      f"{', '.join(known)}")
         out[str(backend)] = tuple(impls)
     return out
+
+
+def implementations() -> list[str]:
+    """Every implementation a backend here offers: portable, native, and those derived."""
+    offered = (backends.backend_class(name).implementations(native=True)
+               for name in backends.names())
+    return list(dict.fromkeys(impl for impls in offered for impl in impls))
 
 
 def _entry(raw: Any, where: str, bad: Complaint) -> Entry:
@@ -127,9 +134,8 @@ def _entry(raw: Any, where: str, bad: Complaint) -> Entry:
         raise bad(f"{where}.{sorted(extra)[0]}", "unknown key (expected workload, sizes, "
                   "dtypes, params)")
     wl_name = raw.get("workload")
-    if wl_name not in workloads.names():
-        raise bad(f"{where}.workload", f"unknown workload {wl_name!r} (known: "
-                  f"{', '.join(workloads.names())})")
+    if not isinstance(wl_name, str) or workloads.find(wl_name) is None:
+        raise bad(f"{where}.workload", workloads.why_unknown(wl_name))
     sizes = raw.get("sizes", [])
     if not isinstance(sizes, list) or not all(
             isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):

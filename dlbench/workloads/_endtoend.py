@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from dlbench.workloads import Kernel
+from dlbench.kernels import Kernel
 
 
 def _host_like(backend: Any, x: Any, dtype: str) -> Any:

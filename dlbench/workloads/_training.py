@@ -7,11 +7,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from dlbench.workloads import (
+from dlbench.workloads.base import Check, Reference
+from dlbench.workloads.tolerances import (
     ACCUMULATION_DTYPE,
     UNIT_ROUNDOFF,
-    Check,
-    Reference,
     dot_tolerance,
     scaled_check,
 )

@@ -18,19 +18,15 @@ from typing import Any
 
 import numpy as np
 
+from dlbench.backends.tensorflow import TensorflowBackend
+from dlbench.backends.torch import TorchBackend
 from dlbench.errors import UsageError
-from dlbench.workloads import (
-    DEFAULT_SEED,
-    Check,
-    Kernel,
-    Param,
-    Reference,
-    Workload,
-    register,
-    scaled_check,
-)
+from dlbench.kernels import Kernel, ReportingKernel, Step
+from dlbench.workloads import register
 from dlbench.workloads._attention import GPU_BLOCK_BYTES, Attention
 from dlbench.workloads._training import chain_tolerance
+from dlbench.workloads.base import DEFAULT_SEED, Check, Param, Reference, Workload
+from dlbench.workloads.tolerances import scaled_check
 
 
 @register
@@ -47,8 +43,6 @@ class MultiHeadAttention(Workload):
     )
     size_params = ("seq",)
     flops_formula = "4·batch·seq²·heads·head_dim (÷2 when causal)"
-    natives = {"torch": "dlbench.workloads.attention:torch_native",
-               "tensorflow": "dlbench.workloads.attention:tensorflow_native"}
 
     def validate(self, p: Mapping[str, int]) -> None:
         if p["causal"] not in (0, 1):
@@ -139,29 +133,35 @@ def sdpa_backend(q: Any, k: Any, v: Any, causal: bool) -> str:
         return "unknown"
 
 
+class TorchSdpa(ReportingKernel):
+    """torch.nn.functional.scaled_dot_product_attention on the (B, H, S, D) arrays; its
+    note is the backend torch chose for them, `sdpa_backend`."""
+
+    def __init__(self, q: Any, k: Any, v: Any, causal: bool) -> None:
+        import torch.nn.functional as F
+
+        self.sdpa, self.q, self.k, self.v, self.causal = (
+            F.scaled_dot_product_attention, q, k, v, causal)
+
+    def __call__(self) -> Any:
+        return self.sdpa(self.q, self.k, self.v, is_causal=self.causal)
+
+    def notes(self) -> Mapping[str, Any]:
+        return {"sdpa_backend": sdpa_backend(self.q, self.k, self.v, self.causal)}
+
+
+@MultiHeadAttention.native(TorchBackend)
 def torch_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
-    """torch.nn.functional.scaled_dot_product_attention on the (B, H, S, D) arrays. The
-    backend torch chose is kept on the kernel as `extra["sdpa_backend"]`."""
-    import torch.nn.functional as F
-
-    q, k, v = arrays["q"], arrays["k"], arrays["v"]
-    causal = bool(p["causal"])
-
-    def kernel() -> Any:
-        return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-
-    kernel.extra = {"sdpa_backend": sdpa_backend(q, k, v, causal)}  # type: ignore[attr-defined]
-    return kernel
+    return TorchSdpa(arrays["q"], arrays["k"], arrays["v"], bool(p["causal"]))
 
 
+@MultiHeadAttention.native(TensorflowBackend)
 def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Any:
     """softmax(q·kᵀ/√D [+ causal mask])·v with TensorFlow ops on the (B, H, S, D) arrays
     (TensorFlow has no fused attention op outside Keras)."""
     import math
 
     import tensorflow as tf
-
-    from dlbench.workloads._compiled import TfStep
 
     q, k, v = arrays["q"], arrays["k"], arrays["v"]
     s = p["seq"]
@@ -177,4 +177,4 @@ def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, i
             scores = scores + mask
         return tf.matmul(tf.nn.softmax(scores, axis=-1), v)
 
-    return TfStep(body)
+    return Step(body)

@@ -7,17 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from dlbench.workloads import (
-    DEFAULT_SEED,
-    UNIT_ROUNDOFF,
-    Check,
-    Kernel,
-    Param,
-    Reference,
-    Workload,
-    register,
-    scaled_check,
-)
+from dlbench.backends.tensorflow import TensorflowBackend
+from dlbench.backends.torch import TorchBackend
+from dlbench.kernels import Kernel, Step
+from dlbench.workloads import register
+from dlbench.workloads.base import DEFAULT_SEED, Check, Param, Reference, Workload
+from dlbench.workloads.tolerances import UNIT_ROUNDOFF, scaled_check
 
 # Chosen so a·x is not exactly representable: a wrong scale factor would show.
 ALPHA = 1.7
@@ -30,10 +25,9 @@ class Bandwidth(Workload):
     params = (Param("elements", 1 << 24, "vector length (2^24 float32 = 64 MiB per vector)"),)
     size_params = ("elements",)
     flops_formula = "2·elements"
-    natives = {"torch": "dlbench.workloads.bandwidth:torch_native",
-               "tensorflow": "dlbench.workloads.bandwidth:tensorflow_native"}
     # Its reference (a·x + y) costs less than hashing the inputs to find a shared one.
     shared_reference = False
+    measures_bandwidth = True  # the roofline's bandwidth roof
 
     def flops(self, p: Mapping[str, int]) -> float:
         return 2.0 * p["elements"]
@@ -69,6 +63,7 @@ class Bandwidth(Workload):
                             4.0 * UNIT_ROUNDOFF[dtype])
 
 
+@Bandwidth.native(TorchBackend)
 def torch_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
     """torch.add(y, x, alpha=a, out=z) into an output allocated once: one fused pass that
     reads x and y and writes z, exactly the traffic `bytes` counts. The portable
@@ -81,9 +76,8 @@ def torch_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) 
     return lambda: torch.add(y, x, alpha=ALPHA, out=z)
 
 
+@Bandwidth.native(TensorflowBackend)
 def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Any:
     """a·x + y with TensorFlow ops: two passes eagerly, one fused pass under XLA."""
-    from dlbench.workloads._compiled import TfStep
-
     x, y = arrays["x"], arrays["y"]
-    return TfStep(lambda: ALPHA * x + y)
+    return Step(lambda: ALPHA * x + y)

@@ -16,8 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from dlbench.backends.tensorflow import TensorflowBackend
+from dlbench.backends.torch import TorchBackend
 from dlbench.errors import UsageError
-from dlbench.workloads import DEFAULT_SEED, Check, Kernel, Param, Reference, Workload, register
+from dlbench.kernels import Kernel, Step
+from dlbench.workloads import register
 from dlbench.workloads._arrayapi import (
     col2im,
     cols_buffer,
@@ -29,6 +32,7 @@ from dlbench.workloads._arrayapi import (
     softmax_cross_entropy,
 )
 from dlbench.workloads._training import check_step, labelled_data, step_reference
+from dlbench.workloads.base import DEFAULT_SEED, IMAGES, Check, Param, Reference, Workload
 from dlbench.workloads.conv2d import reference_conv2d
 
 LEARNING_RATE = 0.05
@@ -50,9 +54,8 @@ class CnnTrainStep(Workload):
     size_params = ("batch",)
     flops_formula = ("2·(2·batch·filters·hw²·channels·kernel²) + "
                      "3·(2·batch·filters²·hw²·kernel²) + 3·(2·batch·filters·hw²/4·classes)")
-    natives = {"torch": "dlbench.workloads.cnn:torch_native",
-               "tensorflow": "dlbench.workloads.cnn:tensorflow_native"}
     updates = WEIGHTS
+    training = IMAGES
 
     def validate(self, p: Mapping[str, int]) -> None:
         if p["kernel"] % 2 == 0:
@@ -220,6 +223,7 @@ def reference_step(a: Mapping[str, np.ndarray]
     return new, scale
 
 
+@CnnTrainStep.native(TorchBackend)
 def torch_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
     """The same network with torch.nn.functional, autograd and torch.optim.SGD."""
     import torch
@@ -243,13 +247,12 @@ def torch_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) 
     return step
 
 
+@CnnTrainStep.native(TensorflowBackend)
 def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Any:
     """The same network with tf.nn (NHWC, TensorFlow's layout on a CPU; see conv2d),
     tf.GradientTape and an SGD update of tf.Variables. Kernels are kept HWIO and turned
     back to KCRS for verification only."""
     import tensorflow as tf
-
-    from dlbench.workloads._compiled import TfStep
 
     n = p["batch"]
     x, y = tf.transpose(arrays["x"], (0, 2, 3, 1)), arrays["y"]
@@ -273,7 +276,7 @@ def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, i
         return tuple(tf.transpose(v, (3, 2, 0, 1)) if k in hwio else v
                      for k, v in zip(WEIGHTS, state, strict=True))
 
-    return TfStep(body, params, canonical)
+    return Step(body, params, canonical)
 
 
 def _tf_cross_entropy(tf: Any, logits: Any, onehot: Any) -> Any:

@@ -21,30 +21,19 @@ reduce_scatter_tensor are out of place, as nccl-tests times every collective.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from dlbench.errors import UsageError
-from dlbench.workloads import Check, Kernel, Param, Workload, itemsize, register
+from dlbench.workloads import register
+from dlbench.workloads.base import Param, itemsize
+from dlbench.workloads.ranks import RankCase, RankWorkload
 
 # Rank r's element i is ((i + 3r) mod 7) − 3: every rank's data differ, sums of up to
 # 80 ranks stay exact in bfloat16's 8 bits.
 VALUE_SPAN = 7
-
-
-@dataclass(frozen=True)
-class RankCase:
-    """One rank's part of a distributed case: the call to time, and how to check the
-    output of its first call (returns this rank's wrong-element count and worst error;
-    a check may itself communicate, every rank calls it)."""
-
-    kernel: Kernel
-    check: Callable[[Any], dict[str, Any]]
-    # The same work on this rank alone, without communication: the scaling baseline.
-    alone: Kernel | None = None
 
 
 def rank_values(count: int, rank: int) -> np.ndarray:
@@ -62,41 +51,24 @@ def count_wrong(output: np.ndarray, expected: np.ndarray) -> dict[str, Any]:
             "max_abs_err": float(diff[np.isfinite(diff)].max()) if diff.size else 0.0}
 
 
-class RankWorkload(Workload):
-    """A workload run by every rank of a torch.distributed group at once: its inputs are
-    made, and its output checked, on each rank (`rank_case`), never in a worker."""
-
-    distributed: ClassVar[bool] = True
-
-    def supports(self, backend: Any) -> tuple[bool, str]:
-        if backend.name != "torch":
-            return False, f"{self.name} runs on torch.distributed, not {backend.name}"
-        return True, ""
-
-    def inputs(self, p: Mapping[str, int], seed: int = 0) -> dict[str, np.ndarray]:
-        return {}
-
-    def check(self, output: Any, inputs: Mapping[str, np.ndarray], p: Mapping[str, int],
-              dtype: str, float32_math: str = "ieee") -> Check:
-        raise UsageError(f"{self.name} is checked on every rank (rank_case)")
-
-    def rank_case(self, impl: str, backend: Any, p: Mapping[str, int], dtype: str,
-                  rank: int, world: int, seed: int) -> RankCase:
-        raise NotImplementedError
-
-
 class Collective(RankWorkload):
     """A collective over `ranks` processes; `bytes` is the message size S."""
 
     params = (Param("bytes", 1 << 20, "message size S in bytes (nccl-tests' size)"),
               Param("ranks", 2, "ranks taking part (the world size)"))
     size_params = ("bytes",)
-    natives: ClassVar[dict[str, str]] = {}
     # What each rank's link carries relative to S, as a function of the rank count.
     flops_formula = "0 (communication)"
 
     def bus_factor(self, ranks: int) -> float:
         raise NotImplementedError
+
+    def figures(self, p: Mapping[str, int], nbytes: float, median: float, world: int
+                ) -> dict[str, Any]:
+        algbw = nbytes / median / 1e9
+        factor = self.bus_factor(world)
+        return {"algbw_gbytes_per_s": algbw, "bus_factor": factor,
+                "busbw_gbytes_per_s": algbw * factor}
 
     def elements(self, p: Mapping[str, int], itemsize: int) -> int:
         """Elements of S: whole elements, and a whole number of them per rank where the

@@ -7,18 +7,12 @@ from typing import Any
 
 import numpy as np
 
+from dlbench.backends.jax import JaxBackend
+from dlbench.backends.tensorflow import TensorflowBackend
+from dlbench.backends.torch import TorchBackend
 from dlbench.errors import UsageError
-from dlbench.workloads import (
-    DEFAULT_SEED,
-    Check,
-    Kernel,
-    Param,
-    Reference,
-    Workload,
-    dot_tolerance,
-    register,
-    scaled_check,
-)
+from dlbench.kernels import Kernel, Step
+from dlbench.workloads import register
 from dlbench.workloads._arrayapi import (
     cols_buffer,
     conv2d_forward,
@@ -26,6 +20,8 @@ from dlbench.workloads._arrayapi import (
     out_size,
     pad_into,
 )
+from dlbench.workloads.base import DEFAULT_SEED, Check, Param, Reference, Workload
+from dlbench.workloads.tolerances import dot_tolerance, scaled_check
 
 
 @register
@@ -45,9 +41,6 @@ class Conv2d(Workload):
     )
     size_params = ("h", "w")
     flops_formula = "2·n·k·ho·wo·c·r·s"
-    natives = {"torch": "dlbench.workloads.conv2d:torch_native",
-               "tensorflow": "dlbench.workloads.conv2d:tensorflow_native",
-               "jax": "dlbench.workloads.conv2d:jax_native"}
 
     def validate(self, p: Mapping[str, int]) -> None:
         if p["r"] > p["h"] + 2 * p["pad"] or p["s"] > p["w"] + 2 * p["pad"]:
@@ -121,6 +114,7 @@ def reference_conv2d(x: np.ndarray, weights: np.ndarray, stride: int, pad: int) 
     return np.einsum("nchwrs,kcrs->nkhw", windows, weights, optimize=True)
 
 
+@Conv2d.native(TorchBackend)
 def torch_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
     """torch.nn.functional.conv2d: oneDNN on a CPU, cuDNN on a GPU."""
     import torch.nn.functional as F
@@ -137,13 +131,12 @@ def torch_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) 
 TF_CONV_LAYOUT = "NHWC"
 
 
+@Conv2d.native(TensorflowBackend)
 def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int],
                       layout: str = TF_CONV_LAYOUT) -> Any:
     """tf.nn.conv2d (oneDNN on a CPU, cuDNN on a GPU) in `layout`, weights as HWIO; the
     output is turned back to NCHW for verification only."""
     import tensorflow as tf
-
-    from dlbench.workloads._compiled import TfStep
 
     stride, pad = p["stride"], p["pad"]
     weights = tf.transpose(arrays["weights"], (2, 3, 1, 0))  # KCRS -> RSCK (HWIO)
@@ -157,12 +150,13 @@ def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, i
     def body() -> Any:
         return tf.nn.conv2d(x, weights, strides=stride, padding=paddings, data_format=layout)
 
-    return TfStep(body, canonical=canonical)
+    return Step(body, canonical=canonical)
 
 
+@Conv2d.native(JaxBackend)
 def jax_native(p: Mapping[str, int]) -> Any:
     """jax.lax.conv_general_dilated (XLA's convolution) as a pure function of the arrays,
-    NCHW/OIHW as the workload's inputs are; jit-compiled by workloads._compiled."""
+    NCHW/OIHW as the workload's inputs are; jit-compiled by its backend."""
     import jax
 
     stride, pad = p["stride"], p["pad"]

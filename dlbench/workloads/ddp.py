@@ -20,8 +20,9 @@ import numpy as np
 
 from dlbench import workloads
 from dlbench.errors import UsageError
-from dlbench.workloads import Param, Workload, cnn, mlp, register
-from dlbench.workloads.collectives import RankCase, RankWorkload
+from dlbench.workloads import cnn, mlp, register
+from dlbench.workloads.base import Param, Workload
+from dlbench.workloads.ranks import RankCase, RankWorkload
 
 MODELS = {"mlp": "mlp_train_step", "cnn": "cnn_train_step"}
 WEIGHTS = {"mlp": mlp.WEIGHTS, "cnn": cnn.WEIGHTS}
@@ -45,10 +46,10 @@ class DdpTrainStep(RankWorkload):
 
     def flops(self, p: Mapping[str, int]) -> float:
         # Both models at once is no single figure: the MLP's count is the row's; each
-        # result is built per model by `model_flops`.
-        return self.model_flops("mlp", p)
+        # result is built per model by `case_flops`.
+        return self.case_flops("mlp", p)
 
-    def model_flops(self, impl: str, p: Mapping[str, int]) -> float:
+    def case_flops(self, impl: str, p: Mapping[str, int]) -> float:
         inner = self._model(impl)
         return p["ranks"] * inner.flops(inner.resolve(size=p["batch"]))
 
@@ -62,6 +63,10 @@ class DdpTrainStep(RankWorkload):
 
     def impls_for(self, backend_name: str, device: str | None = None) -> tuple[str, ...]:
         return tuple(MODELS)
+
+    def figures(self, p: Mapping[str, int], nbytes: float, median: float, world: int
+                ) -> dict[str, Any]:
+        return {"samples_per_s": p["batch"] * world / median}
 
     def rank_case(self, impl: str, backend: Any, p: Mapping[str, int], dtype: str,
                   rank: int, world: int, seed: int) -> RankCase:

@@ -8,17 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from dlbench.workloads import (
-    DEFAULT_SEED,
-    Check,
-    Kernel,
-    Param,
-    Reference,
-    Workload,
-    dot_tolerance,
-    register,
-    scaled_check,
-)
+from dlbench.backends.cupy import CupyBackend
+from dlbench.backends.tensorflow import TensorflowBackend
+from dlbench.backends.torch import TorchBackend
+from dlbench.kernels import Kernel, Step
+from dlbench.workloads import register
+from dlbench.workloads.base import DEFAULT_SEED, Check, Param, Reference, Workload
+from dlbench.workloads.tolerances import dot_tolerance, scaled_check
 
 
 @register
@@ -32,15 +28,6 @@ class Matmul(Workload):
     )
     size_params = ("m", "n", "k")
     flops_formula = "2·m·n·k"
-    # The library's own matmul, no array-API wrapper in between. On a GPU the wrapper and
-    # dispatch (about 5 µs) are a large part of a small GEMM (12 µs at 256² on an H200);
-    # on a CPU it is the same BLAS call a few µs later (3.8 µs for torch), a few percent
-    # of the smallest default case: not worth a column of its own there.
-    # TensorFlow has no portable kernel, so its native one runs on every device.
-    natives = {"torch": "dlbench.workloads.matmul:torch_native",
-               "cupy": "dlbench.workloads.matmul:cupy_native",
-               "tensorflow": "dlbench.workloads.matmul:tensorflow_native"}
-    native_devices = {"torch": ("cuda",), "cupy": ("cuda",)}
 
     def flops(self, p: Mapping[str, int]) -> float:
         return 2.0 * p["m"] * p["n"] * p["k"]
@@ -74,6 +61,12 @@ class Matmul(Workload):
                             dot_tolerance(dtype, p["k"], float32_math))
 
 
+# The library's own matmul, no array-API wrapper in between. On a GPU the wrapper and
+# dispatch (about 5 µs) are a large part of a small GEMM (12 µs at 256² on an H200);
+# on a CPU it is the same BLAS call a few µs later (3.8 µs for torch), a few percent
+# of the smallest default case: not worth a column of its own there.
+# TensorFlow has no portable kernel, so its native one runs on every device.
+@Matmul.native(TorchBackend, devices=("cuda",))
 def torch_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
     """torch.matmul itself (cuBLAS on a GPU), bound to its arguments: no Python frame of
     ours between the call and torch's dispatch."""
@@ -82,6 +75,7 @@ def torch_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) 
     return functools.partial(torch.matmul, arrays["a"], arrays["b"])
 
 
+@Matmul.native(CupyBackend, devices=("cuda",))
 def cupy_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
     """cupy.matmul itself (cuBLAS), bound to its arguments."""
     import cupy
@@ -89,11 +83,10 @@ def cupy_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -
     return functools.partial(cupy.matmul, arrays["a"], arrays["b"])
 
 
-def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Any:
+@Matmul.native(TensorflowBackend)
+def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Step:
     """tf.linalg.matmul (oneDNN or Eigen on a CPU, cuBLAS on a GPU)."""
     import tensorflow as tf
 
-    from dlbench.workloads._compiled import TfStep
-
     a, b = arrays["a"], arrays["b"]
-    return TfStep(lambda: tf.linalg.matmul(a, b))
+    return Step(lambda: tf.linalg.matmul(a, b))

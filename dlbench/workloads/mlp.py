@@ -13,17 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from dlbench.workloads import (
-    DEFAULT_SEED,
-    Check,
-    Kernel,
-    Param,
-    Reference,
-    Workload,
-    register,
-)
+from dlbench.backends.tensorflow import TensorflowBackend
+from dlbench.backends.torch import TorchBackend
+from dlbench.kernels import Kernel, Step
+from dlbench.workloads import register
 from dlbench.workloads._arrayapi import relu_grad, sgd_update, softmax_cross_entropy
 from dlbench.workloads._training import check_step, labelled_data, step_reference
+from dlbench.workloads.base import DEFAULT_SEED, IMAGES, Check, Param, Reference, Workload
 
 LEARNING_RATE = 0.1
 WEIGHTS = ("w1", "b1", "w2", "b2")
@@ -42,9 +38,8 @@ class MlpTrainStep(Workload):
     )
     size_params = ("batch",)
     flops_formula = "2·batch·(2·features·hidden + 3·hidden·classes)"
-    natives = {"torch": "dlbench.workloads.mlp:torch_native",
-               "tensorflow": "dlbench.workloads.mlp:tensorflow_native"}
     updates = WEIGHTS
+    training = IMAGES
 
     def flops(self, p: Mapping[str, int]) -> float:
         b, f, h, c = p["batch"], p["features"], p["hidden"], p["classes"]
@@ -132,6 +127,7 @@ def reference_step(inputs: Mapping[str, np.ndarray]
     return new, scale
 
 
+@MlpTrainStep.native(TorchBackend)
 def torch_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
     """The same step with autograd and torch.optim.SGD, gradients set to None each step
     so that no state grows between calls."""
@@ -153,11 +149,10 @@ def torch_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) 
     return step
 
 
+@MlpTrainStep.native(TensorflowBackend)
 def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Any:
     """The same step with tf.GradientTape and an SGD update of tf.Variables."""
     import tensorflow as tf
-
-    from dlbench.workloads._compiled import TfStep
 
     x, y = arrays["x"], arrays["y"]
     params = tuple(tf.Variable(arrays[k]) for k in WEIGHTS)
@@ -170,7 +165,7 @@ def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, i
         for var, grad in zip(params, tape.gradient(loss, params), strict=True):
             var.assign_sub(LEARNING_RATE * grad)
 
-    return TfStep(body, params)
+    return Step(body, params)
 
 
 def _tf_cross_entropy(tf: Any, logits: Any, onehot: Any) -> Any:

@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from dlbench.workloads import DEFAULT_SEED, Check, Kernel, Param, Reference, Workload, register
+from dlbench.kernels import Kernel
+from dlbench.workloads import register
+from dlbench.workloads.base import DEFAULT_SEED, Check, Param, Reference, Workload
 
 # impl -> (direction, pinned). Pageable copies go through a driver staging buffer and
 # are synchronous; pinned ones are DMA straight from/to the host buffer and may be
@@ -20,9 +22,6 @@ IMPLS = {
 }
 
 
-# Libraries whose arrays are immutable or whose copies cannot target pinned memory.
-COPY_APILESS = frozenset({"jax", "tensorflow"})
-
 
 @register
 class Transfer(Workload):
@@ -32,6 +31,7 @@ class Transfer(Workload):
     size_params = ("n",)
     flops_formula = "0 (bytes: n·itemsize per copy)"
     shared_reference = False  # the reference is the input itself
+    device_kernels = False  # the copies themselves, timed as the copy engine does them
 
     def flops(self, p: Mapping[str, int]) -> float:
         return 0.0
@@ -54,9 +54,9 @@ class Transfer(Workload):
         if backend.device == "cpu":
             return False, (f"transfer copies between host and GPU memory; {backend.label} "
                            "has no GPU")
-        if backend.name in COPY_APILESS:
+        if "transfer" not in backend.gpu_modes:  # the copies --include-transfer times too
             return False, (f"{backend.name} has no pinned host buffers nor copies into an "
-                           "existing device buffer to time (torch and CuPy measure them)")
+                           "existing device buffer to time")
         return True, ""
 
     def inputs(self, p: Mapping[str, int], seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:

@@ -29,8 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from dlbench.backends.tensorflow import TensorflowBackend
+from dlbench.backends.torch import TorchBackend
 from dlbench.errors import UsageError
-from dlbench.workloads import DEFAULT_SEED, Check, Kernel, Param, Reference, Workload, register
+from dlbench.kernels import Kernel, Step
+from dlbench.workloads import register
 from dlbench.workloads._arrayapi import sgd_update, softmax_cross_entropy
 from dlbench.workloads._attention import Attention
 from dlbench.workloads._training import check_step, step_reference
@@ -42,7 +45,20 @@ from dlbench.workloads._transformer_reference import (
     forward,
     reference_step,
 )
+from dlbench.workloads.base import (
+    DEFAULT_SEED,
+    Check,
+    Param,
+    Reference,
+    TrainingData,
+    Workload,
+)
 
+# A text corpus is a number of tokens, cut into sequences of whatever length a model uses:
+# tokens/s is what carries over from dlbench's sequence length to a real one.
+TOKENS = TrainingData("tokens", lambda p: p["batch"] * p["seq"], (
+    ("103M tokens (WikiText-103-sized)", 103_227_021),
+    ("9B tokens (OpenWebText-sized)", 9_000_000_000)))
 # SGD's learning rate is LEARNING_RATE_SCALE / √d_model: an update then moves the logits
 # by about the same fraction at every width. A fixed 0.2 (or 0.1) learnt the quick case
 # but sent a BERT-base-wide block (d = 768) to NaN within 10–20 steps — and timed calls
@@ -67,9 +83,8 @@ class TransformerTrainStep(Workload):
     size_params = ("batch",)
     flops_formula = ("72·batch·seq·d_model² + 12·batch·seq²·d_model (÷2 causal) + "
                      "6·batch·seq·d_model·classes")
-    natives = {"torch": "dlbench.workloads.transformer:torch_native",
-               "tensorflow": "dlbench.workloads.transformer:tensorflow_native"}
     updates = WEIGHTS
+    training = TOKENS
 
     def validate(self, p: Mapping[str, int]) -> None:
         if p["d_model"] % p["heads"]:
@@ -282,6 +297,7 @@ class PortableBlock:
         return tuple(w[name] for name in WEIGHTS)
 
 
+@TransformerTrainStep.native(TorchBackend)
 def torch_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Kernel:
     """The same block with torch.nn.functional (layer_norm, scaled_dot_product_attention,
     gelu(approximate="tanh"), cross_entropy), autograd and torch.optim.SGD; gradients
@@ -318,13 +334,12 @@ def loss(xp: Any, arrays: Mapping[str, Any], heads: int, causal: bool) -> float:
     return forward(host, heads, causal).loss
 
 
+@TransformerTrainStep.native(TensorflowBackend)
 def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, int]) -> Any:
     """The same block with TensorFlow ops (layer norm from moments, attention from two
     batched products and a softmax, tf.nn.gelu(approximate=True)), tf.GradientTape and
     an SGD update of tf.Variables."""
     import tensorflow as tf
-
-    from dlbench.workloads._compiled import TfStep
 
     b, s, d, h = p["batch"], p["seq"], p["d_model"], p["heads"]
     n, dh = b * s, d // h
@@ -362,4 +377,4 @@ def tensorflow_native(backend: Any, arrays: Mapping[str, Any], p: Mapping[str, i
         for var, grad in zip(params, tape.gradient(value, params), strict=True):
             var.assign_sub(lr * grad)
 
-    return TfStep(body, params)
+    return Step(body, params)
