@@ -7,8 +7,8 @@ first call, verification, warm-up, calibration), then alternates rounds of dlben
 Sampler over the compiled kernel and of a `torch.utils.benchmark.Timer` calling that
 same kernel object, the order swapped every round so that the machine's drift cancels
 in the per-round ratio; the figure is the median ratio over the rounds. The Timer is
-given the worker's thread count: it defaults to num_threads=1, which on this machine
-reported torch 2× slower than it runs with two (MACHINE.md).
+given the worker's thread count: it defaults to num_threads=1, which on a 2-vCPU VM
+reported torch 2× slower than it runs with two threads.
 
     pytest benchmarks/bench_compiled_truth.py --benchmark-only -s
     python benchmarks/bench_compiled_truth.py matmul conv2d   # the child's figures, JSON

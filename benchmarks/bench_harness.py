@@ -5,7 +5,7 @@ spawned worker process hosts) prepares the case and samples it block by block wi
 its `measure.Sampler`, exactly as the runner asks it to over the pipe; here the calls
 come straight from the test instead of over the pipe.
 
-Targets (DESIGN.md): under 1 µs of harness per call; medians within ±3% of `timeit`
+Targets: under 1 µs of harness per call; medians within ±3% of `timeit`
 (NumPy) and `torch.utils.benchmark.Timer` (PyTorch) on a 1024³ float32 matmul with 2
 threads. The two timers alternate in short rounds inside one process (their order
 swapped every round), so the machine's drift hits both alike and cancels in the

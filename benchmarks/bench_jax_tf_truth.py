@@ -5,7 +5,7 @@ Target (issue 12): native TF and JAX matmul 1024² and 2048² float32 on a CPU w
 of a `timeit` loop synchronised the library's way — `block_until_ready()` on every
 result for JAX (its documented practice), `tf.test.experimental.sync_devices()` after
 every call for TensorFlow. Each library runs in a child process of its own (never two
-libraries' thread pools in one process, DESIGN.md), which alternates rounds of the
+libraries' thread pools in one process: docs/methodology.md), which alternates rounds of the
 dlbench path (a `worker.Worker` preparing the case and sampling it block by block, as
 the runner drives it over the pipe) and of the reference, the order swapped every round
 so that the machine's drift cancels in the per-round ratio; the figure is the median

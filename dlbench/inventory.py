@@ -2,7 +2,8 @@
 
 CPU backends describe themselves in this process (importing their library: `dlbench
 env` is the one command that may pay for that). A GPU backend is asked in a spawned
-child, so that CUDA is never initialised in the asking process (FIELD.md P9), and so
+child, so that CUDA is never initialised in the asking process (a process that forks
+after CUDA is initialised cannot use CUDA in the child: asv's "cuda init error"), and so
 is a library whose settings are fixed for its process at import (JAX's float64 and
 platform, TensorFlow's threads): what it says is what a worker of the run would see.
 """

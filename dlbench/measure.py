@@ -72,7 +72,7 @@ class MeasureConfig:
     warmup_time: float = 0.1
     sample_time: float = 0.01
     block_time: float = 0.4
-    # Long enough for the previous worker's threads to go idle (DESIGN.md): OpenBLAS's
+    # Long enough for the previous worker's threads to go idle (docs/methodology.md): OpenBLAS's
     # idle threads spin for 2^28 TSC cycles (THREAD_TIMEOUT), about 0.1 s at 2.6 GHz.
     # Measured: after a NumPy block, torch's first samples ran 2-3.6x slow with a
     # 0.05 s warm-up and within 3% of the median with 0.15 s.

@@ -21,6 +21,7 @@ from dlbench import backends, compilers, suites, workloads
 from dlbench.backends import Backend, DeviceOptions
 from dlbench.compilers import CompileOptions
 from dlbench.errors import BackendUnavailable, UsageError
+from dlbench.i18n import _
 from dlbench.measure import MeasureConfig
 from dlbench.results import CaseSpec
 
@@ -155,8 +156,8 @@ def compile_notes(cases: Sequence[CaseSpec], sel: Selection) -> list[str]:
     """What the user should know once about the compiled columns of this plan."""
     compiled_on_cpu = any(c.device == "cpu" and compiled(c) for c in cases)
     if compiled_on_cpu and sel.compile_mode == "reduce-overhead":
-        return ["--compile-mode reduce-overhead replays CUDA graphs on a GPU; on the CPU "
-                "torch.compile has none to replay and compiles as in default mode"]
+        return [_("--compile-mode reduce-overhead replays CUDA graphs on a GPU; on the CPU "
+                  "torch.compile has none to replay and compiles as in default mode")]
     return []
 
 
@@ -212,7 +213,8 @@ def select_targets(sel: Selection) -> tuple[list[Backend], list[str]]:
         ready, left_out = _availability(cls(d) for d in devices)
         _refuse_named(sel, name, left_out, len(devices))
         chosen += ready
-        notes += [f"{t.label} left out: {r}" for t, r in left_out]
+        notes += [_("{label} left out: {reason}").format(label=t.label, reason=r)
+                  for t, r in left_out]
     if not chosen:
         raise BackendUnavailable("no selected backend is available here"
                                  + (f" ({'; '.join(notes)})" if notes else ""))

@@ -1,7 +1,7 @@
 """A child process that runs module-level functions on request, over a pair of pipes.
 
-Each backend's worker lives in one of these (DESIGN.md: one process per backend,
-started fresh, never forked after CUDA initialisation). The parent sends a function and
+Each backend's worker lives in one of these (docs/methodology.md: one process per
+backend, started fresh, never forked after CUDA initialisation). The parent sends a function and
 its arguments, the child answers with the return value, or with the message of what it
 raised. Why a plain `python -m dlbench.process` child rather than multiprocessing's
 spawn:

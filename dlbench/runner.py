@@ -1,7 +1,7 @@
 """The runner: drives one worker process per backend through a Plan's cases in
 interleaved rounds, and turns what the workers report into Results.
 
-Why processes and rounds (measured on the development machine, DESIGN.md):
+Why processes and rounds (docs/methodology.md; figures in docs/measurements.md):
 NumPy's OpenBLAS and torch's OpenMP threads spin-wait while idle, so two libraries in
 one process slowed each other 2–21×. Each backend therefore gets its own spawned
 worker, kept for the whole run. A case is measured on every backend in rounds of

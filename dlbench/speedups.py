@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dlbench import intervals, stats
+from dlbench.i18n import N_
 from dlbench.intervals import Estimate
 from dlbench.results import Result
 
@@ -57,11 +58,11 @@ def sides(numerator: Result, denominator: Result) -> Sides | None:
 
 
 # How a speedup was taken, as the notes under a table say it.
-HOW = {"paired": "round by round in one run, with the 95% interval a repeat of the run "
-                 "would fall in",
-       "runs": "from the rounds of two runs, with its 95% interval",
-       "samples": "from the samples (files without rounds), with a 95% bootstrap interval "
-                  "that sees only the noise within one stretch of time"}
+HOW = {"paired": N_("round by round in one run, with the 95% interval a repeat of the run "
+                    "would fall in"),
+       "runs": N_("from the rounds of two runs, with its 95% interval"),
+       "samples": N_("from the samples (files without rounds), with a 95% bootstrap interval "
+                     "that sees only the noise within one stretch of time")}
 
 
 def how(baseline: Result, column: Result) -> str:

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from dlbench.i18n import N_, _
+
 CONFIDENCE = 0.95
 TUKEY_FENCE = 1.5
 # torch.utils.benchmark warns when IQR/median exceeds 10%; so do we.
@@ -55,38 +57,39 @@ class QualityWarning(StrEnum):
 
 
 EXPLANATIONS = {
-    QualityWarning.HIGH_VARIANCE: "IQR is more than 10% of the median: the machine was busy or the "
-    "clock is throttling; close other programs or raise --min-time.",
-    QualityWarning.FEW_SAMPLES: "fewer than 6 samples: the 95% interval of the median is not "
-    "reliable; raise --max-time.",
-    QualityWarning.OUTLIERS: "more than 10% of samples lie beyond the Tukey fences and more "
-    "than 5% from the median: something disturbed the run.",
-    QualityWarning.CI_TARGET_MISSED: "--max-time ran out before the median's 95% interval got as "
-    "narrow as requested.",
-    QualityWarning.LAUNCH_BOUND: "queueing the calls took most of the GPU time: the GPU waited "
+    QualityWarning.HIGH_VARIANCE: N_("IQR is more than 10% of the median: the machine was busy "
+    "or the clock is throttling; close other programs or raise --min-time."),
+    QualityWarning.FEW_SAMPLES: N_("fewer than 6 samples: the 95% interval of the median is not "
+    "reliable; raise --max-time."),
+    QualityWarning.OUTLIERS: N_("more than 10% of samples lie beyond the Tukey fences and more "
+    "than 5% from the median: something disturbed the run."),
+    QualityWarning.CI_TARGET_MISSED: N_("--max-time ran out before the median's 95% interval got "
+    "as narrow as requested."),
+    QualityWarning.LAUNCH_BOUND: N_("queueing the calls took most of the GPU time: the GPU waited "
     "on the host (Python, wrappers, dispatch), so this is the launch rate, not the kernel's; "
-    "compare the native column, or --graph for the kernel alone.",
-    QualityWarning.UNSTABLE: "its rounds disagreed: the machine ran this case at different "
+    "compare the native column, or --graph for the kernel alone."),
+    QualityWarning.UNSTABLE: N_("its rounds disagreed: the machine ran this case at different "
     "speeds during the run (other programs, clock changes, a busy neighbour on a shared VM), "
     "and its interval is widened to cover that. For a tighter figure close other programs, "
-    "or run with --repeat 3 to average over more of the machine's states.",
-    QualityWarning.FEW_ROUNDS: "measured in fewer than 3 rounds (one call outlasts the time "
-    "budget), too few to see how much the machine drifts: raise --max-time or --rounds.",
-    QualityWarning.ABOVE_PEAK: "more FLOP/s than the hardware's peak: the library did fewer "
+    "or run with --repeat 3 to average over more of the machine's states."),
+    QualityWarning.FEW_ROUNDS: N_("measured in fewer than 3 rounds (one call outlasts the time "
+    "budget), too few to see how much the machine drifts: raise --max-time or --rounds."),
+    QualityWarning.ABOVE_PEAK: N_("more FLOP/s than the hardware's peak: the library did fewer "
     "operations than the direct algorithm dlbench counts (e.g. a Winograd or FFT "
-    "convolution); the % of peak is shown as >100%.",
-    QualityWarning.UNVERIFIED: "not verified: the workload has no float64 reference, so its "
-    "output was never checked; a wrong kernel would look as fast.",
-    QualityWarning.RECOMPILED: "the compiler compiled again while samples were taken (a "
+    "convolution); the % of peak is shown as >100%."),
+    QualityWarning.UNVERIFIED: N_("not verified: the workload has no float64 reference, so "
+    "its output was never checked; a wrong kernel would look as fast."),
+    QualityWarning.RECOMPILED: N_("the compiler compiled again while samples were taken (a "
     "guard on shapes, dtypes or Python values failed between calls), so compile time is in "
     "the samples; the result's compiler record says how often: make the kernel's inputs "
-    "stable from call to call.",
+    "stable from call to call."),
 }
 
 
 def explain(code: str) -> str:
+    """What a warning code means, in the language in force (dlbench.i18n)."""
     try:
-        return EXPLANATIONS[QualityWarning(code)]
+        return _(EXPLANATIONS[QualityWarning(code)])
     except ValueError:
         return code
 

@@ -4,7 +4,7 @@ The engine (measure.py) asks a timer for one thing: the seconds a batch of `loop
 back-to-back calls took. `HostTimer` reads the host clock, synchronising the device
 before each read. `EventTimer` records events in stream order around the batch and
 keeps the host time of the same batch beside the device time. Why this shape
-(FIELD.md §2):
+(the usual pitfalls of timing a GPU, and how the reference tools avoid them):
 
 * **Events, one wait per sample.** A sample records a start event on the current
   stream, queues the calibrated batch of `inner_loops` calls, records an end event

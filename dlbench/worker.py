@@ -188,7 +188,7 @@ class Worker:
                            check, sampler.first_call_s)
         # The first call paid for kernel compilation (CuPy), cuDNN autotuning
         # (cudnn.benchmark) and workspace allocation; the warm-up lets clocks and caches
-        # settle, and none of it is a sample (FIELD.md P5).
+        # settle, and none of it is a sample (docs/methodology.md).
         loops = sampler.prepare()
         self.cases[spec.id] = sampler
         if compiled is not None:
@@ -202,7 +202,7 @@ class Worker:
 
     def _refuse_oversized(self, wl: workloads.Workload, p: Mapping[str, int],
                           host: Mapping[str, Any], dtype: str) -> Failure | None:
-        """Refused before any device allocation, with the numbers (DESIGN.md)."""
+        """Refused before any device allocation, with the numbers in the message."""
         free = self.backend.memory_free()
         if free is None:
             return None

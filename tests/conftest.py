@@ -6,7 +6,7 @@ data files) live in tests/helpers.py and are imported by name.
 
 import pytest
 
-from dlbench import backends
+from dlbench import backends, i18n
 
 GPU_LIBRARIES = ("torch", "cupy")
 
@@ -39,3 +39,13 @@ def _outside_the_repository(tmp_path, monkeypatch):
     """Every test runs in its own empty folder: a `dlbench run` that a test did not
     expect to succeed writes its default results/ there, never into the repository."""
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _in_english(monkeypatch):
+    """Every test starts in English, whatever the machine's locale: the tests of another
+    language switch to it themselves (tests/test_i18n.py)."""
+    monkeypatch.setenv(i18n.ENV_VAR, "en")
+    i18n.use()
+    yield
+    i18n.use("en")

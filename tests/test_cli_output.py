@@ -4,7 +4,10 @@ one line (exit 2) before a single case is measured; special files are written in
 
 import errno
 import os
+import signal
 import stat
+import subprocess
+import sys
 import tempfile
 
 import pytest
@@ -97,6 +100,50 @@ def test_a_second_run_to_the_same_output_is_refused(tmp_path, no_measuring):
     assert not lock.exists()
     with destinations.locked(out):  # released: free to take again
         pass
+
+
+HOLD_A_LOCK = """
+import sys, time
+from pathlib import Path
+from dlbench.cli.output import locked
+with locked(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+def _holding(path):
+    """A process that holds `path`'s run lock, as a run does, once it says so."""
+    child = subprocess.Popen([sys.executable, "-c", HOLD_A_LOCK, str(path)],
+                             stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline() == "locked\n"
+    return child
+
+
+def _killed_holding(path):
+    child = _holding(path)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    stray = path.with_name(f".{path.name}.lock")
+    assert stray.exists()  # SIGKILL: the run could not clean up after itself
+    return stray
+
+
+def test_a_killed_runs_lock_file_is_removed_by_the_next_run_in_its_folder(tmp_path):
+    live = _holding(tmp_path / "live.json")
+    try:
+        _killed_holding(tmp_path / "again.json")
+        with destinations.locked(tmp_path / "again.json"):  # the same path: not confused
+            pass
+        _killed_holding(tmp_path / "killed.json")
+        (tmp_path / ".other-tool.lock").write_text("held by something else\n")
+        with destinations.locked(tmp_path / "next.json"):
+            pass
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".live.json.lock",
+                                                             ".other-tool.lock"]
+    finally:
+        live.kill()
+        live.wait()
 
 
 def test_a_run_releases_its_lock_and_leaves_only_its_file(tmp_path):

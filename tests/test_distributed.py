@@ -153,7 +153,7 @@ def test_torchrun_environment_is_recognised():
     (["--nproc", "0"], "--nproc must be at least 1"),
     (["--nproc", "-2"], "--nproc must be at least 1"),
     (["--nproc", "2", "--dist-backend", "nccl"], "nccl needs GPUs"),
-    (["--nproc", "2", "--dist-backend", "mpi"], "gloo or nccl"),
+    (["--nproc", "2", "--dist-backend", "mpi"], "'mpi' is not one of 'gloo', 'nccl'"),
     (["--nproc", "2", "--backend", "numpy"], "--backend torch only"),
     (["--nproc", "2", "--dist-timeout", "0"], "--dist-timeout must be positive"),
     (["--workload", "allreduce"], "add --nproc N"),

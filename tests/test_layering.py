@@ -1,5 +1,5 @@
-"""The architecture, checked on the source (DESIGN.md: one direction of dependency, no rich
-or typer below cli/ and report/). Imports are read with `ast`, never executed, and every
+"""The architecture, checked on the source (one direction of dependency, no rich or typer
+below cli/ and report/: CONTRIBUTING.md). Imports are read with `ast`, never executed, and every
 import counts: at module level, inside a function, or under TYPE_CHECKING."""
 
 import ast

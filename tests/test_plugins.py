@@ -52,19 +52,21 @@ def site(tmp_path):
     return {"PYTHONPATH": path, "COLUMNS": "400"}
 
 
-def rows(stdout, first):
-    """The table rows whose first cell is `first`, as lists of cells."""
-    return [[c.strip() for c in line.split("│")[1:-1]] for line in stdout.splitlines()
-            if line.startswith("│") and line.split("│")[1].strip() == first]
+def origin(stdout, kind, name):
+    """Where `list --format json` says the backend or workload `name` comes from."""
+    entries = json.loads(stdout)[kind]
+    return next(e["from"] for e in entries if e["name"] == name)
 
 
 @pytest.mark.slow
 def test_list_says_where_each_comes_from_and_names_each_failed_plugin_once(site):
-    done = dlbench("list", env=site)
+    done = dlbench("list", "--format", "json", env=site)
     assert done.returncode == 0, done.stderr
-    assert rows(done.stdout, "fused_mlp_layer")[0][-1] == "plugin dlbench-example 0.1.0"
-    assert rows(done.stdout, "matmul")[0][-1] == "built-in"
-    assert rows(done.stdout, "numexpr")[0][-1] == "plugin dlbench-example 0.1.0"
+    assert origin(done.stdout, "workloads", "fused_mlp_layer") == "plugin dlbench-example 0.1.0"
+    assert origin(done.stdout, "workloads", "matmul") == "built-in"
+    assert origin(done.stdout, "backends", "numexpr") == "plugin dlbench-example 0.1.0"
+    table = dlbench("list", env={**site, "COLUMNS": "200"}).stdout
+    assert "from: plugin dlbench-example 0.1.0" in table
     notes = [line for line in done.stderr.splitlines() if line.startswith("note: ")]
     assert len(notes) == 2, done.stderr
     assert "workload plugin 'broken' did not load (plugin dlbench-example 0.1.0: " \
@@ -115,9 +117,9 @@ def test_the_example_plugins_kernels_verify_and_a_wrong_one_does_not(monkeypatch
 
 
 def test_a_workload_file_is_listed_with_where_it_came_from_and_only_for_that_command():
-    done = cli("list", "--workload-file", RMSNORM, env={"COLUMNS": "400"})
+    done = cli("list", "--workload-file", RMSNORM, "--format", "json")
     assert done.exit_code == 0, done.output
-    assert rows(done.stdout, "rmsnorm")[0][-1] == f"file {RMSNORM}"
+    assert origin(done.stdout, "workloads", "rmsnorm") == f"file {RMSNORM}"
     assert workloads.find("rmsnorm") is None  # the file's workloads went with the command
 
 

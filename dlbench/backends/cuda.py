@@ -3,7 +3,7 @@
 Why a child process: asking CUDA anything beyond the driver version
 (`cudaGetDeviceCount`, `torch.cuda.is_available()`) runs `cuInit` in the asking
 process, which loads the driver and starts its threads; a process that later forks
-cannot use CUDA in the child (FIELD.md P9, the asv "cuda init error"). Workers are
+cannot use CUDA in the child (asv's "cuda init error"). Workers are
 spawned, but the parent stays clean all the same: it never imports a GPU library for
 a CUDA question. The child (dlbench.backends.probe) imports the library, asks the
 backend's `classify_cuda`, answers in one JSON line and exits; the answer is cached for

@@ -80,7 +80,7 @@ class CupyBackend(Backend):
     def prepare_env(self, options: DeviceOptions) -> None:
         super().prepare_env(options)
         # CuPy reads CUPY_TF32 when it creates its cuBLAS handle: set it before import so
-        # float32 GEMMs use the same math as torch's flags say (FIELD.md P7).
+        # float32 GEMMs use the same math as torch's flags say (CuPy uses TF32 only when asked).
         os.environ["CUPY_TF32"] = "1" if self.options.tf32 else "0"
 
     def setup(self) -> None:

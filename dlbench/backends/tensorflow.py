@@ -27,6 +27,7 @@ from dlbench.backends import WARM_UP_N, Backend, cuda, register
 from dlbench.clock import Clock, perf_clock
 from dlbench.compilers import CompiledKernel, Compiler
 from dlbench.errors import UsageError
+from dlbench.i18n import N_
 from dlbench.kernels import Kernel, ReportingKernel, Source, Step, StepNative
 from dlbench.timers import HostTimer, Timer
 
@@ -50,10 +51,9 @@ class TensorflowBackend(Backend):
     process_settings = True
     gpu_modes = frozenset()  # timed on the host around a synchronised batch only
     portable = False
-    table_note = ("tensorflow: native only (array-api-compat has no TensorFlow namespace, so "
-                  "the portable kernels cannot run on it); its compiled column (-xla in "
-                  "files written before compiled columns had one name) is the same kernel "
-                  "under tf.function(jit_compile=True)")
+    table_note = N_("tensorflow: native only (array-api-compat has no TensorFlow namespace, "
+                    "so the portable kernels cannot run on it); its compiled column (-xla in "
+                    "older files) is the same kernel under tf.function(jit_compile=True)")
     native_kind = StepNative
     derived = {"xla": "native"}
     compiler = Compiler(impl="xla", eager="native", frontend="tf.function(jit_compile=True)",

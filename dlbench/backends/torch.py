@@ -120,8 +120,8 @@ class TorchBackend(Backend):
         torch.cuda.set_device(cuda.device_index(self.device))
         tf32 = self.options.tf32
         # Set every flag, both libraries' way, so a float32 "speedup" is never partly a
-        # precision change (FIELD.md P7); only the legacy API, since torch refuses a mix
-        # of the legacy and the fp32_precision APIs.
+        # precision change (TF32 defaults differ between libraries and versions); only the
+        # legacy API, since torch refuses a mix of the legacy and the fp32_precision APIs.
         torch.backends.cuda.matmul.allow_tf32 = tf32
         torch.backends.cudnn.allow_tf32 = tf32
         torch.set_float32_matmul_precision("high" if tf32 else "highest")

@@ -14,11 +14,12 @@ from dlbench.cli import compare, console, env, history, listing, report, run
 
 app = typer.Typer(
     name="dlbench",
-    help="Honest deep-learning compute benchmarks: the same workloads on NumPy, CuPy and "
-    "PyTorch, CPU and GPU, verified and statistically summarised.",
+    cls=console.OneLineErrors,
+    help="Honest deep-learning compute benchmarks: the same workloads on NumPy, PyTorch, "
+    "TensorFlow, JAX and CuPy, CPU and GPU, verified and statistically summarised. "
+    "NO_COLOR=1 turns colour off; --lang ko (or DLBENCH_LANG=ko) speaks Korean.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
     rich_markup_mode="rich",
 )
 
@@ -42,7 +43,8 @@ def _root(
 for name, command in (("run", run.run), ("list", listing.list_command), ("env", env.env),
                       ("report", report.report), ("compare", compare.compare),
                       ("history", history.history_command)):
-    app.command(name)(console.interruptible(console.user_errors()(command)))
+    command.__doc__ = console.help_text(command.__doc__)
+    app.command(name, cls=console.Command)(console.interruptible(console.user_errors()(command)))
 
 
 def main() -> None:

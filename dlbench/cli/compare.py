@@ -2,31 +2,42 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from dlbench import compare as core
-from dlbench.cli import console
+from dlbench.cli import console, options
 from dlbench.cli import output as destinations
 from dlbench.cli.steps import Steps
 from dlbench.report import compare as views
 
-FORMATS = ("table", "md", "summary", "json")
+
+class Format(StrEnum):
+    table = "table"
+    md = "md"
+    summary = "summary"
+    json = "json"
+
+
+FORMATS = tuple(Format)
+
 SUFFIXES = {".md": "md", ".markdown": "md", ".json": "json"}
 
 EXAMPLES = """
 [bold]Examples[/bold]
 
-  dlbench compare base.json new.json                     [dim]# table; exit 1 on a regression[/dim]
+  dlbench compare base.json new.json        [dim]# table; exit 1 on a regression[/dim]
   dlbench compare base.json new.json --format md >> "$GITHUB_STEP_SUMMARY"
-  dlbench compare base.json new.json --threshold 10% --thresholds thresholds.toml
-  dlbench compare old-benchmarks.json new-benchmarks.json  [dim]# pytest-benchmark JSON[/dim]
+  dlbench compare base.json new.json --threshold 10% --thresholds limits.toml
+  dlbench compare old-benchmarks.json new-benchmarks.json  [dim]# pytest-benchmark[/dim]
   dlbench compare base.json new.json -o compare.json --fail-on-inconclusive
-  dlbench compare base.json new.json --relative          [dim]# a shared CI runner[/dim]
+  dlbench compare base.json new.json --relative     [dim]# a shared CI runner[/dim]
   dlbench compare base.json new.json --format summary > comment.md  [dim]# for the PR[/dim]
   dlbench compare base.json new.json --only-changed
   dlbench compare base.json torch-2.12.json torch-2.13.json  [dim]# each against BASE[/dim]
@@ -40,16 +51,20 @@ A thresholds file maps benchmark id patterns to thresholds; the last match wins:
 
 def compare(
     base: Annotated[Path, typer.Argument(
-        help="Baseline: a dlbench result file or pytest-benchmark JSON.", show_default=False)],
+        help="Baseline: a dlbench result file or pytest-benchmark JSON.",
+        show_default=False)],
     new: Annotated[list[Path], typer.Argument(
         help="The run to judge, same kinds; several are each judged against BASE.",
         show_default=False)],
     threshold: Annotated[str, typer.Option(
-        help="Smallest slowdown that counts as a regression: 5% or 0.05.")] = "5%",
+        metavar="FRACTION", help="Smallest slowdown that counts as a regression: 5% or "
+        "0.05.")] = "5%",
     thresholds: Annotated[Path | None, typer.Option(
+        metavar="FILE",
         help="TOML or JSON file of per-benchmark thresholds: id glob pattern = threshold.")]
     = None,
     alpha: Annotated[float, typer.Option(
+        metavar="P",
         help="Significance level of the Mann–Whitney U test; intervals are at 1 - alpha.")]
     = core.DEFAULT_ALPHA,
     fail_on_inconclusive: Annotated[bool, typer.Option(
@@ -61,18 +76,24 @@ def compare(
         "its own. Needs at least 5 benchmarks.")] = False,
     only_changed: Annotated[bool, typer.Option(
         "--only-changed", help="Leave out the benchmarks judged unchanged.")] = False,
-    fmt: Annotated[str | None, typer.Option(
-        "--format", help="table (terminal), md, summary (Markdown for a pull-request "
-        "comment: the verdict, the changed rows, the rest folded away) or json. Default: from "
+    fmt: Annotated[Format | None, typer.Option(
+        "--format", show_default=False, help="table (terminal), md, summary (Markdown for a "
+        "pull-request comment: the verdict, the changed rows, the rest folded away) or json. "
+        "Default: from "
         "the -o suffix, else table.")] = None,
     output: Annotated[str | None, typer.Option(
-        "-o", "--output", help="File to write (md or json), or '-' for stdout.")] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
+        "-o", "--output", metavar="PATH",
+        help="File to write (md or json), or '-' for stdout.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --output file.")]
+    = False,
+    lang: options.LangOption = None,
 ) -> None:
-    """Compare runs benchmark by benchmark: the change with its interval, a significance
-    test, and a verdict. A regression is a slowdown beyond the threshold that is also
-    statistically significant. Several NEW files are each compared with BASE (as pyperf's
-    compare_to), side by side.
+    """Compare runs benchmark by benchmark; exit 1 on a regression.
+
+    Each benchmark's change comes with its interval, a significance test and a verdict.
+    A regression is a slowdown beyond the threshold that is also statistically
+    significant. Several NEW files are each compared with BASE (as pyperf's compare_to),
+    side by side.
 
     Exit codes: 0 no regression · 1 regression (in any NEW) · 2 bad input (missing or
     unreadable file, unknown schema, no benchmark in common).
@@ -132,4 +153,4 @@ def render(fmt: str, comparisons: list[core.Comparison], shown: list[core.Compar
     return views.render_json(shown[0]) if one else views.render_many_json(shown)
 
 
-compare.__doc__ = (compare.__doc__ or "") + EXAMPLES
+compare.__doc__ = inspect.cleandoc(compare.__doc__ or "") + "\n" + EXAMPLES

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import signal
 import sys
 import threading
@@ -12,8 +13,10 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
 from dlbench.errors import DlbenchError
+from dlbench.i18n import _
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, EXIT_FAILED_CASES, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -36,10 +39,15 @@ def message(text: str, style: str = "") -> None:
     err.print(text, style=style, soft_wrap=True, markup=False)
 
 
+def note(text: str) -> None:
+    message(_("note: {text}").format(text=text), style="yellow")
+
+
 def fail(text: str, code: int = EXIT_USAGE) -> typer.Exit:
     """One line on stderr and the exit to raise: line breaks inside `text` (a file name
     may hold them) are shown escaped."""
-    err.print(f"error: {one_line(text)}", style="red", soft_wrap=True, markup=False)
+    err.print(_("error: {message}").format(message=one_line(text)), style="red",
+              soft_wrap=True, markup=False)
     return typer.Exit(code)
 
 
@@ -73,8 +81,57 @@ def interruptible(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except KeyboardInterrupt:
-            message("interrupted", style="yellow")
+            message(_("interrupted"), style="yellow")
             raise typer.Exit(EXIT_INTERRUPTED) from None
 
     return wrapper
 
+
+
+def help_text(doc: str | None) -> str:
+    """A command's docstring as its --help shows it: each prose paragraph on one line
+    (rich wraps it to the terminal), indented example lines kept as they are. Typer's
+    rich mode keeps a docstring's line breaks, which then show mid-sentence."""
+    paragraphs = inspect.cleandoc(doc or "").split("\n\n")
+    return "\n\n".join(p if p.startswith("  ") else " ".join(line.strip() for line in p.split("\n"))
+                       for p in paragraphs)
+
+
+class _PlainFlags:
+    """Flags (--help, --quiet, completion's) shown as the flags they are, without a
+    `<bool>` type beside them."""
+
+    def get_params(self, ctx: Any) -> Any:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class Command(_PlainFlags, TyperCommand):
+    """Every dlbench command."""
+
+
+class OneLineErrors(_PlainFlags, TyperGroup):
+    """The app's command group: Click's own usage errors (an unknown option, a value
+    that is not among an option's choices, a missing argument) end in one line and exit
+    2, as dlbench's do, with the command's --help named instead of the usage panel."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.TyperException as exc:
+            # `dlbench` alone prints the help (as it builds the error) and exits 2.
+            if type(exc).__name__ != "NoArgsIsHelpError":
+                context = getattr(exc, "ctx", None)
+                hint = f" ({context.command_path} --help)" if context is not None else ""
+                # Typer words a bad choice "Invalid value for '--x': Value error, ...".
+                fail(exc.format_message().replace(": Value error, ", ": ") + hint)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            message(_("interrupted"), style="yellow")
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)

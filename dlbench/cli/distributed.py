@@ -36,11 +36,14 @@ from dlbench.distributed import (
 )
 from dlbench.distributed.supervise import COMMAND_ENV, Launch, write_rank_report
 from dlbench.errors import DlbenchError, UsageError
+from dlbench.i18n import _
 from dlbench.planning import Plan, Selection, build
 from dlbench.process import die_with_parent
 
-# Options of `run` that the launching dlbench consumes and the ranks must not see.
+# Options of `run` that the launching dlbench consumes and the ranks must not see: with
+# a value, and flags (--no-save: the ranks write the scratch file the launcher reads).
 LAUNCH_ONLY = ("--nproc",)
+LAUNCH_ONLY_FLAGS = ("--no-save",)
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Finish:
     baseline: str
     show: Callable[[results.RunDocument, str, str], None]
     exit_on_failures: Callable[[results.RunDocument], None]
+    saved: bool = True  # False: --no-save, the file is a scratch one
 
     def __call__(self, doc: results.RunDocument, path: Path) -> None:
         from dlbench.report import distributed as table
@@ -71,8 +75,8 @@ class Finish:
             console.write_text(table.render_markdown(table.tables(doc.results)))
         elif self.fmt != "table":
             self.show(doc, self.fmt, self.baseline)
-        if not self.quiet:
-            console.message(f"saved {path}")
+        if not self.quiet and self.saved:
+            console.message(_("saved {path}").format(path=path))
         self.exit_on_failures(doc)
 
 
@@ -127,6 +131,8 @@ def rank_args(argv: Sequence[str], path: Path) -> list[str]:
             continue
         if arg in LAUNCH_ONLY:
             skip = True
+            continue
+        if arg in LAUNCH_ONLY_FLAGS:
             continue
         if any(arg.startswith(f"{o}=") for o in LAUNCH_ONLY):
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -11,12 +12,20 @@ from rich.markup import escape
 from rich.table import Table
 
 from dlbench import backends, environment, inventory
-from dlbench.cli import console
-from dlbench.errors import UsageError
+from dlbench.cli import console, options
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
 
 
 def env(
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: Annotated[Format, typer.Option("--format", help="A table for people, or JSON "
+                                        "(the record a result file stores).")]
+    = Format.table,
+    lang: options.LangOption = None,
 ) -> None:
     """Show CPU, BLAS and threads, memory, GPUs, library versions and the theoretical peak.
 
@@ -26,8 +35,6 @@ def env(
       dlbench env --format json > env.json
     """
     with console.user_errors():
-        if fmt not in ("table", "json"):
-            raise UsageError(f"--format must be table or json, got {fmt!r}")
         record = environment.collect()
         record["backends"] = inventory.describe_backends()
         for info in record["backends"].values():

@@ -1,4 +1,4 @@
-"""Parsing of list-valued and numeric options shared by the commands.
+"""The options the commands share, and parsing of list-valued and numeric options.
 
 Click checks an option's type and range; what it lets through and dlbench cannot use is
 refused here, before anything runs: an empty list (`--backend ''`, `--size ,`) that would
@@ -8,7 +8,13 @@ otherwise mean "everything", times that are not finite, thread counts no machine
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
+from enum import StrEnum
+from typing import Annotated
 
+import typer
+
+from dlbench import i18n
 from dlbench.errors import UsageError
 from dlbench.planning import MAX_SECONDS, MAX_THREADS
 
@@ -87,3 +93,35 @@ def threads(value: int | None, option: str = "--threads") -> int | None:
         raise UsageError(f"{option}: {value} threads is more than any machine has (at most "
                          f"{MAX_THREADS})")
     return value
+
+
+# -- the options every command shares, and what the shell completes ----------------------
+
+def completer(names: Callable[[], Iterable[str]]) -> Callable[[str], list[str]]:
+    """Shell completion of a comma-separated list of `names()`: the last item is
+    completed, the ones before it kept (`numpy,to<TAB>` gives `numpy,torch`)."""
+
+    def complete(incomplete: str) -> list[str]:
+        done, comma, last = incomplete.rpartition(",")
+        return [f"{done}{comma}{name}" for name in names() if name.startswith(last)]
+
+    return complete
+
+
+def listing(names: Iterable[str]) -> str:
+    return ", ".join(names)
+
+
+Language = StrEnum("Language", {code: code for code in i18n.languages()})  # type: ignore[misc]
+
+
+def _use_language(value: Language | None) -> Language | None:
+    i18n.use(value.value if value is not None else None)
+    return value
+
+
+LangOption = Annotated[Language | None, typer.Option(
+    "--lang", callback=_use_language, is_eager=True, show_default=False,
+    help=f"Language of tables, headline and messages (default: ${i18n.ENV_VAR}, else the "
+         "locale; English where no translation exists). Numbers, names and files stay as "
+         "they are.")]

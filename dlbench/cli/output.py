@@ -23,7 +23,7 @@ from dlbench.cli import console
 from dlbench.errors import UsageError
 
 # `--force` of the commands that write several files (report, history).
-Force = Annotated[bool, typer.Option(help="Replace existing output files.")]
+Force = Annotated[bool, typer.Option("--force", help="Replace existing output files.")]
 # The format drawn by rich for a terminal: never written to a file.
 TERMINAL = "table"
 STDOUT = "-"
@@ -48,7 +48,12 @@ def folder(output: str | None) -> Path | None:
         return None
     assert output is not None
     path = Path(output)
-    return path if output.endswith(("/", os.sep)) or path.is_dir() else None
+    if output.endswith(("/", os.sep)):
+        return path
+    try:
+        return path if path.is_dir() else None
+    except OSError:  # a name too long, say: no folder; check_targets says why in one line
+        return None
 
 
 def choose_format(fmt: str | None, output: str | None, formats: Sequence[str],
@@ -135,8 +140,9 @@ def locked(path: Path) -> Iterator[None]:
     """Hold `path` for one run: a second run writing the same file is refused, where it
     would silently lose one run's results (both rewrite the file after every case). The
     lock is an flock on a hidden file beside it, removed at the end; the kernel releases
-    it however the process ends, so a killed run never leaves the path locked. Where
-    there is no flock (Windows) the path is not locked."""
+    it however the process ends, so a killed run never leaves the path locked, and the
+    next run in the folder removes the file a killed run left. Where there is no flock
+    (Windows) the path is not locked."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
@@ -151,10 +157,37 @@ def locked(path: Path) -> Iterator[None]:
     try:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
+        _remove_stale_locks(path.parent, keep=lock, fcntl=fcntl)
         yield
     finally:
         lock.unlink(missing_ok=True)
         os.close(fd)
+
+
+def _remove_stale_locks(folder: Path, keep: Path, fcntl: Any) -> None:
+    """Remove the lock files that runs killed with SIGKILL left in `folder` (a killed run
+    cannot remove its own): a dlbench lock (a hidden '.NAME.lock' holding a pid) that no
+    process holds any more. One still held is another run's, and is left alone; a lock
+    removed under a run that is about to take it is taken again by that run (_take)."""
+    try:
+        candidates = [p for p in folder.iterdir()
+                      if p.name.startswith(".") and p.name.endswith(".lock") and p != keep]
+    except OSError:
+        return
+    for candidate in candidates:
+        try:
+            fd = os.open(candidate, os.O_RDWR | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            if not os.read(fd, 32).decode(errors="replace").strip().isdigit():
+                continue  # not a dlbench lock
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            candidate.unlink(missing_ok=True)
+        except OSError:
+            continue  # held: a live run's
+        finally:
+            os.close(fd)
 
 
 def _lock_name(name: str) -> str:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from dlbench import results
-from dlbench.cli import console
+from dlbench.cli import console, options
 from dlbench.cli import output as destinations
 from dlbench.cli.steps import Steps
 from dlbench.errors import UsageError
@@ -17,39 +19,54 @@ from dlbench.report import csv as csv_report
 from dlbench.report import json as json_report
 from dlbench.report.rows import DEFAULT_BASELINE
 
-FORMATS = ("table", "md", "csv", "html", "json", "png")
+
+class Format(StrEnum):
+    table = "table"
+    md = "md"
+    csv = "csv"
+    html = "html"
+    json = "json"
+    png = "png"
+
+
+FORMATS = tuple(Format)
+
 SUFFIXES = {".md": "md", ".markdown": "md", ".csv": "csv", ".html": "html", ".htm": "html",
             ".json": "json", ".png": "png"}
 
 EXAMPLES = """
 [bold]Examples[/bold]
 
-  dlbench report results/*.json                        [dim]# tables in the terminal[/dim]
+  dlbench report results/*.json                   [dim]# tables in the terminal[/dim]
   dlbench report laptop.json gpu-box.json -o report.html
   dlbench report ci.json --format md >> "$GITHUB_STEP_SUMMARY"
   dlbench report a.json --format csv -o results.csv
-  dlbench report a.json -o charts.png                  [dim]# one slide-sized sheet[/dim]
-  dlbench report a.json b.json -o out/                 [dim]# HTML, md, csv, json, PNGs, index[/dim]
+  dlbench report a.json -o charts.png             [dim]# one slide-sized sheet[/dim]
+  dlbench report a.json b.json -o out/            [dim]# every format, index.html[/dim]
 """
 
 
 def report(
     files: Annotated[list[Path], typer.Argument(
-        help="Result files to merge; files from different machines are shown side by side.",
-        show_default=False)],
-    fmt: Annotated[str | None, typer.Option(
-        "--format", help="table (terminal), md, csv, html, json or png. Default: from the -o "
-        "suffix, else table.")] = None,
+        show_default=False,
+        help="Result files to merge; files from different machines are shown side by side.")],
+    fmt: Annotated[Format | None, typer.Option(
+        "--format", show_default=False, metavar="FORMAT",
+        help="table (terminal), md, csv, html, json or png. "
+        "Default: from the -o suffix, else table.")] = None,
     output: Annotated[str | None, typer.Option(
-        "-o", "--output", help="File to write, or '-' for stdout (text formats; the default). "
+        "-o", "--output", metavar="PATH",
+        help="File to write, or '-' for stdout (text formats; the default). "
         "FILE.png is one sheet of every chart; a folder (DIR/) gets the whole bundle: HTML, "
         "Markdown, CSV, JSON, one PNG per chart and index.html.")] = None,
     baseline: Annotated[str, typer.Option(
-        help="The column speedups are relative to, on every machine.")] = DEFAULT_BASELINE,
+        metavar="BACKEND-DEVICE", help="The column speedups are relative to, on every "
+        "machine.")] = DEFAULT_BASELINE,
     force: destinations.Force = False,
     wide: Annotated[bool, typer.Option(
         "--wide", "-w", help="Terminal table cells with GFLOP/s, % of peak and the speedup's "
         "interval (the default shows time and speedup, to fit 80 columns).")] = False,
+    lang: options.LangOption = None,
 ) -> None:
     """Merge result files (many machines allowed) into speedup tables, crossovers and charts.
 
@@ -124,4 +141,4 @@ def _render(fmt: str, rep: model.Report) -> list[str | bytes]:
     return [plots.sheet(rep)]
 
 
-report.__doc__ = (report.__doc__ or "") + EXAMPLES
+report.__doc__ = inspect.cleandoc(report.__doc__ or "") + "\n" + EXAMPLES

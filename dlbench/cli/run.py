@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import inspect
 import socket
 import sys
+import tempfile
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dlbench import __version__, environment, planning, provenance, results, workloads
+from dlbench import (
+    __version__,
+    backends,
+    environment,
+    planning,
+    provenance,
+    results,
+    suites,
+    workloads,
+)
 from dlbench.cli import console, options
 from dlbench.cli import distributed as dist_cli
 from dlbench.cli import output as destinations
@@ -19,33 +31,36 @@ from dlbench.cli.gate import Gate
 from dlbench.cli.options import positive_ints, split
 from dlbench.distributed import DEFAULT_TIMEOUT_S, in_torchrun
 from dlbench.errors import UsageError
+from dlbench.i18n import _
 from dlbench.planning import Plan, Selection, build
 from dlbench.report import csv as csv_report
 from dlbench.report import epoch, headline, markdown, terminal
 from dlbench.report.rows import DEFAULT_BASELINE, speedup_table
 from dlbench.runner import Event, RunInterrupted, Runner
 
-FORMATS = ("table", "json", "md", "csv")
 DISTRIBUTED_SUITE = "distributed"
 FAILED = ("wrong", "error", "oom")
 
 EXAMPLES = """
 [bold]Examples[/bold]
 
-  dlbench run                                  [dim]# the quick suite on every backend[/dim]
-  dlbench run --wide                           [dim]# cells with GFLOP/s and intervals[/dim]
+  dlbench run                      [dim]# the quick suite on every backend[/dim]
+  dlbench run --wide               [dim]# cells with GFLOP/s and intervals[/dim]
+  dlbench run --lang ko            [dim]# 표와 요약을 한국어로[/dim]
   dlbench run --backend numpy,torch --size 512,1024,2048 --dtype float32
   dlbench run --suite ci --threads 2 -o results/ci.json --quiet
   dlbench run --suite ci --compare base.json --summary comment.md  [dim]# gate in one step[/dim]
-  dlbench run --workload matmul --format json | jq '.results[].gflops'
+  dlbench run --workload matmul --no-save --format json | jq .results
   dlbench run --device cuda --dtype float16,bfloat16 --tf32 on --cache cold
-  dlbench run --backend numpy,cupy --include-transfer  [dim]# speedup with the bus[/dim]
-  dlbench run --device cuda --workload matmul --size 256 --graph  [dim]# no Python[/dim]
-  dlbench run --backend torch --workload matmul,mlp_train_step --compile  [dim]# torch.compile[/dim]
-  dlbench run --backend torch,cupy --workload transfer --size 16777216
-  dlbench run --nproc 2                        [dim]# the distributed suite on 2 ranks[/dim]
-  dlbench run --nproc 2 --workload allreduce --size 8..64M:x2  [dim]# an nccl-tests sweep[/dim]
-  torchrun --nnodes 2 --nproc-per-node 8 ... -m dlbench run --device cuda  [dim]# many nodes[/dim]
+  dlbench run --backend numpy,cupy --include-transfer  [dim]# with the bus[/dim]
+  dlbench run --device cuda --workload matmul --size 256 --graph
+  dlbench run --backend torch --workload matmul,mlp_train_step --compile
+  dlbench run --backend torch,cupy --workload transfer --size 16M
+  dlbench run --nproc 2            [dim]# the distributed suite on 2 ranks[/dim]
+  dlbench run --nproc 2 --workload allreduce --size 8..64M:x2
+  torchrun --nnodes 2 --nproc-per-node 8 ... -m dlbench run --device cuda
+
+NO_COLOR=1 turns colour off; DLBENCH_LANG=ko speaks Korean.
 """
 
 
@@ -54,49 +69,94 @@ def default_output(now: datetime) -> Path:
     return Path("results") / f"{now.strftime('%Y%m%dT%H%M%SZ')}-{host}.json"
 
 
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    md = "md"
+    csv = "csv"
+
+
+class Cache(StrEnum):
+    hot = "hot"
+    cold = "cold"
+
+
+class Tf32(StrEnum):
+    off = "off"
+    on = "on"
+
+
+class CompileMode(StrEnum):
+    """torch.compile's modes (dlbench.compilers.MODES)."""
+
+    default = "default"
+    reduce_overhead = "reduce-overhead"
+    max_autotune = "max-autotune"
+
+
+class DistBackend(StrEnum):
+    gloo = "gloo"
+    nccl = "nccl"
+
+
+def _devices() -> list[str]:
+    return sorted({t.device for t in backends.all_targets()}, key=lambda d: (d != "cpu", d))
+
+
 def run(
     ctx: typer.Context,
     suite: Annotated[str | None, typer.Option(
-        help="Built-in suite name or path to a .toml suite (default: quick; distributed "
-             "with --nproc or under torchrun).")] = None,
+        metavar="NAME|FILE.toml", autocompletion=options.completer(suites.builtin_names),
+        help=f"Built-in suite ({options.listing(suites.builtin_names())}) or a .toml suite "
+             "file. Default: quick; distributed with --nproc or under torchrun.")] = None,
     backend: Annotated[list[str] | None, typer.Option(
-        help="Backends to run (comma-separated): numpy, torch, cupy. Default: all available.")]
+        metavar="NAME,...", autocompletion=options.completer(backends.names),
+        help=f"Backends to run: {options.listing(backends.names())}. Default: every "
+             "available one.")] = None,
+    device: Annotated[list[str] | None, typer.Option(
+        metavar="NAME,...", autocompletion=options.completer(_devices),
+        help=f"Devices: {options.listing(_devices())}. Default: every available one.")]
     = None,
-    device: Annotated[list[str] | None, typer.Option(help="Devices: cpu, cuda.")] = None,
-    workload: Annotated[list[str] | None, typer.Option(help="Workloads (comma-separated).")]
+    workload: Annotated[list[str] | None, typer.Option(
+        metavar="NAME,...", autocompletion=options.completer(workloads.names),
+        help=f"Workloads: {options.listing(workloads.names())}. Default: the suite's.")]
     = None,
     workload_file: Annotated[list[Path] | None, typer.Option(
         "--workload-file", help="A Python file of your own workloads, each registered with "
         "@dlbench.workloads.register (docs/extending.md); may be given more than once.")]
     = None,
     dtype: Annotated[list[str] | None, typer.Option(
-        help="Dtypes: float32, float64, bfloat16, float16.")] = None,
+        metavar="NAME,...", autocompletion=options.completer(lambda: suites.DTYPES),
+        help=f"Dtypes: {options.listing(suites.DTYPES)}. Default: the suite's.")] = None,
     size: Annotated[list[str] | None, typer.Option(
-        help="Primary size of each workload (matmul: M=N=K); a list is a sweep.")] = None,
+        metavar="N,...", help="Primary size of each workload (matmul: M=N=K); a list is a "
+        "sweep. Binary suffixes (64K, 16M) and ranges LOW..HIGH:xF (8..64M:x2).")] = None,
     threads: Annotated[int | None, typer.Option(
-        min=1, help="BLAS/OpenMP threads in every backend (default: the library's own).")]
-    = None,
+        min=1, metavar="N",
+        help="BLAS/OpenMP threads in every backend (default: the library's own).")] = None,
     baseline: Annotated[str, typer.Option(
-        help="Column speedups are relative to, e.g. numpy-cpu, torch-cpu.")]
+        metavar="BACKEND-DEVICE",
+        help="The column speedups are relative to, e.g. numpy-cpu, torch-cpu.")]
     = DEFAULT_BASELINE,
     min_time: Annotated[float | None, typer.Option(
-        min=0.0, help="Seconds of samples per case and backend before stopping may happen.")]
-    = None,
+        min=0.0, metavar="SECONDS",
+        help="Seconds of samples per case and backend before stopping may happen.")] = None,
     max_time: Annotated[float | None, typer.Option(
-        min=0.001, help="Most seconds of samples per case and backend.")] = None,
+        min=0.001, metavar="SECONDS", help="Most seconds of samples per case and backend.")]
+    = None,
     rounds: Annotated[int | None, typer.Option(
-        min=1, help="At least this many rounds per case (one block of samples each, spread "
-                    "over the run; intervals stand on the spread between them).")] = None,
+        min=1, metavar="N", help="At least this many rounds per case (one block of samples "
+        "each, spread over the run; intervals stand on the spread between them).")] = None,
     repeat: Annotated[int | None, typer.Option(
-        min=1, help="Measure everything N times over in fresh worker processes with fresh "
-                    "inputs, and pool the rounds: intervals that also cover what a process "
-                    "fixes for its lifetime, at N times the cost.")] = None,
-    cache: Annotated[str, typer.Option(
-        help="GPU L2 state per sample: hot (default) or cold (L2 flushed before each "
-             "sample, outside the timed window; GPU backends only).")] = "hot",
-    tf32: Annotated[str, typer.Option(
-        help="GPU float32 math: off (strict FP32, default) or on (TF32 tensor cores), set "
-             "alike for torch and CuPy and recorded in every result.")] = "off",
+        min=1, metavar="N", help="Measure everything N times over in fresh worker processes "
+        "with fresh inputs, and pool the rounds: intervals that also cover what a process "
+        "fixes for its lifetime, at N times the cost.")] = None,
+    cache: Annotated[Cache, typer.Option(
+        help="GPU L2 state per sample: hot, or cold (L2 flushed before each sample, "
+             "outside the timed window; GPU backends only).")] = Cache.hot,
+    tf32: Annotated[Tf32, typer.Option(
+        help="GPU float32 math: off (strict FP32) or on (TF32 tensor cores), set alike "
+             "for torch and CuPy and recorded in every result.")] = Tf32.off,
     include_transfer: Annotated[bool, typer.Option(
         "--include-transfer",
         help="Time GPU kernels end to end: copy inputs in from host memory, compute, copy "
@@ -113,51 +173,63 @@ def run(
              "TensorFlow's XLA, JAX's jit) where the suite leaves it out (quick does); "
              "each is shown as a -compiled column beside its library's eager one, with "
              "its compile time (the first call) and break-even.")] = False,
-    compile_mode: Annotated[str, typer.Option(
+    compile_mode: Annotated[CompileMode, typer.Option(
         help="torch.compile's mode: default, reduce-overhead (CUDA graphs on a GPU) or "
-             "max-autotune; recorded with every compiled result.")] = "default",
+             "max-autotune; recorded with every compiled result.")] = CompileMode.default,
     compile_cache: Annotated[Path | None, typer.Option(
+        metavar="DIR",
         help="A persistent cache folder for compiled kernels, kept between runs (default: "
              "an empty folder of the run's own, removed after it, so compile times never "
              "depend on what ran before).")] = None,
     no_verify: Annotated[bool, typer.Option(
-        "--no-verify", help="Skip checking outputs against the float64 reference.")] = False,
+        "--no-verify",
+        help="Skip checking outputs against the float64 reference.")] = False,
     output: Annotated[Path | None, typer.Option(
-        "-o", "--output", help="Result file (default results/<UTC time>-<host>.json).")] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="stdout format: table, json, md, csv.")]
-    = "table",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q",
-                                        help="No progress and no table; errors only.")] = False,
+        "-o", "--output", metavar="PATH",
+        help="Result file (default results/<UTC time>-<host>.json).")] = None,
+    no_save: Annotated[bool, typer.Option(
+        "--no-save", help="Write no result file (the table and --format output "
+        "only).")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an existing --output file.")] = False,
+    fmt: Annotated[Format, typer.Option(
+        "--format", help="What goes to stdout; progress and messages go to stderr.")]
+    = Format.table,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress and no table; errors only.")] = False,
     wide: Annotated[bool, typer.Option(
-        "--wide", "-w", help="Table cells with GFLOP/s, % of peak and the speedup's interval "
-        "(the default shows time and speedup, to fit 80 columns).")] = False,
+        "--wide", "-w", help="Table cells with GFLOP/s, % of peak and the "
+        "speedup's interval (the default shows time and speedup, to fit 80 columns).")]
+    = False,
     nproc: Annotated[int | None, typer.Option(
+        metavar="N",
         help="Run the distributed workloads (collectives, ddp_train_step) on N ranks of this "
              "machine, started through torch.distributed.run; across nodes, launch "
              "`torchrun ... -m dlbench run` instead.")] = None,
-    dist_backend: Annotated[str | None, typer.Option(
-        help="Process-group backend of a distributed run: gloo (CPUs, default there) or "
-             "nccl (GPUs, default there).")] = None,
+    dist_backend: Annotated[DistBackend | None, typer.Option(
+        show_default=False, help="Process-group backend of a distributed run: gloo (CPUs; "
+        "the default there) or nccl (GPUs; the default there).")] = None,
     dist_timeout: Annotated[float, typer.Option(
-        help="Seconds a rank waits in a collective for the others before the run is "
-             "declared hung (exit 3).")] = DEFAULT_TIMEOUT_S,
+        metavar="SECONDS", help="Seconds a rank waits in a collective for the others before "
+        "the run is declared hung (exit 3).")] = DEFAULT_TIMEOUT_S,
     compare: Annotated[Path | None, typer.Option(
-        "--compare", help="After saving, compare with this baseline (a result file or "
-        "pytest-benchmark JSON) as `dlbench compare` does, and exit 1 on a regression. The "
-        "baseline is checked before anything is measured.", rich_help_panel="Gate")] = None,
+        "--compare", metavar="BASE", help="After saving, compare with this baseline (a "
+        "result file or pytest-benchmark JSON) as `dlbench compare` does, and exit 1 on a "
+        "regression. The baseline is checked before anything is measured.",
+        rich_help_panel="Gate")] = None,
     threshold: Annotated[str, typer.Option(
-        help="With --compare: smallest slowdown that counts as a regression (5% or 0.05).",
-        rich_help_panel="Gate")] = "5%",
+        metavar="FRACTION", help="With --compare: smallest slowdown that counts as a "
+        "regression (5% or 0.05).", rich_help_panel="Gate")] = "5%",
     thresholds: Annotated[Path | None, typer.Option(
-        help="With --compare: TOML or JSON file of per-benchmark thresholds.",
+        metavar="FILE", help="With --compare: TOML or JSON file of per-benchmark thresholds.",
         rich_help_panel="Gate")] = None,
     relative: Annotated[bool, typer.Option(
         "--relative", help="With --compare: judge each benchmark against the whole suite's "
         "shift.", rich_help_panel="Gate")] = False,
     summary: Annotated[str | None, typer.Option(
-        help="With --compare: write the Markdown summary for a pull-request comment here "
-        "('-' for stdout).", rich_help_panel="Gate")] = None,
+        metavar="PATH", help="With --compare: write the Markdown summary for a pull-request "
+        "comment here ('-' for stdout).", rich_help_panel="Gate")] = None,
+    lang: options.LangOption = None,
 ) -> None:
     """Run a suite on every available backend, print speedup tables, save a result file.
 
@@ -169,7 +241,8 @@ def run(
     with console.user_errors():
         # The files' workloads stay registered, also for the workers, until the command ends.
         ctx.with_resource(workloads.files(workload_file or ()))
-        destinations.check_format(fmt, FORMATS)
+        if no_save:
+            output = _scratch_output(ctx, output)
         selection = Selection(
             suite=suite or (DISTRIBUTED_SUITE if distributed else "quick"),
             backends=split(backend, "--backend"),
@@ -177,31 +250,35 @@ def run(
             dtypes=split(dtype, "--dtype"), sizes=positive_ints(size, "--size"),
             threads=options.threads(threads), min_time=options.seconds(min_time, "--min-time"),
             max_time=options.seconds(max_time, "--max-time"), verify=not no_verify,
-            cache=cache, tf32=tf32, include_transfer=include_transfer, graph=graph,
-            rounds=rounds, repeat=repeat, compile=compile_, compile_mode=compile_mode,
+            cache=cache.value, tf32=tf32.value, include_transfer=include_transfer,
+            graph=graph, rounds=rounds, repeat=repeat, compile=compile_,
+            compile_mode=compile_mode.value,
             compile_cache=str(compile_cache) if compile_cache is not None else None)
         gate = _gate(compare, threshold, thresholds, relative, summary, force, distributed,
-                     show_table=not quiet and fmt == "table")
+                     show_table=not quiet and fmt == Format.table)
     if distributed:
-        dist_cli.run(ctx, dist_cli.DistOptions(nproc, dist_backend, dist_timeout), selection,
+        dist_cli.run(ctx, dist_cli.DistOptions(nproc, dist_backend and dist_backend.value,
+                                               dist_timeout), selection,
                      output or default_output(datetime.now(UTC)), force,
-                     dist_cli.Finish(fmt, quiet, baseline, _show, _exit_on_failures))
+                     dist_cli.Finish(fmt.value, quiet, baseline, _show, _exit_on_failures,
+                                     saved=not no_save))
         return
     with console.user_errors():
         plan = build(selection)
         _check_baseline(baseline, plan)
         now = datetime.now(UTC)
         path = output or default_output(now)
-        # Before any measuring: the output can be written, and no other run writes it.
-        destinations.check_targets([path], force, streams=False)
-        # Released when the command ends, however it ends (the context is closed).
-        ctx.with_resource(destinations.locked(path))
+        if not no_save:
+            # Before any measuring: the output can be written, and no other run writes it.
+            destinations.check_targets([path], force, streams=False)
+            # Released when the command ends, however it ends (the context is closed).
+            ctx.with_resource(destinations.locked(path))
 
     for note in plan.notes:
-        console.message(f"note: {note}", style="yellow")
+        console.note(note)
     env_record = environment.collect()
     for note in environment.run_notes(env_record):
-        console.message(f"note: {note}", style="yellow")
+        console.note(note)
     saver = destinations.Saver(path, results.RunDocument(
         dlbench_version=__version__, created=now.isoformat(timespec="seconds"),
         command=("dlbench", *sys.argv[1:]), environment=env_record,
@@ -219,13 +296,14 @@ def run(
     env_record["backends"] = runner.backend_descriptions()
     doc = saver.save(runner.in_plan_order(), interrupted=interrupted)
     if interrupted:
-        console.message(f"interrupted: {len(doc.results)} finished result(s) saved to "
-                        f"{path}", style="yellow")
+        console.message(_("interrupted: {count} finished result(s) saved to {path}").format(
+            count=len(doc.results), path=path) if not no_save else _("interrupted"),
+            style="yellow")
         raise typer.Exit(console.EXIT_INTERRUPTED)
-    if not quiet or fmt != "table":  # asked-for data is printed even when quiet
+    if not quiet or fmt != Format.table:  # asked-for data is printed even when quiet
         _show(doc, fmt, baseline, wide)
-    if not quiet:
-        console.message(f"saved {path}")
+    if not quiet and not no_save:
+        console.message(_("saved {path}").format(path=path))
     code = gate.finish(doc, path) if gate else console.EXIT_OK
     _exit_on_failures(doc)
     if code:
@@ -248,6 +326,15 @@ def _gate(base: Path | None, threshold: str, thresholds: Path | None, relative: 
     return Gate.prepare(base, threshold, thresholds, relative, summary, force, show_table)
 
 
+def _scratch_output(ctx: typer.Context, output: Path | None) -> Path:
+    """Where a --no-save run keeps its results while it runs (a distributed run reads
+    rank 0's file back): a private folder, removed when the command ends."""
+    if output is not None:
+        raise UsageError(_("--no-save writes no result file: leave out -o"))
+    folder = ctx.with_resource(tempfile.TemporaryDirectory(prefix="dlbench-no-save-"))
+    return Path(folder) / "result.json"
+
+
 def _check_baseline(baseline: str, plan: Plan) -> None:
     columns = {planning.column(spec) for spec in plan.cases}
     if baseline != DEFAULT_BASELINE and baseline not in columns:
@@ -262,7 +349,7 @@ class RunProgress:
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
                             MofNCompleteColumn(), TimeElapsedColumn(), console=console.err,
                             transient=True, disable=quiet)
-        self.task = self.bar.add_task("starting workers", total=total)
+        self.task = self.bar.add_task(_("starting workers"), total=total)
 
     def __enter__(self) -> RunProgress:
         self.bar.__enter__()
@@ -273,7 +360,8 @@ class RunProgress:
 
     def on_event(self, event: Event) -> None:
         if event.kind == "worker_ready":
-            self.bar.update(self.task, description=f"{event.worker} ready")
+            self.bar.update(self.task, description=_("{worker} ready").format(
+                worker=event.worker))
         elif event.kind == "case_start" and event.spec is not None:
             self.bar.update(self.task, description=event.spec.row_key)
         elif event.kind == "case_done":
@@ -283,9 +371,9 @@ class RunProgress:
 def _exit_on_failures(doc: results.RunDocument) -> None:
     failed = [r for r in doc.results if r.status in FAILED]
     if failed:
-        console.message(f"{len(failed)} case(s) failed: "
-                        + "; ".join(f"{r.spec.id}: {r.status}" for r in failed[:5])
-                        + (" …" if len(failed) > 5 else ""), style="red")
+        console.message(_("{count} case(s) failed: {cases}").format(
+            count=len(failed), cases="; ".join(f"{r.spec.id}: {r.status}" for r in failed[:5])
+            + (" …" if len(failed) > 5 else "")), style="red")
         raise typer.Exit(console.EXIT_FAILED_CASES)
 
 
@@ -296,12 +384,12 @@ def _show(doc: results.RunDocument, fmt: str, baseline: str, wide: bool = False)
     if fmt == "csv":
         console.write_text(csv_report.render(doc.results))
         return
+    if fmt != "md":
+        console.print_data(terminal.render_run(doc.results, baseline, wide=wide))
+        return
     table = speedup_table(doc.results, baseline)
     story = headline.sentences(table, epoch.estimates([("", r) for r in doc.results]))
-    if fmt == "md":
-        console.write_text(markdown.render(table) + markdown.render_headline(story))
-    else:
-        console.print_data(terminal.render(table, wide=wide, story=story))
+    console.write_text(markdown.render(table) + markdown.render_headline(story))
 
 
-run.__doc__ = (run.__doc__ or "") + EXAMPLES
+run.__doc__ = inspect.cleandoc(run.__doc__ or "") + "\n" + EXAMPLES

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dlbench.breakeven import BreakEven
+from dlbench.i18n import _
 from dlbench.results import Result
 
 
@@ -66,13 +67,17 @@ def format_break_even(b: BreakEven) -> str:
     """'pays off after 1,240 calls [880, 2,100]'; 'never pays off (0.83× of eager)';
     'no measurable gain (1.00× of eager): at best after 850 calls' where the speedup's
     interval holds 1 (the point estimate of the calls would be noise)."""
+    ratio = f"{b.speedup[0]:.2f}×"
     if b.verdict == "never":
-        return f"never pays off ({b.speedup[0]:.2f}× of eager)"
+        return _("never pays off ({ratio} of eager)").format(ratio=ratio)
     if b.verdict == "unclear":
-        best = f": at best after {format_count(b.lo)} calls" if b.lo is not None else ""
-        return f"no measurable gain ({b.speedup[0]:.2f}× of eager){best}"
-    hi = "never" if b.hi is None else format_count(b.hi)
-    return f"pays off after {format_count(b.calls or 0)} calls [{format_count(b.lo or 0)}, {hi}]"
+        if b.lo is None:
+            return _("no measurable gain ({ratio} of eager)").format(ratio=ratio)
+        return _("no measurable gain ({ratio} of eager): at best after {calls} calls").format(
+            ratio=ratio, calls=format_count(b.lo))
+    hi = _("never") if b.hi is None else format_count(b.hi)
+    return _("pays off after {calls} calls [{lo}, {hi}]").format(
+        calls=format_count(b.calls or 0), lo=format_count(b.lo or 0), hi=hi)
 
 
 def format_speedup(speedup: tuple[float, float, float]) -> str:

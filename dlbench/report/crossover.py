@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dlbench.i18n import _
 from dlbench.report.cells import Row, format_speedup
 from dlbench.report.sweeps import find_sweeps
 
@@ -23,14 +24,17 @@ class Crossover:
 
     def text(self) -> str:
         if self.size is None or self.speedup is None:
-            return (f"{self.sweep}: {self.column} does not beat {self.baseline} at any size "
-                    f"measured ({self.smallest} … {self.largest})")
-        text = (f"{self.sweep}: {self.column} beats {self.baseline} from {self.size} "
-                f"({format_speedup(self.speedup)})")
+            return _("{sweep}: {column} does not beat {baseline} at any size measured "
+                     "({smallest} … {largest})").format(
+                sweep=self.sweep, column=self.column, baseline=self.baseline,
+                smallest=self.smallest, largest=self.largest)
+        text = _("{sweep}: {column} beats {baseline} from {size} ({speedup})").format(
+            sweep=self.sweep, column=self.column, baseline=self.baseline, size=self.size,
+            speedup=format_speedup(self.speedup))
         if self.at_smallest:
-            text += ", already at the smallest size measured"
+            text += _(", already at the smallest size measured")
         if not self.holds:
-            text += ", but not at every larger size"
+            text += _(", but not at every larger size")
         return text
 
 

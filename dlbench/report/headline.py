@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from dlbench import stats
 from dlbench.breakeven import BreakEven
+from dlbench.i18n import _, ngettext
 from dlbench.report.cells import Cell, Row, format_count, format_time
 from dlbench.report.epoch import EpochEstimate, format_duration, training_data
 from dlbench.report.rows import GeoMean, SpeedupTable
@@ -40,7 +41,7 @@ class Measured:
         return self.cell.speedup
 
     def name(self) -> str:
-        return f"{row_name(self.row)} on {self.column}"
+        return _("{row} on {column}").format(row=row_name(self.row), column=self.column)
 
 
 def row_name(row: Row) -> str:
@@ -84,14 +85,14 @@ def sentences(table: SpeedupTable, epochs: Sequence[EpochEstimate] = ()) -> list
     if unchecked:
         out.append(unchecked)
     if table.baseline is None:
-        out.append("No speedups: the baseline column was not measured.")
+        out.append(_("No speedups: the baseline column was not measured."))
         return out + compiled_payoffs(table)
     measured = [Measured(row, column, cell) for row in table.rows
                 for column, cell in row.cells.items()
                 if column != table.baseline and cell.speedup is not None]
     if not measured:
-        out.append(f"No row has both {table.baseline} and another column measured, so "
-                   "there is no speedup to report.")
+        out.append(_("No row has both {baseline} and another column measured, so there is "
+                     "no speedup to report.").format(baseline=table.baseline))
         return out
     best = _best_column(table, measured, others)
     out.append(_overall(table, best, measured))
@@ -108,15 +109,17 @@ def sentences(table: SpeedupTable, epochs: Sequence[EpochEstimate] = ()) -> list
 
 def _compared(table: SpeedupTable, devices: dict[str, str]) -> str:
     workloads = list(dict.fromkeys(row.workload for row in table.rows))
-    columns = ", ".join(c + (" (baseline)" if c == table.baseline else "")
+    columns = ", ".join(c + (" " + _("(baseline)") if c == table.baseline else "")
                         for c in table.columns)
-    what = (f"Compared {columns} on {len(table.rows)} row(s) of {len(workloads)} "
-            f"workload(s) ({', '.join(workloads)}).")
+    what = _("Compared {columns} on {rows} row(s) of {count} workload(s) ({workloads}).").format(
+        columns=columns, rows=len(table.rows), count=len(workloads),
+        workloads=", ".join(workloads))
     gpus = sorted({d for d in devices.values() if d != CPU})
     if not gpus:
-        what += " No GPU was measured: every column ran on the CPU."
+        what += " " + _("No GPU was measured: every column ran on the CPU.")
     else:
-        what += f" Devices: {', '.join(dict.fromkeys([CPU, *gpus]))}."
+        what += " " + _("Devices: {devices}.").format(
+            devices=", ".join(dict.fromkeys([CPU, *gpus])))
     return what
 
 
@@ -150,52 +153,58 @@ def _overall(table: SpeedupTable, best: str, measured: Sequence[Measured]) -> st
     if g is None:
         m = next(m for m in measured if m.column == best)
         point, lo, hi = m.speedup
-        scope = f"on its one row, {row_name(m.row)}"
+        scope = _("on its one row, {row}").format(row=row_name(m.row))
     else:
         point, lo, hi = g.point, g.lo, g.hi
-        scope = f"over {g.rows} rows (geometric mean)"
+        scope = _("over {rows} rows (geometric mean)").format(rows=g.rows)
         missing = [row for row in table.rows if not (c := row.cells.get(best)) or not c.speedup]
         if missing and len(missing) <= MAX_NAMED:
-            which = "which lacks" if len(missing) == 1 else "which lack"
-            scope = (f"over {g.rows} rows (geometric mean; without "
-                     f"{', '.join(row_name(r) for r in missing)}, {which} a speedup)")
+            scope = ngettext(
+                "over {rows} rows (geometric mean; without {names}, which lacks a speedup)",
+                "over {rows} rows (geometric mean; without {names}, which lack a speedup)",
+                len(missing)).format(rows=g.rows, names=", ".join(map(row_name, missing)))
         elif missing:
-            scope = (f"over {g.rows} rows (geometric mean; {len(missing)} rows lack a "
-                     "speedup)")
+            scope = _("over {rows} rows (geometric mean; {missing} rows lack a speedup)"
+                      ).format(rows=g.rows, missing=len(missing))
     if lo > 1.0:
-        verdict = f"is {ratio(point)} faster than {table.baseline}"
+        verdict = _("is {ratio} faster than {baseline}")
     elif hi < 1.0:
-        verdict = f"is slower than {table.baseline}: {ratio(point)}"
+        verdict = _("is slower than {baseline}: {ratio}")
     else:
-        verdict = f"is not measurably faster than {table.baseline} ({ratio(point)})"
-    return f"Fastest column: {best} {verdict} {scope}, 95% interval {interval(lo, hi)}."
+        verdict = _("is not measurably faster than {baseline} ({ratio})")
+    return _("Fastest column: {best} {verdict} {scope}, 95% interval {interval}.").format(
+        best=best, verdict=verdict.format(ratio=ratio(point), baseline=table.baseline),
+        scope=scope, interval=interval(lo, hi))
 
 
 def _extremes(table: SpeedupTable, best: str, measured: Sequence[Measured]) -> list[str]:
     wins = sorted((m for m in measured if m.cell.significant and m.speedup[1] > 1.0),
                   key=lambda m: m.speedup[0])
     if not wins:
-        return [f"No column beats {table.baseline} on any row."]
+        return [_("No column beats {baseline} on any row.").format(baseline=table.baseline)]
     top = wins[-1]
-    out = [f"Biggest win: {top.name()}, {ratio(top.speedup[0])} "
-           f"({_times(table, top)})."]
+    out = [_("Biggest win: {name}, {ratio} ({times}).").format(
+        name=top.name(), ratio=ratio(top.speedup[0]), times=_times(table, top))]
     own = [m for m in wins if m.column == best]
     if own and own[0] is not top:
         low = own[0]
-        out.append(f"Smallest win of {best}: {row_name(low.row)}, {ratio(low.speedup[0])} "
-                   f"({_times(table, low)}){_launch(low)}.")
+        out.append(_("Smallest win of {column}: {row}, {ratio} ({times}){launch}.").format(
+            column=best, row=row_name(low.row), ratio=ratio(low.speedup[0]),
+            times=_times(table, low), launch=_launch(low)))
     return out
 
 
 def _times(table: SpeedupTable, m: Measured) -> str:
     base = m.row.cells[table.baseline or ""].result.median or 0.0
-    return f"{format_time(base)} on {table.baseline} → {format_time(m.cell.result.median or 0.0)}"
+    return _("{time} on {baseline} → {new_time}").format(
+        time=format_time(base), baseline=table.baseline,
+        new_time=format_time(m.cell.result.median or 0.0))
 
 
 def _launch(m: Measured) -> str:
     """Said beside a GPU time that is the launch rate, not the kernel's."""
-    return (", launch-bound" if stats.QualityWarning.LAUNCH_BOUND.value in m.cell.result.warnings
-            else "")
+    return (_(", launch-bound") if stats.QualityWarning.LAUNCH_BOUND.value
+            in m.cell.result.warnings else "")
 
 
 def _losses(table: SpeedupTable, devices: dict[str, str], measured: Sequence[Measured]
@@ -210,11 +219,13 @@ def _losses(table: SpeedupTable, devices: dict[str, str], measured: Sequence[Mea
     chosen.sort(key=lambda m: m.speedup[0])
     named = "; ".join(f"{m.name()} {ratio(m.speedup[0])}{_launch(m)}"
                       for m in chosen[:MAX_NAMED])
-    more = f"; and {len(chosen) - MAX_NAMED} more" if len(chosen) > MAX_NAMED else ""
+    more = (_("; and {count} more").format(count=len(chosen) - MAX_NAMED)
+            if len(chosen) > MAX_NAMED else "")
     lost_on = sorted({devices.get(m.column, "") for m in gpu})
-    who = ("A column" if not gpu else "The GPU" if set(lost_on) <= GPUS
-           else f"A {'/'.join(lost_on)} column")
-    return f"{who} loses to {table.baseline} on {len(chosen)} cell(s): {named}{more}."
+    who = (_("A column") if not gpu else _("The GPU") if set(lost_on) <= GPUS
+           else _("A {devices} column").format(devices="/".join(lost_on)))
+    return _("{who} loses to {baseline} on {count} cell(s): {named}{more}.").format(
+        who=who, baseline=table.baseline, count=len(chosen), named=named, more=more)
 
 
 def _epoch(table: SpeedupTable, best: str, epochs: Sequence[EpochEstimate]) -> str | None:
@@ -232,56 +243,68 @@ def _epoch(table: SpeedupTable, best: str, epochs: Sequence[EpochEstimate]) -> s
             pairs.append((base.median_s / e.median_s, base, e))
     if not pairs:
         return None
-    _, base, e = max(pairs, key=lambda p: p[0])
+    _speedup, base, e = max(pairs, key=lambda p: p[0])
     big, base_big = e.epochs[-1], base.epochs[-1]
-    return (f"One {e.workload} ({e.params}, {e.dtype}) takes {format_time(base.median_s)} "
-            f"on {base.column} and {format_time(e.median_s)} on {e.column}: one epoch of "
-            f"{big.dataset} would take about {format_duration(base_big.seconds)} against "
-            f"{format_duration(big.seconds)} (extrapolated, no data loading).")
+    return _("One {workload} ({params}, {dtype}) takes {base_time} on {baseline} and {time} "
+             "on {column}: one epoch of {dataset} would take about {base_epoch} against "
+             "{epoch} (extrapolated, no data loading).").format(
+        workload=e.workload, params=e.params, dtype=e.dtype,
+        base_time=format_time(base.median_s), baseline=base.column,
+        time=format_time(e.median_s), column=e.column, dataset=big.dataset,
+        base_epoch=format_duration(base_big.seconds), epoch=format_duration(big.seconds))
 
 
 def compiled_payoffs(table: SpeedupTable) -> list[str]:
     """One sentence per compiled column: on how many rows compiling pays off, soonest and
-    latest after how many calls (steps, for a training step), and where it never does."""
+    latest after how many calls (steps, for a training step), and where it does not."""
     found: dict[str, list[tuple[Row, str, BreakEven]]] = {}
     for row in table.rows:
         for column, cell in row.cells.items():
             if cell.break_even is not None and cell.result.compiler is not None:
-                frontend = str(cell.result.compiler.get("frontend", "compiling"))
+                frontend = str(cell.result.compiler.get("frontend", column))
                 found.setdefault(column, []).append((row, frontend, cell.break_even))
     return [_payoff(column, cells) for column, cells in found.items()]
 
 
 def _payoff(column: str, cells: list[tuple[Row, str, BreakEven]]) -> str:
-    frontend = cells[0][1]
+    who = f"{cells[0][1]} ({column})"
     paying = sorted((c for c in cells if c[2].verdict == "pays"), key=lambda c: c[2].calls or 0)
     slower = [c for c in cells if c[2].verdict == "never"]
     unclear = len(cells) - len(paying) - len(slower)
-    of = f" on {len(paying)} of {len(cells)} rows" if len(cells) > 1 else ""
     if not paying:
-        text = f"{frontend} ({column}) does not pay off on this machine"
+        text = _("{who} does not pay off on this machine").format(who=who)
+    elif len(cells) == 1:
+        text = _("{who} pays off on this machine: after {calls}").format(
+            who=who, calls=_calls(paying[0]))
     elif len(paying) == 1:
-        text = f"{frontend} ({column}) pays off{of} on this machine: after {_calls(paying[0])}"
+        text = _("{who} pays off on 1 of {rows} rows on this machine: after {calls}").format(
+            who=who, rows=len(cells), calls=_calls(paying[0]))
     else:
-        text = (f"{frontend} ({column}) pays off{of} on this machine: soonest after "
-                f"{_calls(paying[0])}, latest after {_calls(paying[-1])}")
+        text = _("{who} pays off on {paying} of {rows} rows on this machine: soonest after "
+                 "{first}, latest after {last}").format(
+            who=who, paying=len(paying), rows=len(cells), first=_calls(paying[0]),
+            last=_calls(paying[-1]))
     clauses = []
     if slower:
-        clauses.append(f"it is slower than eager on {_named(slower)}")
+        clauses.append(_("it is slower than eager on {rows}").format(rows=_named(slower)))
     if unclear:
-        clauses.append(f"not measurably faster on {unclear} row{'s' if unclear > 1 else ''}")
-    return text + ("; " + " and ".join(clauses) if clauses else "") + "."
+        clauses.append(ngettext("it is not measurably faster on {n} row",
+                                "it is not measurably faster on {n} rows", unclear
+                                ).format(n=unclear))
+    return text + "".join("; " + clause for clause in clauses) + "."
 
 
 def _calls(item: tuple[Row, str, BreakEven]) -> str:
-    row, _, b = item
-    unit = "steps" if training_data(row.workload) is not None else "calls"
-    hi = "never" if b.hi is None else format_count(b.hi)
-    return (f"{format_count(b.calls or 0)} {unit} of {row_name(row)} "
-            f"[{format_count(b.lo or 0)}, {hi}] (compile {format_time(b.compile_s)})")
+    row, _frontend, b = item
+    hi = _("never") if b.hi is None else format_count(b.hi)
+    what = (_("{n} steps of {row}") if training_data(row.workload) is not None
+            else _("{n} calls of {row}")).format(n=format_count(b.calls or 0), row=row_name(row))
+    return _("{what} [{lo}, {hi}] (compile {compile})").format(
+        what=what, lo=format_count(b.lo or 0), hi=hi, compile=format_time(b.compile_s))
 
 
 def _named(items: list[tuple[Row, str, BreakEven]]) -> str:
-    named = ", ".join(f"{row_name(row)} {ratio(b.speedup[0])}" for row, _, b in items[:MAX_NAMED])
-    more = f" and {len(items) - MAX_NAMED} more" if len(items) > MAX_NAMED else ""
-    return named + more
+    named = ", ".join(f"{row_name(row)} {ratio(b.speedup[0])}" for row, _f, b in items[:MAX_NAMED])
+    if len(items) > MAX_NAMED:
+        named += _(" and {n} more").format(n=len(items) - MAX_NAMED)
+    return named

@@ -35,10 +35,39 @@ def _safe(text: str) -> str:
 
 
 def _plain_ticks(axis: Any) -> None:
+    """Plain numbers (256, 1024) at the major ticks of a log₂ size axis."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
+
+
+def _plain_number(x: float) -> str:
+    return f"{x:,.0f}" if x >= 1000 else f"{x:.3g}"
+
+
+def _log_ticks(axis: Any, decades: float = 2) -> None:
+    """A log axis labelled in plain numbers (0.5, 2, 300) rather than 5×10⁻¹ and 3×10²,
+    with some minor ticks labelled where it spans at most `decades` decades, and all
+    where it spans under half of one (matplotlib's own rule for which minor ticks to
+    label): a short axis then still has more than one label. A horizontal axis, whose
+    labels are wide, takes decades=1."""
+    from matplotlib.ticker import LogFormatter
+
+    class Plain(LogFormatter):
+        def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+            return _plain_number(x)
+
+    axis.set_major_formatter(Plain())
+    axis.set_minor_formatter(Plain(labelOnlyBase=False, minor_thresholds=(decades, 0.4)))
+
+
+def _fit(text: str, width_inches: float, points: float = 10.8) -> str:
+    """`text` wrapped to lines that fit `width_inches` at a font of `points` (a title
+    wider than its figure is cut at both ends). A character is about 0.55 em wide."""
+    import textwrap
+
+    return textwrap.fill(_safe(text), max(int(width_inches * 72 / (points * 0.55)), 20))
 
 
 def require(fmt: str) -> None:
@@ -133,9 +162,16 @@ def _nothing(ax: Any, what: str) -> None:
     ax.set_axis_off()
 
 
+def _width(parent: Any) -> float:
+    """The width in inches of a figure, or of a part of a sheet."""
+    return float(parent.get_figure(root=True).get_figwidth()
+                 * (parent.bbox.width / parent.get_figure(root=True).bbox.width))
+
+
 def _line_chart(parent: Any, series: dict[str, dict[str, Any]], ylabel: str, title: str,
                 unity: bool, colours: dict[str, str]) -> None:
     axes = _axes(parent, max(len(series), 1))
+    panel = _width(parent) / (1 if len(axes) == 1 else 2)
     if not series:
         _nothing(axes[0], "no workload was measured at two sizes or more")
     for ax, (sweep, entry) in zip(axes, series.items(), strict=False):
@@ -148,12 +184,13 @@ def _line_chart(parent: Any, series: dict[str, dict[str, Any]], ylabel: str, tit
         ax.set_xscale("log", base=2)  # sizes are usually powers of two
         _plain_ticks(ax.xaxis)
         ax.set_yscale("log")
+        _log_ticks(ax.yaxis)
         ax.set_xlabel(_safe(f"problem size ({entry['size'] or 'size'})"))
         ax.set_ylabel(_safe(ylabel))
-        ax.set_title(_safe(sweep))
+        ax.set_title(_fit(sweep, panel * 0.6))
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    parent.suptitle(_safe(title))
+    parent.suptitle(_fit(title, _width(parent)))
 
 
 def _single_sizes(report: Report) -> list[tuple[str, list[str], dict[str, list[Any]], str]]:
@@ -207,17 +244,19 @@ def _bar_chart(parent: Any, report: Report) -> None:
                    error_kw={"linewidth": 0.8})
         ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
         ax.set_yscale("log")
-        _plain_ticks(ax.yaxis)
+        _log_ticks(ax.yaxis)
         ax.set_xticks(range(len(groups)), [_safe(g) for g in groups], fontsize=6.5,
                       rotation=30, ha="right", rotation_mode="anchor")
         ax.set_ylabel(_safe(f"speedup over {report.baseline}"))
         note = f" ({dtype})" if dtype else ""
-        ax.set_title(_safe(f"one size per workload: {machine}{note}"
-                           if len(report.machines) > 1
-                           else f"workloads measured at one size{note}"))
+        ax.set_title(_fit(f"one size per workload: {machine}{note}"
+                          if len(report.machines) > 1
+                          else f"workloads measured at one size{note}",
+                          _width(parent) / (1 if len(axes) == 1 else 2) * 0.6))
         ax.grid(True, axis="y", which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    parent.suptitle(_safe(f"speedup over {report.baseline} (95% bootstrap interval)"))
+    parent.suptitle(_fit(f"speedup over {report.baseline} (95% bootstrap interval)",
+                         _width(parent)))
 
 
 def _roofs(roof: Any, lo: float, hi: float) -> list[tuple[str, list[float], list[float]]]:
@@ -255,7 +294,29 @@ def _bandwidth(bytes_per_s: float) -> str:
             else f"{bytes_per_s / 1e9:.3g} GB/s")
 
 
+def _case_names(view: Any) -> dict[str, str]:
+    """Each row's short name on a chart, keyed as roofline points name their case
+    ("workload params dtype"): the workload, and its size where it was measured at
+    several."""
+    names = {}
+    sweeps = find_sweeps(view.table.rows)
+    dtypes: dict[str, set[str]] = {}
+    for sweep in sweeps:
+        dtypes.setdefault(sweep.workload, set()).add(sweep.dtype)
+    for sweep in sweeps:
+        for point in sweep.points:
+            row = point.row
+            name = f"{row.workload} {point.value}" if len(sweep.points) > 1 else row.workload
+            if len(dtypes[row.workload]) > 1:  # the same workload in two dtypes
+                name += f" {row.dtype}"
+            names[f"{row.workload} {row.params} {row.dtype}"] = name
+    return names
+
+
 def _roofline_chart(parent: Any, report: Report) -> None:
+    """Achieved GFLOP/s against arithmetic intensity, each case named beside its highest
+    point, under the machine's roofs. Where a compute peak is unknown (a VM that reports
+    no maximum clock) the highest rate measured is drawn instead, and said to be."""
     colours = _colours(report)
     axes = _axes(parent, len(report.machines))
     for ax, view in zip(axes, report.machines, strict=True):
@@ -263,7 +324,7 @@ def _roofline_chart(parent: Any, report: Report) -> None:
         points = [p for p in roof.points if _plottable(p.intensity, p.flops_per_s)]
         for column in dict.fromkeys(p.column for p in points):
             pts = [p for p in points if p.column == column]
-            ax.scatter([p.intensity for p in pts], [p.flops_per_s for p in pts],
+            ax.scatter([p.intensity for p in pts], [p.flops_per_s / 1e9 for p in pts],
                        label=_safe(column), s=18, zorder=3,
                        color=colours.get(_label(report, view.machine.label, column)))
         xs = [p.intensity for p in points] or [1.0]
@@ -273,25 +334,80 @@ def _roofline_chart(parent: Any, report: Report) -> None:
         # Roofs are named in the legend, outside the plot: labels on the lines collide
         # where roofs run close (a float32 and a bfloat16 peak, a slope under a peak).
         for label, lx, ly in _roofs(roof, lo, hi):
-            ax.plot(lx, ly, linewidth=1.4, label=_safe(label),
+            ax.plot(lx, [y / 1e9 for y in ly], linewidth=1.4, label=_safe(label),
                     color="black" if "peak" in label else "tab:gray",
                     linestyle="-" if "peak" in label else "--")
-        # Roofs that could not be drawn are named in the legend too: text inside the
-        # plot would land on the points.
-        for unknown in roof.unknown:
-            ax.plot([], [], " ", label=_safe(unknown.split(" — ")[0]))
+        _highest_measured(ax, roof, points, lo, hi)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _log_ticks(ax.xaxis, decades=1)
+        _log_ticks(ax.yaxis)
         ax.set_xlim(lo, hi)
+        rates = [p.flops_per_s / 1e9 for p in points]
+        if rates and not roof.compute:  # no peak to show: the points fill the plot
+            ax.set_ylim(min(rates) / 3, max(rates) * 3)
         ax.set_xlabel("arithmetic intensity (FLOP / byte)")
-        ax.set_ylabel("achieved FLOP/s")
-        ax.set_title(_safe(f"roofline: {view.machine.label}"))
+        ax.set_ylabel("achieved GFLOP/s")
+        panel = _width(parent) / (1 if len(axes) == 1 else 2)
+        ax.set_title(_fit(f"roofline: {view.machine.label}", panel))
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
-            # Below the plot, in two columns: the roofs' names are long, and beside the
-            # plot they would take the width the plot needs.
-            ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
-                      frameon=False)
+            # Below the plot: the roofs' names are long, and beside the plot they would
+            # take the width the plot needs; in two columns where the panel is wide.
+            ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.16),
+                      ncol=2 if panel >= 5 else 1, frameon=False)
+    # Names go where they do not overlap, once the layout has put each plot in its place.
+    parent.get_figure(root=True).draw_without_rendering()
+    for ax, view in zip(axes, report.machines, strict=True):
+        points = [p for p in roofline(view).points if _plottable(p.intensity, p.flops_per_s)]
+        _name_points(ax, points, _case_names(view))
+
+
+def _name_points(ax: Any, points: list[Any], names: dict[str, str]) -> None:
+    """Each case's name once, beside its highest point (the columns of one case share its
+    intensity and stand one above the other). Called once the axes' limits are set: a
+    name that would overlap one already placed moves below or above its point, as far as
+    it must."""
+    best: dict[str, Any] = {}
+    for p in points:
+        if p.label not in best or p.flops_per_s > best[p.label].flops_per_s:
+            best[p.label] = p
+    placed: list[tuple[float, float, float, float]] = []
+    height = 7.0  # points: a 6-point font and a little air
+    for label, p in sorted(best.items(), key=lambda item: -item[1].flops_per_s):
+        text = _safe(names.get(label, label.split(" ")[0]))
+        x, y = ax.transData.transform((p.intensity, p.flops_per_s / 1e9))
+        scale = ax.figure.dpi / 72  # display pixels per point
+        width = len(text) * 3.4 * scale
+        # Left of the point where the name would run past the plot's right edge.
+        dx = 4.0 if x + (4 * scale + width) <= ax.bbox.x1 else -4.0 - width / scale
+        for dy in (3, -10, 10, -17, 17, -24, 24, -31, 31):
+            box = (x + dx * scale, y + dy * scale, x + dx * scale + width,
+                   y + (dy + height) * scale)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+                       for b in placed):
+                break
+        placed.append(box)
+        ax.annotate(text, (p.intensity, p.flops_per_s / 1e9), xytext=(dx, dy),
+                    textcoords="offset points", fontsize=6, color="0.25", zorder=4)
+
+
+def _highest_measured(ax: Any, roof: Any, points: list[Any], lo: float, hi: float) -> None:
+    """For each device whose compute peak is unknown, a dotted line at the highest rate
+    measured there, and the reason in the legend: the roof is at least that high."""
+    for unknown in roof.unknown:
+        if not unknown.startswith("compute roof ("):
+            ax.plot([], [], " ", label=_safe(unknown.split(" — ")[0]))
+            continue
+        device, dtype = unknown.removeprefix("compute roof (").split(")")[0].split(" ")[:2]
+        rates = [p.flops_per_s for p in points
+                 if f"-{device}" in p.column and p.label.rsplit(" ", 1)[-1] == dtype]
+        if not rates:
+            continue
+        top = max(rates) / 1e9
+        ax.plot([lo, hi], [top, top], linestyle=":", color="black", linewidth=1.0,
+                label=_safe(f"{device} {dtype} peak unknown; highest measured "
+                            f"{_plain_number(top)} GFLOP/s"))
 
 
 def charts(report: Report) -> tuple[str, ...]:
@@ -329,12 +445,13 @@ def _busbw_chart(parent: Any, report: Report) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.tick_params(axis="x", labelrotation=45)
     ax.set_yscale("log")
-    _plain_ticks(ax.yaxis)
+    _log_ticks(ax.yaxis)
     ax.set_xlabel("message size")
     ax.set_ylabel("busbw (GB/s)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    parent.suptitle("bus bandwidth against message size (nccl-tests' busbw)")
+    parent.suptitle(_fit("bus bandwidth against message size (nccl-tests' busbw)",
+                         _width(parent)))
 
 
 def _draw(name: str, parent: Any, report: Report) -> None:
@@ -344,8 +461,8 @@ def _draw(name: str, parent: Any, report: Report) -> None:
                     "throughput against problem size", unity=False, colours=_colours(report))
     elif name == "speedup":
         _line_chart(parent, _series(report, "speedup"), f"speedup over {baseline}",
-                    f"speedup over each machine's {baseline} against problem size "
-                    "(95% bootstrap interval)", unity=True, colours=_colours(report))
+                    f"speedup over {baseline} against problem size (95% bootstrap interval)",
+                    unity=True, colours=_colours(report))
     elif name == "bars":
         _bar_chart(parent, report)
     elif name == BUSBW:

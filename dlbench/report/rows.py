@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from dlbench import backends, breakeven, speedups, stats
+from dlbench.i18n import N_, _, ngettext
 from dlbench.report.cells import (
     Cell,
     Row,
@@ -27,14 +28,14 @@ from dlbench.report.crossover import Crossover, find_crossovers
 from dlbench.results import Result
 
 DEFAULT_BASELINE = "numpy-cpu"
-GEOMEAN_NOTE = ("geometric mean = the row speedups averaged on a log scale, over the rows where "
+GEOMEAN_NOTE = N_("geometric mean = the row speedups averaged on a log scale, over the rows where "
                 "both the column and the baseline ran ok; every row counts the "
                 "same whatever its size; interval: bootstrap resampling every row's rounds "
                 "(its samples, in files without rounds)")
-COMPILED_NOTE = ("-compiled = the library's compiler over its eager kernel, one kind of column "
-                 "for every library; compile = its first call (never sampled) beyond one "
-                 "call; pays off after = the calls that win the compile time back from the "
-                 "eager column, with the interval that its speedup's 95% interval gives")
+COMPILED_NOTE = N_("-compiled = the library's compiler over its eager kernel, one kind of "
+                   "column for every library; compile = its first call (never sampled) beyond "
+                   "one call; pays off after = the calls that win the compile time back from "
+                   "the eager column, with the interval that its speedup's 95% interval gives")
 
 
 def across_ranks(result: Result) -> bool:
@@ -209,11 +210,11 @@ def compiled_lines(cell: Cell) -> list[str]:
     if r.compiler is None or r.first_call_s is None:
         return []
     b = cell.break_even
-    lines = [f"compile {format_time(b.compile_s if b else r.first_call_s)}"
+    lines = [_("compile {time}").format(time=format_time(b.compile_s if b else r.first_call_s))
              + (f" · {format_break_even(b)}" if b else "")]
     breaks = r.compiler.get("graph_breaks")
     if isinstance(breaks, int) and breaks:
-        lines.append(f"{breaks} graph break{'s' if breaks > 1 else ''}")
+        lines.append(ngettext("{n} graph break", "{n} graph breaks", breaks).format(n=breaks))
     return lines
 
 
@@ -232,12 +233,13 @@ def table_notes(table: SpeedupTable) -> list[str]:
     """The lines under a table (what a speedup is, crossovers); shared by every text view."""
     notes = []
     if table.baseline:
-        ways = "; ".join(speedups.HOW[w] for w in speedups.HOW if w in _ways(table))
-        notes.append(f"speedup = {table.baseline} time / column time, {ways}; (n.s.) = not "
-                     "significant")
+        ways = "; ".join(_(speedups.HOW[w]) for w in speedups.HOW if w in _ways(table))
+        notes.append(_("speedup = {baseline} time / column time, {ways}; (n.s.) = not "
+                       "significant").format(baseline=table.baseline, ways=ways))
     if table.geomeans:
-        notes.append(GEOMEAN_NOTE)
-    notes += [f"crossover: {text}" for text in crossover_texts(table.crossovers)]
+        notes.append(_(GEOMEAN_NOTE))
+    notes += [_("crossover: {text}").format(text=text)
+              for text in crossover_texts(table.crossovers)]
     notes += unstable_lines(table)
     notes += backend_notes({cell.result.spec.backend for row in table.rows
                             for cell in row.cells.values()})
@@ -256,8 +258,9 @@ def compiled_notes(table: SpeedupTable) -> list[str]:
             what, against = ran.setdefault(column, (breakeven.from_record(record), []))
             if cell.break_even is not None and cell.break_even.against not in against:
                 against.append(cell.break_even.against)
-    return [COMPILED_NOTE] + [
-        f"{column}: {what}" + (f", weighed against {' or '.join(against)}" if against else "")
+    return [_(COMPILED_NOTE)] + [
+        f"{column}: {what}" + (_(", weighed against {columns}").format(
+            columns=_(" or ").join(against)) if against else "")
         for column, (what, against) in ran.items()] if ran else []
 
 
@@ -279,9 +282,11 @@ def unstable_lines(table: SpeedupTable) -> list[str]:
             r = cell.result
             if stats.QualityWarning.UNSTABLE.value in r.warnings and r.samples_s:
                 medians = r.round_medians().values()
-                out.append(f"⚠ {row.workload} ({row.params}, {row.dtype}) on {column}: its "
-                           f"{len(medians)} rounds ran between {format_time(min(medians))} "
-                           f"and {format_time(max(medians))}")
+                out.append(_("⚠ {workload} ({params}, {dtype}) on {column}: its {rounds} "
+                             "rounds ran between {low} and {high}").format(
+                    workload=row.workload, params=row.params, dtype=row.dtype, column=column,
+                    rounds=len(medians), low=format_time(min(medians)),
+                    high=format_time(max(medians))))
     return out
 
 
@@ -289,7 +294,7 @@ def backend_notes(names: set[str]) -> list[str]:
     """What the backends of a table say under it (a library without portable kernels says
     why), in the order of their names; a backend this dlbench does not know says nothing."""
     found = (backends.find(name) for name in sorted(names))
-    return [cls.table_note for cls in found if cls is not None and cls.table_note]
+    return [_(cls.table_note) for cls in found if cls is not None and cls.table_note]
 
 
 def crossover_texts(crossovers: Sequence[Crossover]) -> list[str]:
@@ -308,6 +313,8 @@ def crossover_texts(crossovers: Sequence[Crossover]) -> list[str]:
         elif c.sweep not in done:
             done.add(c.sweep)
             columns = ", ".join(g.column for g in group)
-            out.append(f"{c.sweep}: {columns} beat {c.baseline} at every size measured "
-                       f"({c.smallest} … {c.largest})")
+            out.append(_("{sweep}: {columns} beat {baseline} at every size measured "
+                         "({smallest} … {largest})").format(
+                sweep=c.sweep, columns=columns, baseline=c.baseline, smallest=c.smallest,
+                largest=c.largest))
     return out

@@ -8,6 +8,7 @@ from typing import Any
 
 from dlbench import workloads
 from dlbench.errors import DlbenchError
+from dlbench.i18n import _
 from dlbench.report.cells import Row, format_params
 
 
@@ -40,7 +41,7 @@ class Sweep:
         if self.fixed:
             parts.append(self.fixed)
         if self.size_names:
-            parts.append(f"size: {self.size_names}")
+            parts.append(_("size: {names}").format(names=self.size_names))
         return " · ".join(parts)
 
 

@@ -21,19 +21,28 @@ from rich.table import Table
 from rich.text import Text
 
 from dlbench import stats
+from dlbench.i18n import N_, _
 from dlbench.report import epoch, headline
 from dlbench.report.cells import Cell, format_time
 from dlbench.report.machines import summary
 from dlbench.report.model import Report
-from dlbench.report.rows import SpeedupTable, cell_lines, format_geomean, table_notes
+from dlbench.report.rows import (
+    SpeedupTable,
+    cell_lines,
+    format_geomean,
+    speedup_table,
+    table_notes,
+)
 from dlbench.report.sweeps import find_sweeps
 from dlbench.results import Result
 
 STYLE = {"ok": "", "wrong": "bold red", "error": "red", "oom": "red", "skipped": "dim"}
-FAILED_MARK = {"wrong": "✗ wrong", "error": "✗ error", "oom": "✗ oom", "skipped": "skipped"}
+FAILED_MARK = {"wrong": N_("✗ wrong"), "error": N_("✗ error"), "oom": N_("✗ oom"),
+               "skipped": N_("skipped")}
 # Each column's cell padding: one space either side (rich's default).
 PADDING = 2
-LABEL = "size"
+LABEL = N_("size")
+GEOMEAN = N_("geometric mean")
 
 
 def _speedup_short(cell: Cell) -> str:
@@ -48,7 +57,7 @@ def short_lines(cell: Cell | None, baseline: str | None, column: str) -> list[st
         return ["—"]
     r = cell.result
     if r.status != "ok":
-        return [FAILED_MARK.get(r.status, r.status)]
+        return [_(FAILED_MARK[r.status]) if r.status in FAILED_MARK else r.status]
     lines = [format_time(r.median or 0.0) + (" ⚠" if r.warnings else "")]
     if cell.speedup is not None and column != baseline:
         lines.append(_speedup_short(cell))
@@ -78,7 +87,7 @@ def _header(column: str, result: Result | None, baseline: str | None) -> str:
     else:
         lines.append(rest)
     if column == baseline:
-        lines.append("(baseline)")
+        lines.append(_("(baseline)"))
     return "\n".join(lines)
 
 
@@ -133,7 +142,7 @@ class FittedTable:
     def _measure(self) -> tuple[int, dict[str, int]]:
         table = self.layout.table
         specs = self.layout.specs
-        label = max([cell_len(LABEL), cell_len("geometric mean")]
+        label = max([cell_len(_(LABEL)), cell_len(_(GEOMEAN))]
                     + [cell_len(p.value) for s in self.sweeps for p in s.points])
         out = {}
         for column in table.columns:
@@ -173,7 +182,7 @@ class FittedTable:
         specs = self.layout.specs
         t = Table(title=Text(title) if title else None, box=box.SIMPLE_HEAD, show_edge=False,
                   show_header=header, pad_edge=False)
-        t.add_column(Text(LABEL), width=label, no_wrap=True)
+        t.add_column(Text(_(LABEL)), width=label, no_wrap=True)
         for column in columns:
             t.add_column(Text(_header(column, specs.get(column), table.baseline)),
                          justify="right", width=widths[column], no_wrap=not self.layout.wide)
@@ -193,16 +202,17 @@ class FittedTable:
             yield t
         if table.geomeans:
             t = self._table(columns, None, header=False)
-            t.add_row(Text("geometric mean", style="bold"),
+            t.add_row(Text(_(GEOMEAN), style="bold"),
                       *(Text("\n".join(self.layout.geomean(c)), style="bold") for c in columns))
-            yield Text("all rows", style="bold")
+            yield Text(_("all rows"), style="bold")
             yield t
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         blocks = self.blocks(options.max_width)
         for i, columns in enumerate(blocks):
             title = self.title if len(blocks) == 1 else \
-                f"{self.title} ({i + 1} of {len(blocks)})"
+                _("{title} ({block} of {blocks})").format(title=self.title, block=i + 1,
+                                                          blocks=len(blocks))
             yield from self._block(columns, title)
 
 
@@ -216,24 +226,35 @@ def _failures(table: SpeedupTable) -> list[str]:
             r = cell.result
             if r.status in ("wrong", "error", "oom"):
                 detail = " ".join(cell_lines(cell, table.baseline, column))
-                out.append(f"✗ {row.workload} ({row.params}, {row.dtype}) on {column}: {detail}")
+                out.append(_("✗ {workload} ({params}, {dtype}) on {column}: {detail}").format(
+                    workload=row.workload, params=row.params, dtype=row.dtype, column=column,
+                    detail=detail))
             elif r.status == "skipped":
                 key = (column, r.error or "no reason recorded")
                 skipped[key] = skipped.get(key, 0) + 1
-    out += [f"{column}: {count} row(s) skipped: {reason}"
+    out += [_("{column}: {count} row(s) skipped: {reason}").format(
+                column=column, count=count, reason=reason)
             for (column, reason), count in skipped.items()]
     return out
 
 
-def render(table: SpeedupTable, title: str = "dlbench results", wide: bool = False,
+def render(table: SpeedupTable, title: str | None = None, wide: bool = False,
            story: Sequence[str] = ()) -> Group:
+    title = _("dlbench results") if title is None else title
     notes = table_notes(table) + _failures(table)
     notes += [f"⚠ {code}: {stats.explain(code)}" for code in table.warnings]
     parts: list[RenderableType] = [FittedTable(table, title, wide)]
     parts += [Text(n, style="dim") for n in notes]
     if story:
-        parts += [Text("In short", style="bold")] + [Text(s) for s in story]
+        parts += [Text(_("In short"), style="bold")] + [Text(s) for s in story]
     return Group(*parts)
+
+
+def render_run(results: Sequence[Result], baseline: str, wide: bool = False) -> Group:
+    """What `dlbench run` ends with: the speedup table, its notes, and the headline."""
+    table = speedup_table(results, baseline)
+    story = headline.sentences(table, epoch.estimates([("", r) for r in results]))
+    return render(table, wide=wide, story=story)
 
 
 def render_report(report: Report, wide: bool = False) -> Group:
@@ -244,23 +265,26 @@ def render_report(report: Report, wide: bool = False) -> Group:
         lines = headline.sentences(view.table, [e for e in report.epochs
                                                 if e.machine == view.machine.label])
         if lines:
-            parts.append(Text(f"In short ({view.machine.label})", style="bold"))
+            parts.append(Text(_("In short ({machine})").format(machine=view.machine.label),
+                              style="bold"))
             parts += [Text(s) for s in lines]
     for view in report.machines:
-        env = Table(title=Text(f"machine {view.machine.label}"), show_header=False)
+        env = Table(title=Text(_("machine {machine}").format(machine=view.machine.label)),
+                    show_header=False)
         env.add_column("what", style="bold")
         env.add_column("value")
         for what, value in summary(view.machine):
             env.add_row(Text(what), Text(value))
-        env.add_row(Text("files"), Text(", ".join(f.name for f in view.sources)))
+        env.add_row(Text(_("files")), Text(", ".join(f.name for f in view.sources)))
         parts.append(env)
         if view.table.rows:
-            parts.append(render(view.table, title=f"{view.machine.label}: speedups", wide=wide))
+            parts.append(render(view.table, wide=wide, title=_("{machine}: speedups").format(
+                machine=view.machine.label)))
     if report.cross is not None:
-        parts.append(render(report.cross, title="all machines side by side", wide=wide))
+        parts.append(render(report.cross, title=_("all machines side by side"), wide=wide))
     if report.epochs:
-        parts.append(Text("What this means: one epoch, extrapolated", style="bold"))
+        parts.append(Text(_("What this means: one epoch, extrapolated"), style="bold"))
         parts += [Text(line) for e in report.epochs for line in epoch.lines(e)]
         parts += [Text(epoch.FORMULA, style="dim"), Text(epoch.CAVEAT, style="dim")]
-    parts += [Text(f"note: {n}", style="yellow") for n in report.notes]
+    parts += [Text(_("note: {text}").format(text=n), style="yellow") for n in report.notes]
     return Group(*parts)

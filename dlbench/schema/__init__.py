@@ -1,6 +1,6 @@
 """The published JSON Schemas of the files dlbench reads, and validation against them.
 
-`result.schema.json` is the dlbench result file (schema_version 1, DESIGN.md's contract);
+`result.schema.json` is the dlbench result file (schema_version 1, docs/result-file.md);
 `pytest-benchmark.schema.json` the fields of pytest-benchmark JSON that `compare` reads.
 Every input is validated with `jsonschema` before any use, so that the code after it can
 trust every type it reads: a file that fails is refused with one line naming it, the JSON

@@ -3,9 +3,9 @@ H200 machine would record it, for the report tests on a GPU machine where none i
 
 Made by hand, and said to be: the CPU-side results are tests/data/run-cpu.json's (a real
 `dlbench run` on the 2-vCPU development VM) with their medians scaled to 16 Xeon cores,
-and the GPU medians are set to what an H200 gave in the session recorded in the shared
-MACHINE.md and issue 13 (a CNN step 57 ms on NumPy vs 1.17 ms on torch/CUDA, 49×; a
-3×3 conv layer about 270×; 4 TB/s bandwidth; a 256² matmul launch-bound at 12–21 µs).
+and the GPU medians are set to what an H200 gave in the session of issue 13 (a CNN step
+57 ms on NumPy vs 1.17 ms on torch/CUDA, 49×; a 3×3 conv layer about 270×; 4 TB/s
+bandwidth; a 256² matmul launch-bound at 12–21 µs).
 Samples are lognormal around each median (seeded), and every summary is computed from
 them by dlbench's own statistics, so the file validates against the schema and reads
 back like a run. Run: python tests/data/make_h200_fixture.py
