@@ -483,7 +483,8 @@ def test_a_kernel_the_cpp_compiler_cannot_build_is_refused_in_one_line(torch_cpu
 # -- a run, end to end ------------------------------------------------------------------------
 @pytest.mark.slow
 @needs_torch
-def test_a_compiled_run_verifies_and_reports_compile_time_and_break_even(tmp_path, monkeypatch):
+def test_a_compiled_run_verifies_and_reports_compile_time_and_break_even(tmp_path, monkeypatch,
+                                                                         capfd):
     from typer.testing import CliRunner
 
     from dlbench.cli import app
@@ -507,6 +508,8 @@ def test_a_compiled_run_verifies_and_reports_compile_time_and_break_even(tmp_pat
     assert "compiled" in result.stdout and "compile " in result.stdout
     assert "torch.compile (torch-cpu-compiled)" in result.stdout
     assert doc["settings"]["compile"] == {"mode": "default", "cache": "fresh"}
+    # The worker's stderr: Dynamo's note on the optimizer's profiler annotation is kept off.
+    assert "Profiler record function" not in capfd.readouterr().err
 
 
 # -- a real run's file: load, compare and report --------------------------------------------

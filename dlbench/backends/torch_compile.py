@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import logging
 import os
 import shutil
 import subprocess
@@ -38,6 +39,11 @@ INDUCTOR = Compiler(impl="compiled", eager="native", frontend="torch.compile", n
 MAX_REASONS = 5
 # Seconds `<cxx> --version` may take before the compiler counts as not working.
 VERSION_TIMEOUT_S = 20
+# A warning Dynamo prints once per worker on a compiled training step, which tells a
+# user nothing: torch's Optimizer.step wraps itself in a profiler annotation
+# (record_function) that Dynamo drops, as it should while nothing profiles.
+PROFILER_LOGGER = "torch._dynamo.variables.ctx_manager"
+PROFILER_WARNING = "Profiler record function"
 
 
 def cxx_command() -> str:
@@ -106,6 +112,8 @@ def start_compiler() -> float:
     if _startup_s is None:
         import torch
 
+        logging.getLogger(PROFILER_LOGGER).addFilter(
+            lambda record: not record.getMessage().startswith(PROFILER_WARNING))
         begin = time.perf_counter()
         torch.compile(lambda t: t + 1, dynamic=False)(torch.ones(2))
         _startup_s = time.perf_counter() - begin
