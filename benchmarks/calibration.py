@@ -8,7 +8,9 @@ consecutive runs:
 * **speedups**: does run i's interval of a cell's speedup contain run i+1's speedup?
 * **width**: are the intervals still useful — their median width (hi/lo − 1) against the
   median spread of each cell's estimates over all runs (max/min − 1)?
-* **detection**: which runs said that their rounds disagreed ("unstable" cells).
+* **detection**: which runs said that their rounds disagreed ("unstable" cells), and
+  which runs said that the previous run lay outside their intervals (dlbench/drift.py:
+  the note `dlbench run` prints when the output folder holds an earlier run).
 
 A 95% interval that means what it says contains the next run's estimate in about 95% of
 the cells; the target is at least 90%, with widths at most twice the run-to-run spread.
@@ -95,9 +97,17 @@ def report(paths: list[Path]) -> None:
               f"{statistics.median(widths):.1%}, median spread of the {len(runs)} runs' "
               f"estimates {statistics.median(spreads):.1%} (width/spread "
               f"{statistics.median(widths) / statistics.median(spreads):.2f})")
-    for path, run in zip(paths, runs, strict=True):
+    from dlbench import drift
+    for i, (path, run) in enumerate(zip(paths, runs, strict=True)):
         unstable = [k for k, r in run.items() if "unstable" in r.warnings]
-        print(f"{path.name}: {len(unstable)} of {len(run)} cells unstable")
+        line = f"{path.name}: {len(unstable)} of {len(run)} cells unstable"
+        if i:
+            between = drift.compare_runs(run.values(), runs[i - 1].values(), paths[i - 1].name)
+            if between is not None:
+                line += (f"; {between.outside}/{between.compared} of the previous run's medians "
+                         f"outside its intervals (typical change {between.typical_change:.0%})"
+                         f"{' -> the run says the machine drifts' if between.drifted else ''}")
+        print(line)
 
 
 def main() -> None:

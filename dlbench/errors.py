@@ -15,3 +15,8 @@ class ResultFileError(DlbenchError):
 
 class BackendUnavailable(DlbenchError):
     """A backend the user asked for explicitly cannot run here."""
+
+
+class EnvironmentUnusable(DlbenchError):
+    """A side of an A/B run (`dlbench ab`) that cannot run dlbench's worker or a requested
+    backend: no Python, missing dependencies, a crash while starting."""

@@ -189,11 +189,13 @@ def median_interval(rounds: Sequence[float], groups: Groups = None,
 
 def paired_ratio_interval(numerator: Sequence[float], denominator: Sequence[float],
                           groups: Groups = None, confidence: float = CONFIDENCE,
-                          resamples: int = RESAMPLES, seed: int = 0) -> Estimate:
+                          resamples: int = RESAMPLES, seed: int = 0, predict: bool = True
+                          ) -> Estimate:
     """A speedup from rounds paired in time: the median over rounds of
     numerator_r / denominator_r (two columns measured in the same round, so drift they
     share cancels), and the interval a repeat's would fall in (drift they do not share
-    widens it)."""
+    widens it); with `predict` False, the confidence interval of this run's ratio (a
+    change between two environments judged within one run, `dlbench ab`)."""
     if len(numerator) != len(denominator):
         raise ValueError("paired rounds must come in pairs")
     logs = _logs(numerator, "paired_ratio_interval") - _logs(denominator,
@@ -201,7 +203,13 @@ def paired_ratio_interval(numerator: Sequence[float], denominator: Sequence[floa
     rng = np.random.default_rng(seed)
     point = float(np.median(logs))
     replicates, units = resample(logs, groups, rng, resamples)
-    lo, hi = _prediction(point, replicates, rng, confidence, units)
+    if predict:
+        lo, hi = _prediction(point, replicates, rng, confidence, units)
+    else:
+        # The replicates' spread around the point, read at the expanded tails, as
+        # change_interval does.
+        tail = expanded_tail(confidence, units)
+        lo, hi = point + np.quantile(replicates - np.median(replicates), [tail, 1 - tail])
     return Estimate(math.exp(point), math.exp(lo), math.exp(hi), logs.size)
 
 

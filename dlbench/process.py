@@ -31,7 +31,7 @@ import pickle
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -70,22 +70,30 @@ def read_message(stream: IO[bytes]) -> Any:
     return pickle.loads(data)
 
 
-class WorkerProcess:
-    """One child serving calls; `label` names it in messages."""
+def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A child's environment: this one with `extra` on top, and this dlbench first on
+    its path, so that another interpreter (a second virtual environment) runs the same
+    dlbench code with its own libraries."""
+    env = {**os.environ, **(extra or {})}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, env.get("PYTHONPATH")]))
+    return env
 
-    def __init__(self, label: str) -> None:
+
+class WorkerProcess:
+    """One child serving calls; `label` names it in messages. It runs `python` (this
+    interpreter by default) with `env` on top of this process's environment."""
+
+    def __init__(self, label: str, python: str | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
         self.label = label
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        env = {**os.environ,
-               "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_ROOT,
-                                                           os.environ.get("PYTHONPATH")]))}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "dlbench.process", str(to_child_r), str(from_child_w),
-             str(os.getpid())],
+            [python or sys.executable, "-m", "dlbench.process", str(to_child_r),
+             str(from_child_w), str(os.getpid())],
             pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL,
             stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
-            env=env, start_new_session=True)
+            env=child_environment(env), start_new_session=True)
         # The child's ends live in the child only: its death then closes the pipes.
         os.close(to_child_r)
         os.close(from_child_w)

@@ -7,7 +7,9 @@ migration from the previous version, and a fixture under tests/data/):
   stats, verification and quality warnings. Added since, readers of 1 ignore them when
   absent: "provenance" (the git commit and CI run a file came from); a result's "run"
   and "rounds" (how its samples split into rounds spread over the run, and which run
-  they share passes with) and stats "rounds"/"interval".
+  they share passes with) and stats "rounds"/"interval"; a result's "side" and the
+  environment's "sides" (an A/B run of `dlbench ab`: which environment measured a
+  result, and each environment's interpreter, variables and libraries).
 
 The JSON Schema of the current version is published as dlbench/schema/result.schema.json,
 and every file is validated against it before use (`checked`). A new version keeps the old

@@ -37,6 +37,9 @@ OWN_EXTRA = ("float32_math", "math", "cache", "host_samples_s", "host_stats",
 # one timed as replays of a CUDA graph (the kernels without Python's launches).
 END_TO_END_MARK = "+transfer"
 GRAPH_MARK = "+graph"
+# How labels, columns and ids mark the side of an A/B run (`dlbench ab`): numpy-cpu@B.
+SIDE_MARK = "@"
+SIDES = ("A", "B")
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,9 @@ class CaseSpec:
     `impl` names the kernel (portable, native, a transfer direction); `end_to_end` marks
     a GPU kernel timed with its host↔device copies (--include-transfer), `graph` one
     timed as CUDA-graph replays (--graph). Ids, columns and the file's "impl" field show
-    them with "+transfer" and "+graph" marks, in that order.
+    them with "+transfer" and "+graph" marks, in that order. `side` is the environment
+    of an A/B run (`dlbench ab`: "A" or "B") that measures it, None in any other run;
+    each side has workers of its own, so it is part of the label.
     """
 
     workload: str
@@ -57,13 +62,14 @@ class CaseSpec:
     impl: str
     end_to_end: bool = False
     graph: bool = False
+    side: str | None = None
 
     @classmethod
     def make(cls, workload: str, params: Mapping[str, Any], dtype: str, backend: str,
-             device: str, impl: str, end_to_end: bool = False, graph: bool = False
-             ) -> CaseSpec:
+             device: str, impl: str, end_to_end: bool = False, graph: bool = False,
+             side: str | None = None) -> CaseSpec:
         return cls(workload, tuple(params.items()), dtype, backend, device, impl, end_to_end,
-                   graph)
+                   graph, side)
 
     @property
     def param_dict(self) -> dict[str, Any]:
@@ -88,8 +94,13 @@ class CaseSpec:
 
     @property
     def label(self) -> str:
-        """The backend and its device: the worker that measures this case."""
-        return f"{self.backend}-{self.device}"
+        """The backend and its device (and side): the worker that measures this case."""
+        side = f"{SIDE_MARK}{self.side}" if self.side else ""
+        return f"{self.backend}-{self.device}{side}"
+
+    def without_side(self) -> CaseSpec:
+        """The case as any run names it: an A/B run's two sides of a case pair on it."""
+        return replace(self, side=None)
 
     @property
     def column(self) -> str:
@@ -279,6 +290,7 @@ class Result:
             "verify": dict(self.verify) if self.verify else None,
             "warnings": list(self.warnings), "first_call_s": self.first_call_s,
             "stop": self.stop, "extra": self.extra(),
+            **({"side": spec.side} if spec.side else {}),
             **({"run": self.run} if self.run else {}),
             **({"rounds": [r.to_dict(m) for r, m in zip(self.rounds,
                                                          self.round_medians().values(),
@@ -291,7 +303,7 @@ class Result:
         impl, end_to_end, graph = (CaseSpec.parse_impl(d["impl"]) if isinstance(d["impl"], str)
                                    else (d["impl"], False, False))
         spec = CaseSpec.make(d["workload"], d["params"], d["dtype"], d["backend"], d["device"],
-                             impl, end_to_end, graph)
+                             impl, end_to_end, graph, d.get("side"))
         extra = d.get("extra") or {}
         peak = extra.get("peak_device_bytes")
         return cls(

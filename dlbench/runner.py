@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from dlbench import breakeven, environment, measured, worker, workloads
+from dlbench.errors import EnvironmentUnusable
 from dlbench.measured import Measured
 from dlbench.planning import Plan
 from dlbench.process import WorkerCrashed, WorkerError, WorkerProcess
 from dlbench.results import CaseSpec, Result, Round
+from dlbench.sides import Side
 from dlbench.worker import BlockReply, Failure, Prepared
 
 # A worker that has crashed this many times is not started again for the run.
@@ -72,6 +74,7 @@ class _Slot:
     label: str
     backend: str
     device: str
+    side: Side | None = None  # an A/B run's environment; None: this interpreter as it is
     process: WorkerProcess | None = None
     describe: Mapping[str, Any] = field(default_factory=dict)
     crashes: int = 0
@@ -127,8 +130,12 @@ class _Sampling:
 class Runner:
     def __init__(self, plan: Plan, on_event: Callable[[Event], None] | None = None,
                  on_result: Callable[[Result], None] | None = None,
-                 environment_record: dict[str, Any] | None = None) -> None:
+                 environment_record: dict[str, Any] | None = None,
+                 sides: Mapping[str, Side] | None = None) -> None:
         self.plan = plan
+        # An A/B run's environments by name (cases carry the name): each side's workers
+        # run its interpreter with its variables, and every one of them must start.
+        self.sides = dict(sides or {})
         self.environment = environment_record if environment_record is not None else {}
         self.on_event = on_event or (lambda e: None)
         self.on_result = on_result or (lambda r: None)
@@ -159,6 +166,12 @@ class Runner:
 
     def _run(self, references: Path) -> None:
         self._start_workers()
+        if self.sides:
+            # An A/B run compares the sides case by case: one side without its workers
+            # measures nothing worth saving, so it is refused before any sample.
+            dead = [slot.dead_reason for slot in self.slots.values() if slot.dead_reason]
+            if dead:
+                raise EnvironmentUnusable(dead[0])
         self._clock_zero = time.monotonic()
         skipped = dict(self.plan.skipped)
         for spec in skipped:
@@ -210,7 +223,8 @@ class Runner:
     def _start_workers(self) -> None:
         for spec in self.plan.cases:
             if spec.label not in self.slots:
-                self.slots[spec.label] = _Slot(spec.label, spec.backend, spec.device)
+                self.slots[spec.label] = _Slot(spec.label, spec.backend, spec.device,
+                                               self.sides.get(spec.side or ""))
         self.on_event(Event("workers_starting", total=len(self.slots)))
         # Send every start first so the imports overlap, then wait for all of them:
         # no sample is taken anywhere while a worker is still importing.
@@ -233,7 +247,8 @@ class Runner:
         self._last_worker = None
 
     def _spawn(self, slot: _Slot) -> None:
-        slot.process = WorkerProcess(slot.label)
+        side = slot.side
+        slot.process = WorkerProcess(slot.label, side and side.python, side and side.env)
         slot.process.send(worker.start, slot.backend, slot.device, self.plan.threads,
                           INIT_WARMUP_S, self.options)
 

@@ -130,7 +130,7 @@ def test_noisy_data_is_inconclusive_and_gates_only_when_asked():
     (1.20, 0.99, 1.40, None, Verdict.INCONCLUSIVE, True),
 ])
 def test_verdict_rule(ratio, lo, hi, p, verdict, may_regress):
-    got, _ = judging._verdict(ratio, lo, hi, p, threshold=0.05, alpha=0.01)
+    got, _ = judging.verdict_of(ratio, lo, hi, p, threshold=0.05, alpha=0.01)
     assert got is verdict
     row = compare.Row(ID, got, 0.05, ratio=ratio, lo=lo, hi=hi, p=p)
     assert row.may_regress is may_regress and row.regression is (verdict is Verdict.SLOWER)

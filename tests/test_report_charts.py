@@ -93,3 +93,42 @@ def test_two_narrow_rooflines_keep_their_legends_apart():
     renderer = fig.canvas.get_renderer()
     left, right = (ax.get_legend().get_window_extent(renderer) for ax in fig.axes)
     assert left.x1 <= right.x0, (left, right)
+
+
+def rounds_result(backend, medians_ms, size=256, seed=0):
+    """A matmul result measured in rounds a second apart, around the given round medians."""
+    import numpy as np
+
+    from dlbench import intervals, measure
+    from dlbench.results import Result, Round
+    from tests.helpers import case
+
+    rng = np.random.default_rng(seed)
+    samples = [m * 1e-3 * x for m in medians_ms for x in rng.lognormal(0.0, 0.005, 8)]
+    sizes = [8] * len(medians_ms)
+    return Result(spec=case(size=size, backend=backend), status="ok",
+                  samples_s=tuple(samples), stats=intervals.summary(samples, sizes),
+                  warnings=tuple(measure.quality_warnings(samples, sizes)),
+                  rounds=tuple(Round(8, i, float(i), 0) for i in range(len(medians_ms))))
+
+
+def test_the_rounds_chart_shows_each_round_in_time_unstable_rows_first():
+    from dlbench.report import model
+    from tests.helpers import document
+
+    steady = [rounds_result("numpy", [2.0] * 6, size=128),
+              rounds_result("torch", [1.0] * 6, size=128, seed=1)]
+    regimes = [rounds_result("numpy", [7.0, 7.1, 10.2, 10.4, 14.0, 7.2], size=512, seed=2),
+               rounds_result("torch", [5.0] * 6, size=512, seed=3)]
+    report = model.build([("run.json", document(*steady, *regimes))])
+    assert "rounds" in plots.charts(report)
+    series = plots.round_series(report)
+    first, second = list(series)
+    assert first.startswith("matmul") and "512" in first and first.endswith("(unstable)")
+    assert not second.endswith("(unstable)")
+    xs, ys = series[first]["numpy-cpu"]
+    assert xs == sorted(xs) and len(xs) == 6
+    assert ys[2] == pytest.approx(10.2, rel=0.02)  # milliseconds
+    fig = drawn("rounds", report)
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 2
+    assert "rounds" not in plots.charts(build(CPU_RUN))  # a file without rounds: no chart

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from dlbench import __version__
-from dlbench.cli import compare, console, env, history, listing, report, run
+from dlbench.cli import ab, compare, console, env, history, listing, report, run
 
 app = typer.Typer(
     name="dlbench",
@@ -42,9 +42,10 @@ def _root(
 # cannot be written any more in the middle of a run, too), and a Ctrl-C in one line.
 for name, command in (("run", run.run), ("list", listing.list_command), ("env", env.env),
                       ("report", report.report), ("compare", compare.compare),
-                      ("history", history.history_command)):
+                      ("history", history.history_command), ("ab", ab.ab)):
     command.__doc__ = console.help_text(command.__doc__)
-    app.command(name, cls=console.Command)(console.interruptible(console.user_errors()(command)))
+    app.command(name, cls=console.Command, **(ab.SETTINGS if command is ab.ab else {}))(
+        console.interruptible(console.user_errors()(command)))
 
 
 def main() -> None:

@@ -12,9 +12,12 @@ from typing import Annotated
 import typer
 
 from dlbench import compare as core
+from dlbench import results
 from dlbench.cli import console, options
 from dlbench.cli import output as destinations
 from dlbench.cli.steps import Steps
+from dlbench.compare import paired
+from dlbench.errors import UsageError
 from dlbench.report import compare as views
 
 
@@ -41,6 +44,7 @@ EXAMPLES = """
   dlbench compare base.json new.json --format summary > comment.md  [dim]# for the PR[/dim]
   dlbench compare base.json new.json --only-changed
   dlbench compare base.json torch-2.12.json torch-2.13.json  [dim]# each against BASE[/dim]
+  dlbench compare ab.json                   [dim]# an A/B run: B against A[/dim]
 
 A thresholds file maps benchmark id patterns to thresholds; the last match wins:
 
@@ -53,9 +57,10 @@ def compare(
     base: Annotated[Path, typer.Argument(
         help="Baseline: a dlbench result file or pytest-benchmark JSON.",
         show_default=False)],
-    new: Annotated[list[Path], typer.Argument(
-        help="The run to judge, same kinds; several are each judged against BASE.",
-        show_default=False)],
+    new: Annotated[list[Path] | None, typer.Argument(
+        help="The run to judge, same kinds; several are each judged against BASE. Left "
+        "out, BASE is an A/B run's file (`dlbench ab`), and its side B is judged against "
+        "its side A.", show_default=False)] = None,
     threshold: Annotated[str, typer.Option(
         metavar="FRACTION", help="Smallest slowdown that counts as a regression: 5% or "
         "0.05.")] = "5%",
@@ -93,7 +98,8 @@ def compare(
     Each benchmark's change comes with its interval, a significance test and a verdict.
     A regression is a slowdown beyond the threshold that is also statistically
     significant. Several NEW files are each compared with BASE (as pyperf's compare_to),
-    side by side.
+    side by side. BASE alone is an A/B run's file (`dlbench ab`): its side B is judged
+    against its side A, round by round.
 
     Exit codes: 0 no regression · 1 regression (in any NEW) · 2 bad input (missing or
     unreadable file, unknown schema, no benchmark in common).
@@ -105,9 +111,12 @@ def compare(
         judge = Judge(core.parse_threshold(threshold, "--threshold"),
                       core.load_thresholds(thresholds) if thresholds else (), alpha, relative)
         with Steps() as steps:
-            baseline = core.read(base, steps.reading(base))
-            comparisons = [judge(baseline, core.read(p, steps.reading(p)), steps.step(
-                "comparing" if len(new) == 1 else f"comparing {p}")) for p in new]
+            if not new:
+                comparisons = [judge.sides(results.load(base, steps.reading(base)), str(base))]
+            else:
+                baseline = core.read(base, steps.reading(base))
+                comparisons = [judge(baseline, core.read(p, steps.reading(p)), steps.step(
+                    "comparing" if len(new) == 1 else f"comparing {p}")) for p in new]
         shown = [views.only_changed(c) if only_changed else c for c in comparisons]
         if fmt == "table":
             console.print_data(views.render_table(shown[0]) if len(shown) == 1
@@ -138,6 +147,13 @@ class Judge:
         return core.compare(base, new, threshold=self.threshold, alpha=self.alpha,
                             overrides=self.overrides, relative=self.relative,
                             progress=progress)
+
+    def sides(self, doc: results.RunDocument, path: str) -> core.Comparison:
+        """An A/B run's side B judged against its side A (`dlbench ab`), paired by pass."""
+        if self.relative:
+            raise UsageError("--relative needs BASE and NEW files; an A/B run's sides are "
+                             "paired round by round, so the machine's drift cancels already")
+        return paired.judge_sides(doc, path, self.threshold, self.alpha, self.overrides)
 
 
 def render(fmt: str, comparisons: list[core.Comparison], shown: list[core.Comparison],

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from dlbench import (
     __version__,
     backends,
+    drift,
     environment,
     planning,
     provenance,
@@ -27,7 +28,7 @@ from dlbench import (
 from dlbench.cli import console, options
 from dlbench.cli import distributed as dist_cli
 from dlbench.cli import output as destinations
-from dlbench.cli.gate import Gate
+from dlbench.cli.gate import AB_KEY, AbRun, Gate
 from dlbench.cli.options import positive_ints, split
 from dlbench.distributed import DEFAULT_TIMEOUT_S, in_torchrun
 from dlbench.errors import UsageError
@@ -238,6 +239,9 @@ def run(
     (before a regression) · 130 interrupted (what finished is saved).
     """
     distributed = nproc is not None or in_torchrun()
+    # `dlbench ab` runs this command with two environments (cli/ab.py): the same
+    # selection, each case measured on both sides, judged B against A.
+    ab: AbRun | None = ctx.meta.get(AB_KEY)
     with console.user_errors():
         # The files' workloads stay registered, also for the workers, until the command ends.
         ctx.with_resource(workloads.files(workload_file or ()))
@@ -254,8 +258,11 @@ def run(
             graph=graph, rounds=rounds, repeat=repeat, compile=compile_,
             compile_mode=compile_mode.value,
             compile_cache=str(compile_cache) if compile_cache is not None else None)
-        gate = _gate(compare, threshold, thresholds, relative, summary, force, distributed,
-                     show_table=not quiet and fmt == Format.table)
+        show_table = not quiet and fmt == Format.table
+        gate = (ab.gate(compare, threshold, thresholds, relative, summary, force, distributed,
+                        show_table) if ab else
+                _gate(compare, threshold, thresholds, relative, summary, force, distributed,
+                      show_table))
     if distributed:
         dist_cli.run(ctx, dist_cli.DistOptions(nproc, dist_backend and dist_backend.value,
                                                dist_timeout), selection,
@@ -264,7 +271,7 @@ def run(
                                      saved=not no_save))
         return
     with console.user_errors():
-        plan = build(selection)
+        plan = ab.split(build(selection)) if ab else build(selection)
         _check_baseline(baseline, plan)
         now = datetime.now(UTC)
         path = output or default_output(now)
@@ -277,6 +284,8 @@ def run(
     for note in plan.notes:
         console.note(note)
     env_record = environment.collect()
+    if ab:  # each side refused in one line (exit 2) before any worker starts
+        env_record["sides"] = ab.probe(plan)
     for note in environment.run_notes(env_record):
         console.note(note)
     saver = destinations.Saver(path, results.RunDocument(
@@ -285,7 +294,7 @@ def run(
         settings=plan.settings(), results=(), provenance=provenance.collect()))
     progress = RunProgress(plan.total, quiet)
     runner = Runner(plan, on_event=progress.on_event, on_result=saver.add,
-                    environment_record=env_record)
+                    environment_record=env_record, sides=ab.by_name() if ab else None)
     interrupted = False
     try:
         with progress:
@@ -304,10 +313,29 @@ def run(
         _show(doc, fmt, baseline, wide)
     if not quiet and not no_save:
         console.message(_("saved {path}").format(path=path))
+        _say_drift(drift.since_previous(doc, path))
     code = gate.finish(doc, path) if gate else console.EXIT_OK
     _exit_on_failures(doc)
     if code:
         raise typer.Exit(code)
+
+
+def _say_drift(between: drift.BetweenRuns | None) -> None:
+    """A note when the previous run in the output folder lies outside this run's
+    intervals far more often than chance: the machine drifts on a longer time scale."""
+    if between is None or not between.drifted:
+        return
+    since = (_(" ({minutes:.0f} min earlier)").format(minutes=between.minutes)
+             if between.minutes is not None else "")
+    console.note(_(
+        "{outside} of {compared} medians of {earlier}{since} lie outside this run's 95% "
+        "intervals (about 1 in 20 would by chance; typical change {typical:.0%}, largest "
+        "{largest} {change:+.0%}): this machine drifts between runs more than one run can "
+        "see. For intervals that hold across runs use --repeat 3 (fresh processes, more "
+        "time); to gate on such a machine use compare --relative.").format(
+            outside=between.outside, compared=between.compared, earlier=between.earlier,
+            since=since, typical=between.typical_change, largest=between.largest_id,
+            change=between.largest_change))
 
 
 def _gate(base: Path | None, threshold: str, thresholds: Path | None, relative: bool,

@@ -184,7 +184,7 @@ def judge(ident: str, base: Timing | None, new: Timing | None, threshold: float 
     else:
         lo, hi = _summary_interval(base, new, confidence)
         p, note = None, "no raw samples: U test unavailable, interval estimated from quartiles"
-    verdict, why = _verdict(ratio, lo, hi, p, threshold, alpha)
+    verdict, why = verdict_of(ratio, lo, hi, p, threshold, alpha)
     return Row(**row, verdict=verdict, ratio=ratio, lo=lo, hi=hi, p=p,
                reason="; ".join(x for x in (why, note) if x))
 
@@ -229,7 +229,7 @@ def _unusable(side: str, t: Timing) -> str | None:
     return None
 
 
-def _verdict(ratio: float, lo: float, hi: float, p: float | None, threshold: float,
+def verdict_of(ratio: float, lo: float, hi: float, p: float | None, threshold: float,
              alpha: float) -> tuple[Verdict, str]:
     up, down = 1.0 + threshold, 1.0 / (1.0 + threshold)
     # Without the U test, an interval at 1 - alpha that excludes 1 is the test.
@@ -335,7 +335,7 @@ def suite_shift(pairs: Sequence[tuple[Timing, Timing]], alpha: float = DEFAULT_A
 
 def shift_row(shift: Shift, threshold: float, alpha: float) -> Row:
     """The suite-wide shift judged as a benchmark: a suite-wide slowdown is a regression."""
-    verdict, why = _verdict(shift.ratio, shift.lo, shift.hi, None, threshold, alpha)
+    verdict, why = verdict_of(shift.ratio, shift.lo, shift.hi, None, threshold, alpha)
     reason = (f"median over {shift.rows} benchmarks of NEW/BASE, the change they all share "
               "(machine speed, or a change that slows everything); the other rows are "
               "judged against it")

@@ -66,19 +66,22 @@ def read(path: str | Path, progress: results.Progress | None = None) -> Source:
                           f"\"{results.SCHEMA}\") nor pytest-benchmark JSON (\"benchmarks\")")
 
 
+def timing(r: results.Result, ident: str | None = None) -> Timing:
+    """One dlbench result as a comparison sees it, under its own id or `ident`."""
+    s = r.stats or {}
+    median = s.get("median")
+    if median is None and r.samples_s:
+        median = statistics.median(r.samples_s)
+    rounds = tuple(r.round_medians().values()) if r.rounds else ()
+    groups = tuple(r.round_executions().values()) if r.rounds else ()
+    return Timing(id=ident or r.spec.id, status=r.status, error=r.error,
+                  samples=tuple(r.samples_s), median=median, iqr=s.get("iqr"),
+                  n=len(r.samples_s) or int(s.get("n") or 0), rounds=rounds,
+                  round_groups=groups)
+
+
 def from_document(doc: results.RunDocument, path: str) -> Source:
-    timings = []
-    for r in doc.results:
-        s = r.stats or {}
-        median = s.get("median")
-        if median is None and r.samples_s:
-            median = statistics.median(r.samples_s)
-        rounds = tuple(r.round_medians().values()) if r.rounds else ()
-        groups = tuple(r.round_executions().values()) if r.rounds else ()
-        timings.append(Timing(id=r.spec.id, status=r.status, error=r.error,
-                              samples=tuple(r.samples_s), median=median, iqr=s.get("iqr"),
-                              n=len(r.samples_s) or int(s.get("n") or 0), rounds=rounds,
-                              round_groups=groups))
+    timings = [timing(r) for r in doc.results]
     notes = (f"{path} is from an interrupted run: only its finished cases are compared",) \
         if doc.interrupted else ()
     return Source(path=path, kind="dlbench", timings=tuple(timings),

@@ -21,6 +21,9 @@ from dlbench.report.sweeps import find_sweeps
 CHARTS = ("throughput", "speedup", "bars", "roofline")
 # Drawn only when the report holds collectives (a distributed run's results).
 BUSBW = "busbw"
+ROUNDS = "rounds"
+# Rows a rounds chart shows at most: the unstable ones first, then in table order.
+MAX_ROUND_PANELS = 12
 INSTALL = "pip install 'dlbench[report]' (or: pip install matplotlib)"
 RC = {
     "svg.hashsalt": "dlbench",  # the same report gives the same SVG ids
@@ -411,8 +414,54 @@ def _highest_measured(ax: Any, roof: Any, points: list[Any], lo: float, hi: floa
 
 
 def charts(report: Report) -> tuple[str, ...]:
-    """The charts this report gets: CHARTS, and busbw when it holds collectives."""
-    return CHARTS + ((BUSBW,) if busbw_series(report) else ())
+    """The charts this report gets: CHARTS, busbw when it holds collectives, and rounds
+    when its results were measured in rounds."""
+    return (CHARTS + ((BUSBW,) if busbw_series(report) else ())
+            + ((ROUNDS,) if round_series(report) else ()))
+
+
+def round_series(report: Report) -> dict[str, dict[str, tuple[list[float], list[float]]]]:
+    """row title -> {column label: (round start in the run (s), round median (ms))}, for
+    the rows measured in rounds; rows with an unstable case first (their title says so),
+    at most MAX_ROUND_PANELS."""
+    rows: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
+    unstable: set[str] = set()
+    for view in report.machines:
+        for row in view.table.rows:
+            for column, cell in row.cells.items():
+                r = cell.result
+                if r.status != "ok" or len(r.rounds) < 2:
+                    continue
+                title = f"{row.workload} {row.params} {row.dtype}"
+                if len(report.machines) > 1:
+                    title = f"{view.machine.label}: {title}"
+                medians = r.round_medians()
+                points = sorted((rd.start_s, medians[rd.index] * 1e3) for rd in r.rounds
+                                if _plottable(medians[rd.index]))
+                rows.setdefault(title, {})[_label(report, view.machine.label, column)] = (
+                    [x for x, _ in points], [y for _, y in points])
+                if "unstable" in r.warnings:
+                    unstable.add(title)
+    order = sorted(rows, key=lambda t: t not in unstable)[:MAX_ROUND_PANELS]
+    return {(f"{t} (unstable)" if t in unstable else t): rows[t] for t in order}
+
+
+def _rounds_chart(parent: Any, report: Report) -> None:
+    series = round_series(report)
+    axes = _axes(parent, max(len(series), 1))
+    panel = _width(parent) / (1 if len(axes) == 1 else 2)
+    colours = _colours(report)
+    for ax, (title, lines) in zip(axes, series.items(), strict=False):
+        for label, (xs, ys) in lines.items():
+            ax.plot(xs, ys, marker="o", markersize=3, label=_safe(label),
+                    color=colours.get(label))
+        ax.set_xlabel("time into the run (s)")
+        ax.set_ylabel("round median (ms)")
+        ax.set_title(_fit(title, panel * 0.6))
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    parent.suptitle(_fit("each round's median through the run: drift shows as a slope "
+                         "or a step", _width(parent)))
 
 
 def busbw_series(report: Report) -> dict[str, tuple[list[int], list[float]]]:
@@ -467,6 +516,8 @@ def _draw(name: str, parent: Any, report: Report) -> None:
         _bar_chart(parent, report)
     elif name == BUSBW:
         _busbw_chart(parent, report)
+    elif name == ROUNDS:
+        _rounds_chart(parent, report)
     else:
         _roofline_chart(parent, report)
 
@@ -480,6 +531,8 @@ def _panels(name: str, report: Report) -> int:
         return max(len(_single_sizes(report)), 1)
     if name == BUSBW:
         return 1
+    if name == ROUNDS:
+        return max(len(round_series(report)), 1)
     return len(report.machines)
 
 

@@ -25,7 +25,7 @@ from dlbench.report.cells import (
     format_time,
 )
 from dlbench.report.crossover import Crossover, find_crossovers
-from dlbench.results import Result
+from dlbench.results import SIDE_MARK, SIDES, Result
 
 DEFAULT_BASELINE = "numpy-cpu"
 GEOMEAN_NOTE = N_("geometric mean = the row speedups averaged on a log scale, over the rows where "
@@ -94,6 +94,7 @@ def labelled_table(labelled: Sequence[tuple[str, Result]],
         row.cells[column] = Cell(r)
         codes += [c for c in r.warnings if c not in codes]
     geomeans: dict[str, GeoMean] = {}
+    baseline = side_baseline(baseline, columns)
     columns = order_columns(columns, first, baseline)
     for row in rows.values():
         _add_break_evens(row)
@@ -135,6 +136,13 @@ def _add_break_evens(row: Row) -> None:
                 found, against=machine + found.against))
 
 
+def side_baseline(baseline: str | None, columns: Sequence[str]) -> str | None:
+    """An A/B run (`dlbench ab`) has each column once per side: a baseline named without
+    a side is side A's."""
+    first_side = f"{baseline}{SIDE_MARK}{SIDES[0]}"
+    return first_side if baseline not in columns and first_side in columns else baseline
+
+
 def order_columns(columns: Sequence[str], first: Mapping[str, Result], baseline: str | None
                   ) -> list[str]:
     """Columns in the order a reader compares them: the baseline first, then by machine
@@ -154,7 +162,7 @@ def order_columns(columns: Sequence[str], first: Mapping[str, Result], baseline:
                 spec.device != "cpu", spec.device,
                 base is None or spec.backend != base.spec.backend, spec.backend,
                 spec.impl != "portable", r.compiler is not None, spec.impl, spec.end_to_end,
-                spec.graph)
+                spec.graph, spec.side or "")
 
     return sorted(columns, key=key)
 

@@ -1,0 +1,113 @@
+"""Drift between runs: does this run's interval hold the previous run's medians?
+
+A run's intervals stand on its rounds, spread over the run, so they see what the machine
+does during the run (intervals.py). A shared or cloud machine also drifts on longer time
+scales — a neighbour's job for ten minutes, a host that migrates the VM — which no single
+run can see from inside. The one witness of it is an earlier run of the same cases on the
+same machine: with calibrated 95% intervals, about one cell in twenty of the earlier run
+lies outside this run's intervals by chance; many more say that the machine moved between
+the runs by more than the intervals allow, and that they promise less than they claim.
+
+The check is cheap (one earlier file from the output's folder) and only speaks when the
+evidence is clear: at least MIN_OUTSIDE cells and a quarter of those compared, where
+chance alone would put one in twenty (for 26 cells, P(≥ 7 of 26 | p = 0.05) ≈ 0.001).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from dlbench import machine, results
+from dlbench.errors import ResultFileError
+
+# Cells in common before the comparison means anything.
+MIN_CELLS = 5
+# How much of the earlier run must lie outside this run's intervals to say so.
+MIN_OUTSIDE = 3
+MIN_OUTSIDE_FRACTION = 0.25
+# Earlier files looked at, newest first: the output folder may hold a long history.
+MAX_CANDIDATES = 20
+
+
+@dataclass(frozen=True)
+class BetweenRuns:
+    """How an earlier run's medians sit against this run's intervals."""
+
+    earlier: str  # the earlier file's path
+    minutes: float | None  # between the two runs' starts; None when a file has no time
+    compared: int
+    outside: int  # earlier medians outside this run's 95% intervals
+    typical_change: float  # median |this / earlier − 1| over the cells compared
+    largest_id: str
+    largest_change: float  # this / earlier − 1 of the cell that moved most
+
+    @property
+    def drifted(self) -> bool:
+        return (self.outside >= MIN_OUTSIDE
+                and self.outside >= MIN_OUTSIDE_FRACTION * self.compared)
+
+
+def compare_runs(now: Iterable[results.Result], earlier: Iterable[results.Result],
+                 earlier_path: str, minutes: float | None = None) -> BetweenRuns | None:
+    """The earlier run's medians against this run's intervals, over the cells both ran
+    and this one measured in rounds; None with fewer than MIN_CELLS such cells."""
+    before = {r.spec.id: r.median for r in earlier if r.status == "ok" and r.median}
+    outside = 0
+    changes: list[tuple[float, str]] = []
+    for r in now:
+        stats = r.stats or {}
+        if r.status != "ok" or stats.get("interval") != "repeat" or r.spec.id not in before:
+            continue
+        lo, hi = stats["ci95"]
+        then = before[r.spec.id]
+        outside += not lo <= then <= hi
+        changes.append((r.median / then - 1.0, r.spec.id))
+    if len(changes) < MIN_CELLS:
+        return None
+    change, ident = max(changes, key=lambda c: abs(math.log1p(c[0])))
+    return BetweenRuns(earlier_path, minutes, len(changes), outside,
+                       statistics.median(abs(c) for c, _ in changes), ident, change)
+
+
+def previous_run(folder: Path, this: Path, created: str, environment: dict
+                 ) -> tuple[Path, results.RunDocument] | None:
+    """The newest result file in `folder` made before `created` on this machine, other
+    than `this`; None when there is none (unreadable files are passed over: they are
+    not this run's business)."""
+    try:
+        candidates = sorted((p for p in folder.glob("*.json") if p.resolve() != this.resolve()),
+                            key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return None
+    for path in candidates[:MAX_CANDIDATES]:
+        try:
+            doc = results.load(path)
+        except (ResultFileError, OSError, ValueError):
+            continue
+        gap = minutes_between(doc.created, created)
+        if gap is not None and gap > 0 and machine.same_machine(doc.environment, environment):
+            return path, doc
+    return None
+
+
+def since_previous(doc: results.RunDocument, path: Path) -> BetweenRuns | None:
+    """This run (saved at `path`) against the previous run in the same folder."""
+    found = previous_run(path.parent, path, doc.created, dict(doc.environment))
+    if found is None:
+        return None
+    earlier_path, earlier = found
+    return compare_runs(doc.results, earlier.results, str(earlier_path),
+                        minutes_between(earlier.created, doc.created))
+
+
+def minutes_between(earlier: str, later: str) -> float | None:
+    try:
+        return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)
+                ).total_seconds() / 60.0
+    except ValueError:
+        return None
