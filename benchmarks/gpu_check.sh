@@ -30,3 +30,12 @@ python3 -m dlbench run --device cuda --workload matmul --size 256,4096 --graph \
 ngpu=$(nvidia-smi -L | wc -l)
 python3 -m dlbench run --nproc "$ngpu" --device cuda --workload allreduce --size 8..64M:x8 \
   -o "$out/nccl.json" --force 2>&1 | tee "$out/nccl.log"
+# torch.compile on the GPU (Inductor's Triton kernels need triton, which the image has):
+# default mode beside eager, then reduce-overhead, whose CUDA graphs replay the compiled
+# step (the "cudagraph_skips" in each compiler record say where Inductor declined to).
+python3 -m dlbench run --device cuda --backend torch --compile --wide \
+  --workload matmul,conv2d,mlp_train_step,transformer_train_step \
+  -o "$out/compiled.json" --force 2>&1 | tee "$out/compiled.log"
+python3 -m dlbench run --device cuda --backend torch --compile --compile-mode reduce-overhead \
+  --wide --workload matmul,mlp_train_step,transformer_train_step \
+  -o "$out/compiled-reduce-overhead.json" --force 2>&1 | tee "$out/compiled-reduce-overhead.log"

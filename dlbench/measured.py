@@ -78,6 +78,8 @@ def result(spec: CaseSpec, m: Measured, environment_record: Mapping[str, Any] | 
         warnings.append(stats.QualityWarning.ABOVE_PEAK.value)
     if not workloads.get(spec.workload).verified:
         warnings.append(UNVERIFIED)
+    if (r.compiler or {}).get("recompiles_while_sampling"):  # compile time in the samples
+        warnings.append(stats.QualityWarning.RECOMPILED.value)
     return replace(r, fraction_of_peak=fraction, warnings=tuple(warnings))
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import psutil
 
-from dlbench import backends, suites, workloads
+from dlbench import backends, compilers, suites, workloads
 from dlbench.backends import Backend, DeviceOptions
+from dlbench.compilers import CompileOptions
 from dlbench.errors import BackendUnavailable, UsageError
 from dlbench.i18n import _
 from dlbench.measure import MeasureConfig
@@ -56,6 +58,11 @@ class Selection:
     world_size: int | None = None
     rounds: int | None = None  # at least this many rounds per case (--rounds)
     repeat: int | None = None  # executions: fresh workers measure every case again (--repeat)
+    # Every library's compiled implementation even where the suite leaves it out
+    # (--compile), how torch.compile compiles, and a persistent cache folder.
+    compile: bool = False
+    compile_mode: str = "default"
+    compile_cache: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,7 @@ class Plan:
                 "cache": "cold" if self.options.cold_cache else "hot",
                 "tf32": "on" if self.options.tf32 else "off",
                 "include_transfer": self.include_transfer, "graph": self.graph,
+                "compile": self.options.compile.record(),
                 "backends": list(self.backends), "repeat": self.repeat}
 
 
@@ -98,19 +106,71 @@ def build(sel: Selection, available_memory: int | None = None) -> Plan:
     targets, notes = select_targets(sel)
     check_device_options(sel, targets, notes)
     memory = psutil.virtual_memory().available if available_memory is None else available_memory
-    cases, skipped = expand(entries(suite, sel), targets, sel, memory, suite.impls)
+    cases, skipped = expand(entries(suite, sel), targets, sel, memory,
+                            implementations(suite, targets, sel))
     if not cases:
         reasons = sorted({reason for _, reason in skipped})
         raise UsageError("nothing to run: " + "; ".join(reasons[:3]))
     config, threads, repeat = reconcile(suite.settings, sel)
     notes = [*workloads.notes(), *backends.notes(), *notes]  # plugins that did not load
+    notes += compile_notes(cases, sel)
     # Overrides can make two suite entries the same case (--size on two matmul entries):
     # measure it once.
     return Plan(cases=tuple(dict.fromkeys(cases)), config=config, threads=threads,
                 verify=sel.verify, skipped=tuple(dict(skipped).items()),
-                options=DeviceOptions(tf32=sel.tf32 == "on", cold_cache=sel.cache == "cold"),
+                options=DeviceOptions(tf32=sel.tf32 == "on", cold_cache=sel.cache == "cold",
+                                      compile=compile_options(sel)),
                 suite=suite.name, include_transfer=sel.include_transfer, graph=sel.graph,
                 backends=tuple(t.label for t in targets), notes=tuple(notes), repeat=repeat)
+
+
+def implementations(suite: suites.Suite, targets: Sequence[Backend], sel: Selection
+                    ) -> dict[str, tuple[str, ...]]:
+    """The implementations the suite runs per backend (a backend it does not name runs
+    all of its own), with each library's compiled one added under --compile."""
+    chosen = dict(suite.impls)
+    if sel.compile:
+        for target in targets:
+            compiler = target.compiler
+            if compiler is not None and target.name in chosen \
+                    and compiler.impl not in chosen[target.name]:
+                chosen[target.name] = (*chosen[target.name], compiler.impl)
+    return chosen
+
+
+def compile_options(sel: Selection) -> CompileOptions:
+    """How compiled implementations compile: the mode, and the cache folder — the run's
+    own (made by the runner) unless the user named a persistent one, which is made here."""
+    if sel.compile_cache is None:
+        return CompileOptions(sel.compile_mode)
+    folder = Path(sel.compile_cache).expanduser().resolve()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--compile-cache {sel.compile_cache}: cannot use it as a folder "
+                         f"({exc.strerror or exc})") from None
+    return CompileOptions(sel.compile_mode, str(folder), persistent=True)
+
+
+def compile_notes(cases: Sequence[CaseSpec], sel: Selection) -> list[str]:
+    """What the user should know once about the compiled columns of this plan."""
+    compiled_on_cpu = any(c.device == "cpu" and compiled(c) for c in cases)
+    if compiled_on_cpu and sel.compile_mode == "reduce-overhead":
+        return [_("--compile-mode reduce-overhead replays CUDA graphs on a GPU; on the CPU "
+                  "torch.compile has none to replay and compiles as in default mode")]
+    return []
+
+
+def compiled(spec: CaseSpec) -> bool:
+    """Whether a case is its library's compiled implementation."""
+    compiler = backends.backend_class(spec.backend).compiler
+    return compiler is not None and spec.impl == compiler.impl
+
+
+def column(spec: CaseSpec) -> str:
+    """The column a case is shown in: every library's compiled implementation under one
+    label (as Result.column shows it once measured)."""
+    return compilers.column(spec.label, spec.marks) if compiled(spec) else spec.column
 
 
 def check_names(sel: Selection) -> None:
@@ -128,6 +188,9 @@ def check_names(sel: Selection) -> None:
         raise UsageError(f"--cache must be hot or cold, got {sel.cache!r}")
     if sel.tf32 not in ("on", "off"):
         raise UsageError(f"--tf32 must be on or off, got {sel.tf32!r}")
+    if sel.compile_mode not in compilers.MODES:
+        raise UsageError(f"--compile-mode must be one of {', '.join(compilers.MODES)}, "
+                         f"got {sel.compile_mode!r}")
     for name in sel.backends or ():
         backends.backend_class(name)  # raises on an unknown name
     known = {d for name in backends.names() for d in backends.backend_class(name).devices}
@@ -247,7 +310,8 @@ def expand(entries: Sequence[suites.Entry], targets: Sequence[Backend], sel: Sel
                     raise UsageError(too_big)  # a size the user typed: refuse outright
                 for spec, target in row:
                     reason = (too_big or placement(wl, sel) or unsupported(wl, target, dtype)
-                              or unsupported_mode(spec, target, sel))
+                              or unsupported_mode(spec, target, sel)
+                              or uncompilable(spec, target, sel))
                     if reason:
                         skipped.append((spec, reason))
                     else:
@@ -311,6 +375,21 @@ def unsupported_mode(spec: CaseSpec, target: Backend, sel: Selection) -> str | N
     for mode, on in asked.items():
         if on and mode not in target.gpu_modes:
             return f"{target.name} cannot be timed {GPU_MODES[mode]}"
+    return None
+
+
+def uncompilable(spec: CaseSpec, target: Backend, sel: Selection) -> str | None:
+    """Why a compiled case cannot run: the compiler lacks what it needs here (Inductor a
+    C++ compiler), or a GPU timing mode would wrap CUDA graphs in CUDA graphs."""
+    compiler = target.compiler
+    if compiler is None or spec.impl != compiler.impl:
+        return None
+    ready, why = target.compiler_ready()
+    if not ready:
+        return why
+    if spec.graph and sel.compile_mode == "reduce-overhead":
+        return ("--compile-mode reduce-overhead replays CUDA graphs of its own, which "
+                "cannot be captured inside --graph's; leave one of them out")
     return None
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dlbench import intervals, resultfile, stats
+from dlbench import compilers, intervals, resultfile, stats
 from dlbench.errors import ResultFileError
 from dlbench.resultfile import (  # noqa: F401 - the file's names, reachable from here
     MIGRATIONS,
@@ -31,7 +31,8 @@ STATUSES = ("ok", "wrong", "oom", "error", "skipped")
 # what the kernel reported about itself (kernel_extra: a compiler's FLOP count, the
 # algorithm a library chose), kept as it came (additive to schema 1).
 OWN_EXTRA = ("float32_math", "math", "cache", "host_samples_s", "host_stats",
-             "enqueue_samples_s", "enqueue_stats", "peak_device_bytes", "distributed")
+             "enqueue_samples_s", "enqueue_stats", "peak_device_bytes", "distributed",
+             "break_even")
 # How ids, columns and files mark a GPU kernel timed with its host↔device copies, and
 # one timed as replays of a CUDA graph (the kernels without Python's launches).
 END_TO_END_MARK = "+transfer"
@@ -206,6 +207,9 @@ class Result:
     # The run that measured it: results of one run share its passes, so their rounds of
     # the same index pair up (speedups.py); None in files from before.
     run: str | None = None
+    # A compiled kernel's break-even against its library's eager kernel
+    # (dlbench.breakeven), kept in "extra" for the file's readers.
+    break_even: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -237,6 +241,21 @@ class Result:
         return self.stats["median"] if self.stats else None
 
     @property
+    def compiler(self) -> Mapping[str, Any] | None:
+        """The compiler record of a compiled kernel (dlbench.compilers), else None."""
+        record = self.kernel_extra.get("compiler")
+        return record if isinstance(record, Mapping) else None
+
+    @property
+    def column(self) -> str:
+        """The column a table shows this result in: every library's compiled kernel
+        (torch.compile, JAX's jit, TensorFlow's XLA) as one kind, "<backend>-<device>-
+        compiled", whatever the library calls it; the file keeps the impl as it ran."""
+        if self.compiler is None:
+            return self.spec.column
+        return compilers.column(self.spec.label, self.spec.marks)
+
+    @property
     def memory_bound(self) -> bool:
         """Under one FLOP per byte moved: bandwidth is the figure of merit, and the peak
         it is compared with is the memory's."""
@@ -254,6 +273,8 @@ class Result:
             d["peak_device_bytes"] = self.peak_device_bytes
         if self.distributed is not None:
             d["distributed"] = dict(self.distributed)
+        if self.break_even is not None:
+            d["break_even"] = dict(self.break_even)
         return d
 
     def to_dict(self) -> dict[str, Any]:
@@ -310,6 +331,7 @@ class Result:
             distributed=extra.get("distributed"),
             rounds=tuple(Round.from_dict(r) for r in d.get("rounds") or ()),
             run=d.get("run"),
+            break_even=extra.get("break_even"),
         )
 
 

@@ -15,15 +15,16 @@ Nothing here knows rich or typer: progress leaves as events through a callback.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dlbench import environment, measured, worker, workloads
+from dlbench import breakeven, environment, measured, worker, workloads
 from dlbench.errors import EnvironmentUnusable
 from dlbench.measured import Measured
 from dlbench.planning import Plan
@@ -96,6 +97,7 @@ class _Sampling:
     peak_device_bytes: int | None = None
     done: bool = False  # finished: measured, or failed in some execution
     pid: int | None = None  # the worker process it is prepared in
+    recompiles: int = 0  # a compiled kernel's compilations while sampling
 
     def add(self, reply: BlockReply, round_: Round) -> None:
         self.rounds.append(round_)
@@ -104,6 +106,16 @@ class _Sampling:
         self.enqueue_samples += reply.enqueue_samples
         if reply.peak_device_bytes is not None:
             self.peak_device_bytes = reply.peak_device_bytes
+        self.recompiles += reply.recompiles
+
+    def kernel_extra(self) -> dict[str, Any]:
+        """What the kernel reported, with a compiled kernel's recompilations while
+        sampling added to its compiler record."""
+        extra = dict(self.prepared.extra)
+        if "compiler" in extra:
+            extra["compiler"] = {**extra["compiler"],
+                                 "recompiles_while_sampling": self.recompiles}
+        return extra
 
     def measured(self, stop: str) -> Measured:
         """What the worker reported for the case, as the one value a Result is built from."""
@@ -112,7 +124,7 @@ class _Sampling:
             tuple(self.samples), tuple(self.rounds), tuple(self.host_samples),
             tuple(self.enqueue_samples), prepared.inner_loops, stop, prepared.timer,
             prepared.first_call_s, self.peak_device_bytes, prepared.verify,
-            prepared.numerics, prepared.extra)
+            prepared.numerics, self.kernel_extra())
 
 
 class Runner:
@@ -129,6 +141,7 @@ class Runner:
         self.on_result = on_result or (lambda r: None)
         self.slots: dict[str, _Slot] = {}
         self.results: list[Result] = []
+        self.options = plan.options  # with the run's compile cache folder once it has one
         self._clock_zero = time.monotonic()
         # Stamped on every result: results of one run share its passes (speedups.py).
         self.run_id = uuid.uuid4().hex[:12]
@@ -140,7 +153,8 @@ class Runner:
     def run(self) -> list[Result]:
         try:
             with tempfile.TemporaryDirectory(prefix="dlbench-references-",
-                                             ignore_cleanup_errors=True) as references:
+                                             ignore_cleanup_errors=True) as references, \
+                    self._compile_cache():
                 self._run(Path(references))
         except KeyboardInterrupt:
             self.stop(kill=True)
@@ -179,10 +193,28 @@ class Runner:
 
     def in_plan_order(self) -> list[Result]:
         """The results so far in the plan's order (they finish in another: a row's cases
-        end when each converges)."""
+        end when each converges), each compiled one with its break-even against its
+        library's eager kernel."""
         order = {spec: i for i, spec in enumerate([*self.plan.cases,
                                                    *(s for s, _ in self.plan.skipped)])}
-        return sorted(self.results, key=lambda r: order.get(r.spec, len(order)))
+        return breakeven.annotate(sorted(self.results,
+                                         key=lambda r: order.get(r.spec, len(order))))
+
+    @contextlib.contextmanager
+    def _compile_cache(self) -> Iterator[None]:
+        """The run's own empty cache folder for compiled kernels, removed at the end,
+        unless the user named a persistent one (--compile-cache). Workers started again
+        under --repeat share it: an execution after the first compiles from a warm cache,
+        and only the first execution's first call is kept as the compile time."""
+        options = self.plan.options
+        if options.compile.cache_dir is not None:
+            yield
+            return
+        with tempfile.TemporaryDirectory(prefix="dlbench-compile-",
+                                         ignore_cleanup_errors=True) as folder:
+            self.options = replace(options, compile=replace(options.compile,
+                                                            cache_dir=folder))
+            yield
 
     def backend_descriptions(self) -> dict[str, Any]:
         return {s.label: dict(s.describe) for s in self.slots.values() if s.describe}
@@ -218,7 +250,7 @@ class Runner:
         side = slot.side
         slot.process = WorkerProcess(slot.label, side and side.python, side and side.env)
         slot.process.send(worker.start, slot.backend, slot.device, self.plan.threads,
-                          INIT_WARMUP_S, self.plan.options)
+                          INIT_WARMUP_S, self.options)
 
     def _await_start(self, slot: _Slot) -> None:
         assert slot.process is not None

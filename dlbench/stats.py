@@ -53,6 +53,7 @@ class QualityWarning(StrEnum):
     UNSTABLE = "unstable"
     FEW_ROUNDS = "few_rounds"
     UNVERIFIED = "unverified"
+    RECOMPILED = "recompiled"
 
 
 EXPLANATIONS = {
@@ -78,6 +79,10 @@ EXPLANATIONS = {
     "convolution); the % of peak is shown as >100%."),
     QualityWarning.UNVERIFIED: N_("not verified: the workload has no float64 reference, so "
     "its output was never checked; a wrong kernel would look as fast."),
+    QualityWarning.RECOMPILED: N_("the compiler compiled again while samples were taken (a "
+    "guard on shapes, dtypes or Python values failed between calls), so compile time is in "
+    "the samples; the result's compiler record says how often: make the kernel's inputs "
+    "stable from call to call."),
 }
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from dlbench import backends, kernels, workloads
 from dlbench.backends import Backend, DeviceOptions
+from dlbench.compilers import CompiledKernel, CompileRefused
 from dlbench.measure import MeasureConfig, Sampler
 from dlbench.references import ReferenceStore
 from dlbench.results import CaseSpec, Numerics
@@ -74,6 +75,7 @@ class BlockReply:
     enqueue_samples: tuple[float, ...]
     stop: str | None
     peak_device_bytes: int | None
+    recompiles: int = 0  # how often a compiled kernel compiled again during the block
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class Worker:
         self.backend = backend
         self.options = options
         self.cases: dict[str, Sampler] = {}
+        self.compiled: dict[str, CompiledKernel] = {}
 
     @classmethod
     def start(cls, backend_name: str, device: str, threads: int | None,
@@ -165,9 +168,12 @@ class Worker:
         timer = self.timer(spec.graph)
         sampler = Sampler(kernel, timer, config)
         output = sampler.first_call()
-        # A compiled kernel knows more once compiled (XLA's FLOP count); one kept in a
-        # library's preferred layout says how to turn its output into the workload's.
+        # A compiled kernel knows more once compiled (XLA's FLOP count, its compiler
+        # record); one kept in a library's preferred layout says how to turn its output
+        # into the workload's.
         extra = kernels.notes(built)
+        compiled = built if isinstance(built, CompiledKernel) else None
+        after_first = compiled.compilations() if compiled is not None else 0
         output = kernels.canonical(built, output)
         numerics = self.numerics()
         check = None
@@ -185,6 +191,12 @@ class Worker:
         # settle, and none of it is a sample (docs/methodology.md).
         loops = sampler.prepare()
         self.cases[spec.id] = sampler
+        if compiled is not None:
+            # Compiling again while warming up or calibrating is not in the samples, but
+            # says the kernel's guards do not hold from one call to the next.
+            extra["compiler"] = {**extra["compiler"],
+                                 "recompiles": compiled.compilations() - after_first}
+            self.compiled[spec.id] = compiled
         assert sampler.first_call_s is not None
         return Prepared(loops, sampler.first_call_s, timer.name, numerics, check, extra)
 
@@ -216,10 +228,13 @@ class Worker:
         `warmup` seconds; the config's block warm-up by default)."""
         if os.environ.get(KILL_ENV) == self.backend.name:
             os.kill(os.getpid(), signal.SIGKILL)
+        compiled = self.compiled.get(case_id)
         try:
+            before = compiled.compilations() if compiled is not None else 0
             block = self.cases[case_id].block(warmup)
+            again = compiled.compilations() - before if compiled is not None else 0
             return BlockReply(block.samples, block.host_samples, block.enqueue_samples,
-                              block.stop, self.backend.peak_memory())
+                              block.stop, self.backend.peak_memory(), again)
         except Exception as exc:
             failure = self.failure(exc)
         # Out of the except clause: the traceback, and the arrays its frames hold, are gone.
@@ -231,6 +246,7 @@ class Worker:
         worker on this device, may need it (after a failure, so as not to inherit a
         full device)."""
         self.cases.pop(case_id, None)
+        self.compiled.pop(case_id, None)
         # Host arrays go with their last reference; only device memory held by a cycle
         # (a traceback, an autograd graph) must be collected now, and a full collection
         # in a process that has imported torch costs 0.1 s a case.
@@ -243,6 +259,8 @@ class Worker:
         """What an exception inside a case means: out of memory, or another error."""
         if isinstance(exc, CaptureError):  # the case cannot run in this mode: not an error
             return Failure("skipped", f"cannot be timed as a CUDA graph: {exc}")
+        if isinstance(exc, CompileRefused):  # the compiler's own reason, in one line
+            return Failure("skipped", str(exc))
         text = str(exc).lower()
         if isinstance(exc, MemoryError) or any(marker in text for marker in OOM_MARKERS):
             return Failure("oom", f"out of memory: {exc}".strip())

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from dlbench import compare, results, stats, workloads
 from dlbench.cli import app
+from dlbench.measure import MeasureConfig
 from dlbench.report import model
 from dlbench.results import CaseSpec, Result, RunDocument
 
@@ -64,6 +65,25 @@ def assert_one_line_error(result, *fragments):
         assert fragment in lines[0]
     assert "Traceback" not in result.output
     return lines[0]
+
+
+# -- implementations ---------------------------------------------------------------------------
+
+# Sampling settings for tests that drive a real Sampler through a worker: a few
+# milliseconds per case.
+FAST_SAMPLING = MeasureConfig(min_time=0.02, max_time=0.1, min_samples=3, warmup_time=0.01,
+                              sample_time=0.002, block_time=0.02, block_warmup_time=0.0)
+
+# torch.compile's implementation: seconds per compile on a 2-core CPU, so the tests that loop
+# over every implementation leave it to tests/test_compiled.py, which compiles each workload
+# once and shares the compiled kernels across its tests.
+TORCH_COMPILED = "compiled"
+
+
+def fast_impls(wl, backend_name, device=None):
+    """A workload's implementations on a backend, all but torch.compile's."""
+    return tuple(impl for impl in wl.impls_for(backend_name, device)
+                 if not (backend_name == "torch" and impl == TORCH_COMPILED))
 
 
 # -- results and runs --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dlbench.planning import Plan
 from dlbench.results import CaseSpec
 from dlbench.runner import Runner
 from dlbench.workloads import _arrayapi
+from tests.helpers import fast_impls
 
 HAVE_JAX = importlib.util.find_spec("jax") is not None
 HAVE_TF = importlib.util.find_spec("tensorflow") is not None
@@ -101,8 +102,8 @@ def test_tensorflow_is_native_only_with_an_xla_twin_and_jax_jits_the_portable_ke
     assert all("tensorflow" in workloads.get(name).natives for name in SMALL)
     matmul = workloads.get("matmul")
     # torch's and CuPy's native matmul stay GPU-only; TensorFlow's runs everywhere.
-    assert matmul.impls_for("torch", "cpu") == ("portable",)
-    assert matmul.impls_for("torch", "cuda") == ("portable", "native")
+    assert fast_impls(matmul, "torch", "cpu") == ("portable",)
+    assert fast_impls(matmul, "torch", "cuda") == ("portable", "native")
     assert matmul.impls_for("tensorflow", "cuda") == ("native", "xla")
 
 
@@ -143,7 +144,7 @@ def small_cases(backend):
     cases = []
     for name, params in SMALL.items():
         w = workloads.get(name)
-        for impl in w.impls_for(backend, "cpu"):
+        for impl in fast_impls(w, backend, "cpu"):
             cases.append(CaseSpec.make(name, w.resolve(**params), "float32", backend, "cpu",
                                        impl))
     return tuple(cases)
@@ -166,6 +167,13 @@ def test_every_workload_verifies_on_jax_portable_and_jit():
         if r.spec.impl == "native":
             assert r.first_call_s > 2 * r.median, r.spec.id
             assert r.kernel_extra["xla_flops"] > 0, r.spec.id
+            # one kind of column with torch.compile's; the file keeps what ran
+            assert r.column == "jax-cpu-compiled", r.spec.id
+            assert r.compiler["frontend"] == "jax.jit" and r.compiler["eager"] == "portable"
+            assert r.to_dict()["impl"] == "native"
+    # the jit column is weighed against the op-by-op one: its break-even is stored
+    assert all(r.break_even["against"] == "jax-cpu" for r in results
+               if r.spec.impl == "native"), [r.break_even for r in results]
 
 
 @pytest.mark.slow
@@ -175,6 +183,11 @@ def test_every_workload_verifies_on_tensorflow_eager_and_xla(capfd):
     assert len(results) == 2 * len(SMALL)
     for r in results:
         assert r.status == "ok" and r.verify["ok"], (r.spec.id, r.error)
+        if r.spec.impl == "xla":
+            assert r.column == "tensorflow-cpu-compiled", r.spec.id
+            assert r.compiler["frontend"] == "tf.function(jit_compile=True)"
+            assert r.compiler["recompiles_while_sampling"] == 0, r.spec.id
+            assert r.break_even["against"] == "tensorflow-cpu-native", r.spec.id
     # TensorFlow's start-up notices are kept by the worker, never written to stderr.
     assert "oneDNN custom operations" not in capfd.readouterr().err
 

@@ -17,7 +17,7 @@ from dlbench.report import epoch
 from dlbench.results import CaseSpec, Result
 from dlbench.workloads import _attention, attention, lstm, transformer
 from dlbench.workloads._transformer_reference import reference_step as transformer_reference
-from tests.helpers import assert_one_line_error, cli
+from tests.helpers import assert_one_line_error, cli, fast_impls
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 BACKENDS = ["numpy", pytest.param("torch", marks=pytest.mark.skipif(
@@ -81,7 +81,7 @@ def test_every_implementation_verifies(case, backend_name):
     name, extra = case
     dtypes = ["float32", "float64"] + (["bfloat16"] if backend_name == "torch" else [])
     for dtype in dtypes:
-        for impl in workloads.get(name).impls_for(backend_name):
+        for impl in fast_impls(workloads.get(name), backend_name):
             wl, be, p, _, widened, kernel = prepare(name, backend_name, dtype, impl, **extra)
             check = wl.check(host(be, kernel()), widened, p, dtype)
             assert check.ok and check.max_rel_err <= check.tol, (dtype, impl, check)
@@ -191,7 +191,7 @@ def test_a_few_dozen_steps_learn_what_needs_memory_or_attention(case, backend_na
     transformer's on the first token), so a model that looks at each position alone
     cannot get below log(C)·(S−1)/S; forty steps on data of another seed do."""
     name, extra = case
-    for impl in workloads.get(name).impls_for(backend_name):
+    for impl in fast_impls(workloads.get(name), backend_name):
         _, be, p, arrays, widened, step = prepare(name, backend_name, "float32", impl,
                                                   seed=12345, **extra)
         length = p.get("timesteps", p.get("seq"))
@@ -420,7 +420,7 @@ def test_transformer_check_catches_a_missing_key_gradient_and_wrong_updates(monk
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_each_transformer_call_is_one_more_step_on_the_callers_arrays(backend_name):
-    for impl in workloads.get("transformer_train_step").impls_for(backend_name):
+    for impl in fast_impls(workloads.get("transformer_train_step"), backend_name):
         wl, be, p, arrays, widened, step = prepare("transformer_train_step", backend_name,
                                                    "float64", impl)
         first = step()

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from dlbench.backends import cuda
 from dlbench.clock import Clock, perf_clock
+from dlbench.compilers import CompileOptions, Compiler
 from dlbench.errors import UsageError
 from dlbench.kernels import Kernel, KernelNative, Native, Source
 from dlbench.registry import Registry
@@ -30,11 +31,13 @@ WARM_UP_N = 256
 
 @dataclass(frozen=True)
 class DeviceOptions:
-    """GPU settings, applied alike by every GPU backend: float32 on TF32 tensor cores
-    (--tf32 on), and the GPU's L2 flushed before every sample (--cache cold)."""
+    """Settings every backend applies alike: on GPUs float32 on TF32 tensor cores (--tf32
+    on) and the L2 flushed before every sample (--cache cold); how compiled
+    implementations compile (--compile-mode, --compile-cache)."""
 
     tf32: bool = False
     cold_cache: bool = False
+    compile: CompileOptions = CompileOptions()
 
 
 class Backend:
@@ -53,7 +56,8 @@ class Backend:
       ``float32_math``;
     - kernels (dlbench.kernels): ``portable`` (False where the array API does not reach
       the library), ``native_kind``, ``derived`` and ``build`` for the implementations a
-      compiler derives, ``warm_up_kernel``, ``table_note``;
+      compiler derives, ``compiler`` (which of them is the library's compiled one,
+      dlbench.compilers) and ``compiler_ready``, ``warm_up_kernel``, ``table_note``;
     - a GPU: ``cuda_unavailable`` and ``classify_cuda`` (asked in a child process),
       ``new_event`` (device time), and for the GPU modes it lists in ``gpu_modes``:
       ``capture`` (graph), ``host_empty``/``device_empty``/``copy`` (transfer),
@@ -90,6 +94,9 @@ class Backend:
     install_hint: ClassVar[str | None] = None
     native_kind: ClassVar[type[Native]] = KernelNative
     derived: ClassVar[Mapping[str, str]] = {}
+    # The library's compiler, when it has one: which derived implementation it builds,
+    # from which eager one, and what it is called (dlbench.compilers).
+    compiler: ClassVar[Compiler | None] = None
 
     def __init__(self, device: str = "cpu") -> None:
         if device.split(":")[0] not in self.devices:
@@ -172,13 +179,16 @@ class Backend:
 
     # -- kernels ------------------------------------------------------------------------
     @classmethod
-    def implementations(cls, native: bool) -> tuple[str, ...]:
+    def implementations(cls, native: bool, has_native: bool = False) -> tuple[str, ...]:
         """What it offers for a workload, given whether the workload has a native kernel
-        for it (on the device in question): portable, native, and those derived."""
+        for it measured on the device in question (`native`), or at all (`has_native`):
+        portable, native, and those derived. A compiler builds from the native kernel
+        even where that is not measured on its own (torch's matmul on a CPU is the
+        portable kernel's very call)."""
         offered = ["portable"] if cls.portable else []
         offered += ["native"] if native else []
-        offered += [impl for impl, base in cls.derived.items()
-                    if base in offered and impl not in offered]
+        offered += [impl for impl, base in cls.derived.items() if impl not in offered
+                    and (base in offered or (base == "native" and has_native))]
         return tuple(offered)
 
     def build(self, impl: str, workload: Source, arrays: Mapping[str, Any],
@@ -190,6 +200,21 @@ class Backend:
         if impl == "native":
             return workload.natives[self.name].build(self, arrays, p)
         raise UsageError(f"{self.name} has no {impl!r} implementation")
+
+    def compiler_ready(self) -> tuple[bool, str]:
+        """(can the compiled implementation run here?, reason when not): what the
+        compiler needs beyond the library itself (Inductor a C++ compiler). Cheap: never
+        imports the library."""
+        return True, ""
+
+    def compiler_summary(self) -> str:
+        """The compiler in words for `list` and `env`: what it is, and whether it can
+        run here; empty for a library without one."""
+        if self.compiler is None:
+            return ""
+        ready, why = self.compiler_ready()
+        what = f"{self.compiler.frontend} ({self.compiler.name})"
+        return what if ready else f"{what} unavailable: {why}"
 
     def warm_up_kernel(self) -> Kernel:
         """A small matrix product (256²) in the library's own namespace: run before any
@@ -298,11 +323,15 @@ def contract_problem(cls: type) -> str | None:
         return f"does not write {', '.join(missing)}"
     if not issubclass(cls.native_kind, Native):
         return "native_kind is not one of dlbench.kernels' kinds of native"
+    if cls.compiler is not None and cls.derived.get(cls.compiler.impl) != cls.compiler.eager:
+        return (f"its compiler builds {cls.compiler.impl!r} from {cls.compiler.eager!r}, "
+                "which its derived implementations do not say")
     return None
 
 
 _REGISTRY: Registry[Backend] = Registry(
-    "backend", __name__, helpers=("cuda", "probe"), entry_points="dlbench.backends",
+    "backend", __name__, helpers=("cuda", "probe", "torch_compile"),
+    entry_points="dlbench.backends",
     check=contract_problem)
 register = _REGISTRY.register
 names = _REGISTRY.names

@@ -24,8 +24,9 @@ from typing import Any
 
 from dlbench.backends import Backend, cuda, register
 from dlbench.clock import Clock, perf_clock
+from dlbench.compilers import CompiledKernel, Compiler
 from dlbench.errors import UsageError
-from dlbench.kernels import FunctionNative, Kernel, ReportingKernel, Source
+from dlbench.kernels import FunctionNative, Kernel, Source
 from dlbench.timers import HostTimer, Timer
 
 # XLA's CPU client with one thread: no Eigen pool, one intra-op thread.
@@ -48,6 +49,9 @@ class JaxBackend(Backend):
     gpu_modes = frozenset()  # timed on the host around a synchronised batch only
     native_kind = FunctionNative
     derived = {"native": "portable"}
+    # jax.jit of the portable kernel (or of a workload's own JAX function), weighed
+    # against the portable kernel run op by op.
+    compiler = Compiler(impl="native", eager="portable", frontend="jax.jit", name="XLA")
 
     _last: Any = None
     _affinity: int | None = None
@@ -119,7 +123,7 @@ class JaxBackend(Backend):
         # The workload's own JAX function (XLA's convolution), else the portable kernel.
         fn = (native.build(p) if native is not None
               else lambda named: workload.portable(xp, named, p)())
-        return JaxJit(fn, arrays, workload.updates)
+        return JaxJit(fn, arrays, workload.updates, self.compiler)
 
     # -- arrays and timing ------------------------------------------------------------------
     def _device(self) -> Any:
@@ -224,16 +228,17 @@ def xla_flops(compiled: Any) -> float | None:
     return float(analysis["flops"])
 
 
-class JaxJit(ReportingKernel):
+class JaxJit(CompiledKernel):
     """A pure function of the case's arrays under jax.jit, its arrays passed as arguments
     (never baked in as constants XLA could fold), compiled on the first call; a training
     step's new weights are the next call's arguments. XLA's own FLOP count of the
     compiled executable is its note, `xla_flops`."""
 
     def __init__(self, fn: Callable[[Mapping[str, Any]], Any], arrays: Mapping[str, Any],
-                 updates: tuple[str, ...]) -> None:
+                 updates: tuple[str, ...], compiler: Compiler) -> None:
         import jax
 
+        self.compiler = compiler
         self.names = tuple(arrays)
         self.state = dict(arrays)
         self.updates = updates
@@ -256,4 +261,5 @@ class JaxJit(ReportingKernel):
         return out
 
     def notes(self) -> Mapping[str, Any]:
-        return {"xla_flops": self.flops} if self.executable is not None else {}
+        return {**super().notes(), "xla_flops": self.flops} if self.executable is not None \
+            else {}

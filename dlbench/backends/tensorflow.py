@@ -25,6 +25,7 @@ from typing import Any
 
 from dlbench.backends import WARM_UP_N, Backend, cuda, register
 from dlbench.clock import Clock, perf_clock
+from dlbench.compilers import CompiledKernel, Compiler
 from dlbench.errors import UsageError
 from dlbench.i18n import N_
 from dlbench.kernels import Kernel, ReportingKernel, Source, Step, StepNative
@@ -51,10 +52,12 @@ class TensorflowBackend(Backend):
     gpu_modes = frozenset()  # timed on the host around a synchronised batch only
     portable = False
     table_note = N_("tensorflow: native only (array-api-compat has no TensorFlow namespace, "
-                    "so the portable kernels cannot run on it); -xla = the same kernel under "
-                    "tf.function(jit_compile=True)")
+                    "so the portable kernels cannot run on it); its compiled column (-xla in "
+                    "older files) is the same kernel under tf.function(jit_compile=True)")
     native_kind = StepNative
     derived = {"xla": "native"}
+    compiler = Compiler(impl="xla", eager="native", frontend="tf.function(jit_compile=True)",
+                        name="XLA")
 
     @property
     def _tf(self) -> Any:
@@ -142,9 +145,9 @@ class TensorflowBackend(Backend):
         # No xla_flops here: TensorFlow 2.21 has no cost analysis of its own. Its HLO
         # (experimental_get_compiler_ir) can be costed only by jaxlib's private
         # `hlo_module_cost_analysis`, which would load a second XLA runtime into this worker.
-        body = step.body if impl == "native" else self._tf.function(step.body,
-                                                                    jit_compile=True)
-        return TfKernel(step, body)
+        if impl == "native":
+            return TfKernel(step, step.body)
+        return TfXla(step, self._tf.function(step.body, jit_compile=True), self.compiler)
 
     def warm_up_kernel(self) -> Kernel:
         import numpy as np
@@ -239,6 +242,18 @@ class TfKernel(ReportingKernel):
 
     def canonical(self, output: Any) -> Any:
         return output if self.step.canonical is None else self.step.canonical(output)
+
+
+class TfXla(TfKernel, CompiledKernel):
+    """A Step's body under tf.function(jit_compile=True), traced and compiled by XLA on
+    the first call; a later trace (a retrace) is a recompilation."""
+
+    def __init__(self, step: Step, function: Any, compiler: Compiler) -> None:
+        super().__init__(step, function)
+        self.function, self.compiler = function, compiler
+
+    def compilations(self) -> int:
+        return int(self.function.experimental_get_tracing_count())
 
 
 def tensorflow_cpu_build() -> str | None:

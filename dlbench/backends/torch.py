@@ -6,11 +6,12 @@ import importlib.metadata
 import importlib.util
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from dlbench.backends import Backend, cuda, register
+from dlbench.backends import Backend, DeviceOptions, cuda, register, torch_compile
+from dlbench.kernels import Kernel, Source
 from dlbench.timers import Event, LibraryEvent
 
 TORCH_DTYPES = ("float32", "float64", "float16", "bfloat16")
@@ -23,6 +24,9 @@ class TorchBackend(Backend):
     devices = ("cpu", "cuda")
     dtypes = TORCH_DTYPES
     install_hint = "pip install 'dlbench[torch]'"
+    # torch.compile of the native kernel (dlbench.backends.torch_compile).
+    derived = {"compiled": "native"}
+    compiler = torch_compile.INDUCTOR
 
     @property
     def _torch(self) -> Any:
@@ -75,6 +79,34 @@ class TorchBackend(Backend):
     def synchronize(self) -> None:
         if self.is_cuda:
             self._torch.cuda.synchronize()
+
+    # -- torch.compile (dlbench.backends.torch_compile) ----------------------------------
+    def prepare_env(self, options: DeviceOptions) -> None:
+        super().prepare_env(options)
+        torch_compile.use_cache(options.compile)
+
+    def compiler_ready(self) -> tuple[bool, str]:
+        found, why = torch_compile.cxx_compiler()
+        return found is not None, why
+
+    def compiler_summary(self) -> str:
+        found, _ = torch_compile.cxx_compiler()
+        summary = super().compiler_summary()
+        return f"{summary}, C++ compiler {found}" if found else summary
+
+    def build(self, impl: str, workload: Source, arrays: Mapping[str, Any],
+              p: Mapping[str, int]) -> Kernel:
+        if impl != "compiled":
+            return super().build(impl, workload, arrays, p)
+        native = workload.natives[self.name]
+        # Weighed against the native column where that is measured, else the portable.
+        eager = "native" if native.offered_on(self.device) else "portable"
+        return self.compile(native.build(self, arrays, p), eager)
+
+    def compile(self, kernel: Kernel, eager: str) -> torch_compile.TorchCompiled:
+        """`kernel` under torch.compile with the run's mode and cache, weighed against the
+        `eager` implementation."""
+        return torch_compile.TorchCompiled(kernel, self.options.compile, self.device, eager)
 
     def set_threads(self, threads: int | None) -> None:
         if threads:
@@ -234,6 +266,7 @@ class TorchBackend(Backend):
             "interop_threads": torch.get_num_interop_threads(),
             "parallel_backend": backend.group(1).strip() if backend else None,
             "mkldnn": bool(torch.backends.mkldnn.is_available()),
+            "compiler": self.compiler_summary(),
             "math": self.math_state(),
             **({"gpu": self._gpu_record()} if self.is_cuda else {}),
         }

@@ -75,6 +75,7 @@ def backend_entries() -> list[dict[str, Any]]:
         out.append({"name": target.name, "device": target.device, "label": target.label,
                     "available": ok, "version": target.version() if ok else None,
                     "reason": None if ok else reason, "dtypes": list(target.dtypes),
+                    "compiler": target.compiler_summary() or None,
                     "from": backends.origin(target.name)})
     return out
 
@@ -131,9 +132,12 @@ def _backends_table(entries: Sequence[dict[str, Any]]) -> Table:
     t = _table(_("backends"), _("backend"), _("available"), _("version, or why not"),
                _("dtypes"), _("from"))
     for e in entries:
+        state = [Text(e["version"] or "" if e["available"] else e["reason"])]
+        if e["compiler"]:  # and whether its compiler can run here (a C++ compiler found)
+            state.append(Text(_("compiler: {compiler}").format(compiler=e["compiler"]),
+                              style="dim"))
         t.add_row(Text(e["label"]), Text(_("yes") if e["available"] else _("no")),
-                  Text(e["version"] or "" if e["available"] else e["reason"]),
-                  Text(", ".join(e["dtypes"])), Text(e["from"]),
+                  _lines(state), Text(", ".join(e["dtypes"])), Text(e["from"]),
                   style="" if e["available"] else "dim")
     return t
 

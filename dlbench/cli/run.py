@@ -19,6 +19,7 @@ from dlbench import (
     backends,
     drift,
     environment,
+    planning,
     provenance,
     results,
     suites,
@@ -54,6 +55,7 @@ EXAMPLES = """
   dlbench run --device cuda --dtype float16,bfloat16 --tf32 on --cache cold
   dlbench run --backend numpy,cupy --include-transfer  [dim]# with the bus[/dim]
   dlbench run --device cuda --workload matmul --size 256 --graph
+  dlbench run --backend torch --workload matmul,mlp_train_step --compile
   dlbench run --backend torch,cupy --workload transfer --size 16M
   dlbench run --nproc 2            [dim]# the distributed suite on 2 ranks[/dim]
   dlbench run --nproc 2 --workload allreduce --size 8..64M:x2
@@ -83,6 +85,14 @@ class Cache(StrEnum):
 class Tf32(StrEnum):
     off = "off"
     on = "on"
+
+
+class CompileMode(StrEnum):
+    """torch.compile's modes (dlbench.compilers.MODES)."""
+
+    default = "default"
+    reduce_overhead = "reduce-overhead"
+    max_autotune = "max-autotune"
 
 
 class DistBackend(StrEnum):
@@ -158,6 +168,20 @@ def run(
         help="Time GPU kernels as replays of a CUDA graph holding the batch: the kernels "
              "without Python's launches (columns marked +graph); cases that cannot be "
              "captured are skipped with the reason. CPU columns are unchanged.")] = False,
+    compile_: Annotated[bool, typer.Option(
+        "--compile",
+        help="Also run every library's compiled implementation (torch.compile, "
+             "TensorFlow's XLA, JAX's jit) where the suite leaves it out (quick does); "
+             "each is shown as a -compiled column beside its library's eager one, with "
+             "its compile time (the first call) and break-even.")] = False,
+    compile_mode: Annotated[CompileMode, typer.Option(
+        help="torch.compile's mode: default, reduce-overhead (CUDA graphs on a GPU) or "
+             "max-autotune; recorded with every compiled result.")] = CompileMode.default,
+    compile_cache: Annotated[Path | None, typer.Option(
+        metavar="DIR",
+        help="A persistent cache folder for compiled kernels, kept between runs (default: "
+             "an empty folder of the run's own, removed after it, so compile times never "
+             "depend on what ran before).")] = None,
     no_verify: Annotated[bool, typer.Option(
         "--no-verify",
         help="Skip checking outputs against the float64 reference.")] = False,
@@ -231,7 +255,9 @@ def run(
             threads=options.threads(threads), min_time=options.seconds(min_time, "--min-time"),
             max_time=options.seconds(max_time, "--max-time"), verify=not no_verify,
             cache=cache.value, tf32=tf32.value, include_transfer=include_transfer,
-            graph=graph, rounds=rounds, repeat=repeat)
+            graph=graph, rounds=rounds, repeat=repeat, compile=compile_,
+            compile_mode=compile_mode.value,
+            compile_cache=str(compile_cache) if compile_cache is not None else None)
         show_table = not quiet and fmt == Format.table
         gate = (ab.gate(compare, threshold, thresholds, relative, summary, force, distributed,
                         show_table) if ab else
@@ -338,7 +364,7 @@ def _scratch_output(ctx: typer.Context, output: Path | None) -> Path:
 
 
 def _check_baseline(baseline: str, plan: Plan) -> None:
-    columns = {spec.column for spec in plan.cases}
+    columns = {planning.column(spec) for spec in plan.cases}
     if baseline != DEFAULT_BASELINE and baseline not in columns:
         raise UsageError(f"--baseline {baseline} is not among the measured columns "
                          f"({', '.join(sorted(columns)) or 'none'})")

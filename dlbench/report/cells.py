@@ -6,10 +6,13 @@ views all build on these types and formats, and this module imports none of them
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dlbench.breakeven import BreakEven
+from dlbench.i18n import _
 from dlbench.results import Result
 
 
@@ -17,6 +20,7 @@ from dlbench.results import Result
 class Cell:
     result: Result
     speedup: tuple[float, float, float] | None = None  # (point, lo, hi)
+    break_even: BreakEven | None = None  # a compiled kernel's, against its eager column
 
     @property
     def significant(self) -> bool:
@@ -50,6 +54,30 @@ def format_flops(flops_per_s: float) -> str:
         if flops_per_s >= scale:
             return f"{flops_per_s / scale:.3g} {unit}"
     return f"{flops_per_s:.3g} FLOP/s"
+
+
+def format_count(n: float) -> str:
+    """A number of calls as a person reads it: 850, 12,400, 3.1M."""
+    if n >= 1e6:
+        return f"{n / 1e6:.3g}M"
+    return f"{math.ceil(n):,}"
+
+
+def format_break_even(b: BreakEven) -> str:
+    """'pays off after 1,240 calls [880, 2,100]'; 'never pays off (0.83× of eager)';
+    'no measurable gain (1.00× of eager): at best after 850 calls' where the speedup's
+    interval holds 1 (the point estimate of the calls would be noise)."""
+    ratio = f"{b.speedup[0]:.2f}×"
+    if b.verdict == "never":
+        return _("never pays off ({ratio} of eager)").format(ratio=ratio)
+    if b.verdict == "unclear":
+        if b.lo is None:
+            return _("no measurable gain ({ratio} of eager)").format(ratio=ratio)
+        return _("no measurable gain ({ratio} of eager): at best after {calls} calls").format(
+            ratio=ratio, calls=format_count(b.lo))
+    hi = _("never") if b.hi is None else format_count(b.hi)
+    return _("pays off after {calls} calls [{lo}, {hi}]").format(
+        calls=format_count(b.calls or 0), lo=format_count(b.lo or 0), hi=hi)
 
 
 def format_speedup(speedup: tuple[float, float, float]) -> str:

@@ -18,11 +18,27 @@ FIELDS = ("id", "workload", "params", "dtype", "backend", "device", "impl", "sta
           "mean_s", "stdev_s", "min_s", "max_s", "outliers", "timer", "flops", "bytes",
           "arithmetic_intensity", "column", "baseline", "speedup", "speedup_lo", "speedup_hi",
           "speedup_significant", "machine", "fingerprint", "host", "cpu_model", "gpus",
-          "source", "created")
+          "source", "created",
+          # Added with compiled columns: compile time (the first call) and break-even.
+          "first_call_s", "compile_s", "break_even_calls", "break_even_lo",
+          "break_even_hi", "break_even_against")
 
 
 def _blank(value: Any) -> Any:
     return "" if value is None else value
+
+
+def _break_even(stored: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A compiled result's break-even as the file stores it (dlbench.breakeven), blank for
+    any other result; an unbounded end of the interval is "never"."""
+    if not stored:
+        return {}
+    lo, hi = (list(stored.get("ci95") or []) + [None, None])[:2]
+    calls = stored.get("calls")
+    return {"compile_s": stored.get("compile_s"),
+            "break_even_calls": "never" if calls is None else calls,
+            "break_even_lo": _blank(lo), "break_even_hi": "never" if hi is None else hi,
+            "break_even_against": stored.get("against")}
 
 
 def render(results: Sequence[Result],
@@ -50,7 +66,8 @@ def render(results: Sequence[Result],
             "outliers": s.get("outliers", ""), "timer": r.timer, "flops": _blank(r.flops),
             "bytes": _blank(r.bytes),
             "arithmetic_intensity": r.flops / r.bytes if r.flops and r.bytes else "",
-            "column": r.spec.column,
+            "first_call_s": _blank(r.first_call_s),
+            "column": r.column, **_break_even(r.break_even),
         }
         row.update({k: _blank(val) for k, val in (context[i] if context else {}).items()})
         writer.writerow({k: row.get(k, "") for k in FIELDS})
@@ -64,7 +81,7 @@ def render_report(report: Report) -> str:
         m = view.machine
         for r in view.results:
             cell = report.cell(m.label, r.spec)
-            speedup = cell.speedup if cell and r.spec.column != view.table.baseline else None
+            speedup = cell.speedup if cell and r.column != view.table.baseline else None
             results.append(r)
             context.append({
                 "baseline": view.table.baseline,
@@ -75,5 +92,7 @@ def render_report(report: Report) -> str:
                 "machine": m.label, "fingerprint": m.fingerprint, "host": m.host,
                 "cpu_model": m.cpu, "gpus": ";".join(m.gpus),
                 "source": view.origin[r.spec].name, "created": view.origin[r.spec].created,
+                # computed from the samples, also for files that stored no break-even
+                **(_break_even(cell.break_even.to_dict()) if cell and cell.break_even else {}),
             })
     return render(results, context)

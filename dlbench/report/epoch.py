@@ -117,7 +117,7 @@ def estimates(labelled: Sequence[tuple[str, Result]]) -> tuple[EpochEstimate, ..
                 or batch < 1 or not median or median <= 0):
             continue
         ci = (r.stats or {}).get("ci95") or [median, median]
-        common = (machine, r.spec.column, r.spec.workload, format_params(r.spec.params),
+        common = (machine, r.column, r.spec.workload, format_params(r.spec.params),
                   r.spec.dtype, batch, median, (float(ci[0]), float(ci[1])))
         per_step = _units_per_step(training, p)
         if training.unit == SAMPLES or per_step is None:

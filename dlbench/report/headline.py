@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dlbench import stats
+from dlbench.breakeven import BreakEven
 from dlbench.i18n import _, ngettext
-from dlbench.report.cells import Cell, Row, format_time
-from dlbench.report.epoch import EpochEstimate, format_duration
+from dlbench.report.cells import Cell, Row, format_count, format_time
+from dlbench.report.epoch import EpochEstimate, format_duration, training_data
 from dlbench.report.rows import GeoMean, SpeedupTable
 
 CPU = "cpu"
@@ -85,7 +86,7 @@ def sentences(table: SpeedupTable, epochs: Sequence[EpochEstimate] = ()) -> list
         out.append(unchecked)
     if table.baseline is None:
         out.append(_("No speedups: the baseline column was not measured."))
-        return out
+        return out + compiled_payoffs(table)
     measured = [Measured(row, column, cell) for row in table.rows
                 for column, cell in row.cells.items()
                 if column != table.baseline and cell.speedup is not None]
@@ -99,6 +100,7 @@ def sentences(table: SpeedupTable, epochs: Sequence[EpochEstimate] = ()) -> list
     loss = _losses(table, devices, measured)
     if loss:
         out.append(loss)
+    out += compiled_payoffs(table)
     story = _epoch(table, best, epochs)
     if story:
         out.append(story)
@@ -250,3 +252,59 @@ def _epoch(table: SpeedupTable, best: str, epochs: Sequence[EpochEstimate]) -> s
         base_time=format_time(base.median_s), baseline=base.column,
         time=format_time(e.median_s), column=e.column, dataset=big.dataset,
         base_epoch=format_duration(base_big.seconds), epoch=format_duration(big.seconds))
+
+
+def compiled_payoffs(table: SpeedupTable) -> list[str]:
+    """One sentence per compiled column: on how many rows compiling pays off, soonest and
+    latest after how many calls (steps, for a training step), and where it does not."""
+    found: dict[str, list[tuple[Row, str, BreakEven]]] = {}
+    for row in table.rows:
+        for column, cell in row.cells.items():
+            if cell.break_even is not None and cell.result.compiler is not None:
+                frontend = str(cell.result.compiler.get("frontend", column))
+                found.setdefault(column, []).append((row, frontend, cell.break_even))
+    return [_payoff(column, cells) for column, cells in found.items()]
+
+
+def _payoff(column: str, cells: list[tuple[Row, str, BreakEven]]) -> str:
+    who = f"{cells[0][1]} ({column})"
+    paying = sorted((c for c in cells if c[2].verdict == "pays"), key=lambda c: c[2].calls or 0)
+    slower = [c for c in cells if c[2].verdict == "never"]
+    unclear = len(cells) - len(paying) - len(slower)
+    if not paying:
+        text = _("{who} does not pay off on this machine").format(who=who)
+    elif len(cells) == 1:
+        text = _("{who} pays off on this machine: after {calls}").format(
+            who=who, calls=_calls(paying[0]))
+    elif len(paying) == 1:
+        text = _("{who} pays off on 1 of {rows} rows on this machine: after {calls}").format(
+            who=who, rows=len(cells), calls=_calls(paying[0]))
+    else:
+        text = _("{who} pays off on {paying} of {rows} rows on this machine: soonest after "
+                 "{first}, latest after {last}").format(
+            who=who, paying=len(paying), rows=len(cells), first=_calls(paying[0]),
+            last=_calls(paying[-1]))
+    clauses = []
+    if slower:
+        clauses.append(_("it is slower than eager on {rows}").format(rows=_named(slower)))
+    if unclear:
+        clauses.append(ngettext("it is not measurably faster on {n} row",
+                                "it is not measurably faster on {n} rows", unclear
+                                ).format(n=unclear))
+    return text + "".join("; " + clause for clause in clauses) + "."
+
+
+def _calls(item: tuple[Row, str, BreakEven]) -> str:
+    row, _frontend, b = item
+    hi = _("never") if b.hi is None else format_count(b.hi)
+    what = (_("{n} steps of {row}") if training_data(row.workload) is not None
+            else _("{n} calls of {row}")).format(n=format_count(b.calls or 0), row=row_name(row))
+    return _("{what} [{lo}, {hi}] (compile {compile})").format(
+        what=what, lo=format_count(b.lo or 0), hi=hi, compile=format_time(b.compile_s))
+
+
+def _named(items: list[tuple[Row, str, BreakEven]]) -> str:
+    named = ", ".join(f"{row_name(row)} {ratio(b.speedup[0])}" for row, _f, b in items[:MAX_NAMED])
+    if len(items) > MAX_NAMED:
+        named += _(" and {n} more").format(n=len(items) - MAX_NAMED)
+    return named

@@ -30,6 +30,10 @@ def _table(table: SpeedupTable, machine: str | None) -> dict[str, Any]:
                 "warnings": list(r.warnings),
                 "speedup": list(speedup) if speedup else None,
                 "significant": cell.significant if speedup else None,
+                # compiled columns (added in schema_version 1): what ran, its compile
+                # time (the first call) and when it pays off
+                "first_call_s": r.first_call_s, "compiler": r.compiler,
+                "break_even": cell.break_even.to_dict() if cell.break_even else None,
             }
         rows.append({"workload": row.workload, "params": dict(row.spec_params),
                      "dtype": row.dtype, "cells": cells})

@@ -45,9 +45,9 @@ class Report:
         for view in self.machines:
             if view.machine.label == machine:
                 for row in view.table.rows:
-                    cell = row.cells.get(spec.column)
-                    if cell is not None and cell.result.spec == spec:
-                        return cell
+                    for cell in row.cells.values():
+                        if cell.result.spec == spec:
+                            return cell
         return None
 
 
@@ -93,13 +93,13 @@ def build(docs: Sequence[tuple[str, RunDocument]], baseline: str = DEFAULT_BASEL
     tables = _Tables(sum(map(len, compared.values())) * (2 if len(found) > 1 else 1), progress)
     views = tuple(
         MachineView(m, tuple(sources[m.label]), tuple(merged[m.label].values()), origin[m.label],
-                    tables.make([(r.spec.column, r) for r in compared[m.label]], baseline))
+                    tables.make([(r.column, r) for r in compared[m.label]], baseline))
         for m in found)
     cross = None
     if len(views) > 1:
         with_base = [v.machine.label for v in views if v.table.baseline == baseline]
         cross = tables.make(
-            [(cross_label(v.machine.label, r.spec.column), r) for v in views
+            [(cross_label(v.machine.label, r.column), r) for v in views
              for r in compared[v.machine.label]],
             cross_label(with_base[0], baseline) if with_base else None)
     epochs = epoch.estimates([(v.machine.label, r) for v in views

@@ -36,7 +36,7 @@ def roofline(view: MachineView) -> Roofline:
     points = []
     for r in results:
         if r.status == "ok" and r.flops and r.bytes and r.median:
-            points.append(RoofPoint(r.spec.column,
+            points.append(RoofPoint(r.column,
                                     f"{r.spec.workload} {format_params(r.spec.params)} "
                                     f"{r.spec.dtype}", r.flops / r.bytes, r.flops / r.median))
     compute, bandwidth, unknown = [], [], []

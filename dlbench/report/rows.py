@@ -11,13 +11,14 @@ can share one table ("host: torch-cpu"); `speedup_table` labels them by backend.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from dlbench import backends, speedups, stats
-from dlbench.i18n import N_, _
+from dlbench import backends, breakeven, speedups, stats
+from dlbench.i18n import N_, _, ngettext
 from dlbench.report.cells import (
     Cell,
     Row,
+    format_break_even,
     format_flops,
     format_params,
     format_speedup,
@@ -31,6 +32,10 @@ GEOMEAN_NOTE = N_("geometric mean = the row speedups averaged on a log scale, ov
                 "both the column and the baseline ran ok; every row counts the "
                 "same whatever its size; interval: bootstrap resampling every row's rounds "
                 "(its samples, in files without rounds)")
+COMPILED_NOTE = N_("-compiled = the library's compiler over its eager kernel, one kind of "
+                   "column for every library; compile = its first call (never sampled) beyond "
+                   "one call; pays off after = the calls that win the compile time back from "
+                   "the eager column, with the interval that its speedup's 95% interval gives")
 
 
 def across_ranks(result: Result) -> bool:
@@ -65,7 +70,7 @@ class SpeedupTable:
 
 def speedup_table(results: Sequence[Result], baseline: str | None = DEFAULT_BASELINE
                   ) -> SpeedupTable:
-    return labelled_table([(r.spec.column, r) for r in results], baseline)
+    return labelled_table([(r.column, r) for r in results], baseline)
 
 
 def labelled_table(labelled: Sequence[tuple[str, Result]],
@@ -91,6 +96,8 @@ def labelled_table(labelled: Sequence[tuple[str, Result]],
     geomeans: dict[str, GeoMean] = {}
     baseline = side_baseline(baseline, columns)
     columns = order_columns(columns, first, baseline)
+    for row in rows.values():
+        _add_break_evens(row)
     if baseline not in columns:
         baseline = None
     else:
@@ -103,13 +110,30 @@ def labelled_table(labelled: Sequence[tuple[str, Result]],
             for column, cell in row.cells.items():
                 if cell.result.status == "ok" and cell.result.samples_s:
                     estimate = speedups.speedup(base.result, cell.result)
-                    row.cells[column] = Cell(cell.result,
-                                             (estimate.value, estimate.lo, estimate.hi))
+                    row.cells[column] = replace(cell, speedup=(
+                        estimate.value, estimate.lo, estimate.hi))
             tick(done, len(labelled))
         geomeans = _geomeans(baseline, columns, rows.values())
     tick(len(labelled), len(labelled))
     return SpeedupTable(baseline, tuple(columns), tuple(rows.values()), tuple(codes), geomeans,
                         find_crossovers(baseline, tuple(columns), tuple(rows.values())))
+
+
+def _add_break_evens(row: Row) -> None:
+    """Each compiled cell's break-even against its library's eager cell of the same
+    machine in this row."""
+    for column, cell in row.cells.items():
+        r = cell.result
+        if r.compiler is None:
+            continue
+        machine = column.removesuffix(r.column)
+        same_machine = [c.result for name, c in row.cells.items()
+                        if name.removesuffix(c.result.column) == machine]
+        eager = breakeven.eager_for(r, same_machine)
+        found = breakeven.payoff(r, eager) if eager is not None else None
+        if found is not None:
+            row.cells[column] = replace(cell, break_even=replace(
+                found, against=machine + found.against))
 
 
 def side_baseline(baseline: str | None, columns: Sequence[str]) -> str | None:
@@ -124,19 +148,21 @@ def order_columns(columns: Sequence[str], first: Mapping[str, Result], baseline:
     """Columns in the order a reader compares them: the baseline first, then by machine
     (a label's prefix before its backend-device column, in order of appearance), device
     (the CPU, then the others by name), backend (the baseline's first, then by name) and
-    implementation (portable, then native and the rest, marked ones after their plain
-    sibling), so each library's portable and native kernels stand side by side. Nothing
-    names a particular backend or device but the CPU."""
+    implementation (portable, then native and the rest, the compiled one last, marked
+    ones after their plain sibling), so each library's kernels stand side by side, its
+    compiled one beside its eager ones. Nothing names a particular backend or device but
+    the CPU."""
     base = first.get(baseline or "")
-    machines = list(dict.fromkeys(c.removesuffix(first[c].spec.column) for c in columns))
+    machines = list(dict.fromkeys(c.removesuffix(first[c].column) for c in columns))
 
     def key(column: str) -> tuple[object, ...]:
-        spec = first[column].spec
-        return (column != baseline, machines.index(column.removesuffix(spec.column)),
+        r = first[column]
+        spec = r.spec
+        return (column != baseline, machines.index(column.removesuffix(r.column)),
                 spec.device != "cpu", spec.device,
                 base is None or spec.backend != base.spec.backend, spec.backend,
-                spec.impl != "portable", spec.impl, spec.end_to_end, spec.graph,
-                spec.side or "")
+                spec.impl != "portable", r.compiler is not None, spec.impl, spec.end_to_end,
+                spec.graph, spec.side or "")
 
     return sorted(columns, key=key)
 
@@ -183,6 +209,20 @@ def cell_lines(cell: Cell | None, baseline: str | None, column: str) -> list[str
     if cell.speedup is not None and column != baseline:
         mark = "" if cell.significant else " (n.s.)"
         lines.append(format_speedup(cell.speedup) + mark)
+    return lines + compiled_lines(cell)
+
+
+def compiled_lines(cell: Cell) -> list[str]:
+    """A compiled cell's compile time, break-even, and graph breaks where there were any."""
+    r = cell.result
+    if r.compiler is None or r.first_call_s is None:
+        return []
+    b = cell.break_even
+    lines = [_("compile {time}").format(time=format_time(b.compile_s if b else r.first_call_s))
+             + (f" · {format_break_even(b)}" if b else "")]
+    breaks = r.compiler.get("graph_breaks")
+    if isinstance(breaks, int) and breaks:
+        lines.append(ngettext("{n} graph break", "{n} graph breaks", breaks).format(n=breaks))
     return lines
 
 
@@ -211,7 +251,25 @@ def table_notes(table: SpeedupTable) -> list[str]:
     notes += unstable_lines(table)
     notes += backend_notes({cell.result.spec.backend for row in table.rows
                             for cell in row.cells.values()})
-    return notes
+    return notes + compiled_notes(table)
+
+
+def compiled_notes(table: SpeedupTable) -> list[str]:
+    """What each compiled column ran (from its results' compiler records) and the eager
+    columns it is weighed against, after the note on what the kind of column means."""
+    ran: dict[str, tuple[str, list[str]]] = {}
+    for row in table.rows:
+        for column, cell in row.cells.items():
+            record = cell.result.compiler
+            if record is None:
+                continue
+            what, against = ran.setdefault(column, (breakeven.from_record(record), []))
+            if cell.break_even is not None and cell.break_even.against not in against:
+                against.append(cell.break_even.against)
+    return [_(COMPILED_NOTE)] + [
+        f"{column}: {what}" + (_(", weighed against {columns}").format(
+            columns=_(" or ").join(against)) if against else "")
+        for column, (what, against) in ran.items()] if ran else []
 
 
 def _ways(table: SpeedupTable) -> set[str]:

@@ -34,7 +34,7 @@ from dlbench.report.rows import (
     table_notes,
 )
 from dlbench.report.sweeps import find_sweeps
-from dlbench.results import CaseSpec, Result
+from dlbench.results import Result
 
 STYLE = {"ok": "", "wrong": "bold red", "error": "red", "oom": "red", "skipped": "dim"}
 FAILED_MARK = {"wrong": N_("✗ wrong"), "error": N_("✗ error"), "oom": N_("✗ oom"),
@@ -72,16 +72,16 @@ def _style(cell: Cell | None, baseline: str | None, column: str) -> str:
     return STYLE.get(cell.result.status, "")
 
 
-def _header(column: str, spec: CaseSpec | None, baseline: str | None) -> str:
+def _header(column: str, result: Result | None, baseline: str | None) -> str:
     """A column's label over lines short enough for a narrow column: the machine (in a
     table of several), the backend-device, the implementation, '(baseline)'."""
     lines = []
     head, sep, rest = column.rpartition(": ")
     if sep:
         lines.append(head + ":")
-    if spec is not None and rest.endswith(spec.column):
-        lines.append(spec.label)
-        impl = rest.removeprefix(spec.label).removeprefix("-")
+    if result is not None and rest.endswith(result.column):
+        lines.append(result.spec.label)
+        impl = rest.removeprefix(result.spec.label).removeprefix("-")
         if impl:
             lines.append(impl)
     else:
@@ -114,12 +114,12 @@ class _Layout:
                 headline.interval(g.lo, g.hi)]
 
     @functools.cached_property
-    def specs(self) -> dict[str, CaseSpec]:
-        """Each column's case spec (of its first cell): what its header is made from."""
-        out: dict[str, CaseSpec] = {}
+    def specs(self) -> dict[str, Result]:
+        """Each column's first result: what its header is made from."""
+        out: dict[str, Result] = {}
         for row in self.table.rows:
             for column, cell in row.cells.items():
-                out.setdefault(column, cell.result.spec)
+                out.setdefault(column, cell.result)
         return out
 
 

@@ -183,7 +183,8 @@ class Workload:
     def _offered(self, backend: type[backends.Backend], device: str | None = None
                  ) -> tuple[str, ...]:
         native = self.natives.get(backend.name)
-        return backend.implementations(native is not None and native.offered_on(device))
+        return backend.implementations(native is not None and native.offered_on(device),
+                                       has_native=native is not None)
 
     def supports(self, backend: backends.Backend) -> tuple[bool, str]:
         """(can this workload run on this backend and device?, reason when not)."""
