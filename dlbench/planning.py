@@ -409,6 +409,12 @@ def reconcile(suite_settings: dict[str, Any], sel: Selection
         settings["max_time"] = sel.max_time
     if sel.rounds is not None:
         settings["min_rounds"] = sel.rounds
+        if sel.max_time is None:
+            # Asked-for rounds are not cut by the suite's budget: it grows to hold them
+            # (a call longer than a block still stops at two rounds, measure.py).
+            block = settings.get("block_time", MeasureConfig.block_time)
+            settings["max_time"] = max(settings.get("max_time", MeasureConfig.max_time),
+                                       sel.rounds * block)
     if settings.get("min_time", 0) > settings.get("max_time", float("inf")):
         if sel.min_time is not None and sel.max_time is not None:
             raise UsageError(f"--min-time {sel.min_time} exceeds --max-time {sel.max_time}")

@@ -166,6 +166,12 @@ def test_rounds_and_repeat_come_from_the_suite_or_the_command_line(tmp_path):
     plan = build(Selection(suite="quick", backends=("numpy",), rounds=9, repeat=3))
     assert (plan.config.min_rounds, plan.repeat) == (9, 3)
     assert (plan.settings()["min_rounds"], plan.settings()["repeat"]) == (9, 3)
+    # Asked-for rounds fit in the budget (quick: blocks of 0.1 s, at most 0.5 s a case),
+    # unless --max-time is given too.
+    assert plan.config.max_time == pytest.approx(0.9)
+    assert build(Selection(suite="quick", backends=("numpy",), rounds=3)).config.max_time == 0.5
+    assert build(Selection(suite="quick", backends=("numpy",), rounds=9,
+                           max_time=0.4)).config.max_time == 0.4
     suite = tmp_path / "rounds.toml"
     suite.write_text('[settings]\nmin_rounds = 7\nrepeat = 2\n[[benchmark]]\n'
                      'workload = "matmul"\n')

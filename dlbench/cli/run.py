@@ -147,7 +147,8 @@ def run(
     = None,
     rounds: Annotated[int | None, typer.Option(
         min=1, metavar="N", help="At least this many rounds per case (one block of samples "
-        "each, spread over the run; intervals stand on the spread between them).")] = None,
+        "each, spread over the run; intervals stand on the spread between them). The "
+        "time budget grows to hold them unless --max-time is given.")] = None,
     repeat: Annotated[int | None, typer.Option(
         min=1, metavar="N", help="Measure everything N times over in fresh worker processes "
         "with fresh inputs, and pool the rounds: intervals that also cover what a process "
