@@ -88,6 +88,37 @@ def median_cells(run: dict) -> dict:
     return {k: (r.median, *r.stats["ci95"]) for k, r in run.items()}
 
 
+def execution_spread(paths: list[Path]) -> str | None:
+    """With --repeat: how much the executions' means of log round medians differ, against
+    what the spread of rounds inside each execution predicts (median over cells); None
+    for runs of one execution."""
+    import numpy as np
+
+    from dlbench import results
+    ratios, between, within = [], [], []
+    for path in paths:
+        for r in results.load(path).results:
+            medians, executions = r.round_medians(), r.round_executions()
+            groups: dict[int, list[float]] = {}
+            for index, m in medians.items():
+                groups.setdefault(executions[index], []).append(float(np.log(m)))
+            if r.status != "ok" or len(groups) < 2 or min(map(len, groups.values())) < 2:
+                continue
+            expected = float(np.mean([np.var(g, ddof=1) / len(g) for g in groups.values()]))
+            observed = float(np.var([np.mean(g) for g in groups.values()], ddof=1))
+            if expected > 0:
+                ratios.append(observed / expected)
+                between.append(observed ** 0.5)
+                within.append(expected ** 0.5)
+    if not ratios:
+        return None
+    return (f"executions: over {len(ratios)} cells the executions' means differ with variance "
+            f"{statistics.median(ratios):.1f}x (median) what their rounds predict, more in "
+            f"{sum(x > 1 for x in ratios) / len(ratios):.0%} of cells; SD between executions "
+            f"{statistics.median(between):.1%}, expected from rounds "
+            f"{statistics.median(within):.1%}")
+
+
 def report(paths: list[Path]) -> None:
     runs = [load(p) for p in paths]
     for name, estimates in (("medians", median_cells), ("speedups", speedup_cells)):
@@ -97,6 +128,9 @@ def report(paths: list[Path]) -> None:
               f"{statistics.median(widths):.1%}, median spread of the {len(runs)} runs' "
               f"estimates {statistics.median(spreads):.1%} (width/spread "
               f"{statistics.median(widths) / statistics.median(spreads):.2f})")
+    line = execution_spread(paths)
+    if line:
+        print(line)
     from dlbench import drift
     for i, (path, run) in enumerate(zip(paths, runs, strict=True)):
         unstable = [k for k, r in run.items() if "unstable" in r.warnings]
