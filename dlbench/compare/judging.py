@@ -141,7 +141,7 @@ def judge(ident: str, base: Timing | None, new: Timing | None, threshold: float 
     suite-wide `shift` in relative mode: NEW's times are scaled by 1/shift first), its interval
     [lo, hi] at 1 - alpha, up = 1 + threshold and down = 1 / up:
 
-    * slower: the U test is significant (p < alpha) and r > up — asv's rule (factor and
+    * slower: the change is significant and r > up — asv's rule (factor and
       significance); faster: significant and r < down;
     * unchanged: the whole interval lies within [down, up], so no change that matters
       is plausible, even if a smaller one is significant;

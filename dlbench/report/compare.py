@@ -21,7 +21,8 @@ SCHEMA_VERSION = 1
 STYLE = {Verdict.SLOWER: "bold red", Verdict.INCONCLUSIVE: "yellow", Verdict.INVALID: "red",
          Verdict.MISSING: "cyan", Verdict.NEW: "cyan", Verdict.FASTER: "green",
          Verdict.UNCHANGED: "dim"}
-LEGEND = ("slower/faster: a change beyond the threshold that is significant (p < alpha); "
+LEGEND = ("slower/faster: a change beyond the threshold that is significant (its interval "
+          "excludes no change; p < alpha where p is shown); "
           "unchanged: the whole interval within the threshold, even if a smaller change is "
           "significant; inconclusive: neither.")
 RELATIVE = ("relative: each change is NEW/BASE divided by the whole suite's shift (the row "
