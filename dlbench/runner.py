@@ -249,11 +249,15 @@ class Runner:
     def _spawn(self, slot: _Slot) -> None:
         side = slot.side
         slot.process = WorkerProcess(slot.label, side and side.python, side and side.env)
-        slot.process.send(worker.start, slot.backend, slot.device, self.plan.threads,
-                          INIT_WARMUP_S, self.options)
+        try:
+            slot.process.send(worker.start, slot.backend, slot.device, self.plan.threads,
+                              INIT_WARMUP_S, self.options)
+        except WorkerCrashed as exc:  # it died before reading (a bad interpreter, a bad env)
+            self._mark_dead(slot, f"{exc} while starting")
 
     def _await_start(self, slot: _Slot) -> None:
-        assert slot.process is not None
+        if slot.process is None:  # died already while being sent its start
+            return
         try:
             started: worker.Started = slot.process.receive()
         except WorkerCrashed as exc:
