@@ -37,7 +37,7 @@ Sources:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -128,32 +128,96 @@ def round_medians(samples: Sequence[float], sizes: Sequence[int]) -> np.ndarray:
 Groups = Sequence[int] | None  # each round's execution (--repeat); None: one execution
 
 
-def resample(values: np.ndarray, groups: Groups, rng: np.random.Generator, resamples: int
-             ) -> tuple[np.ndarray, int]:
-    """Bootstrap replicates of the median of `values` (one per round), and the number of
-    independent units they stand on. Rounds of one execution share what its processes
-    fixed at start, so with two executions or more the executions are resampled first,
-    then rounds within each chosen one (Davison & Hinkley §3.8), and the units are the
-    executions; with one, the rounds are resampled and are the units."""
+@dataclass(frozen=True)
+class Between:
+    """The variance between executions (of log values) beyond what their rounds explain,
+    with its degrees of freedom: a random-effects component pooled over the cells that
+    share a worker (one-way ANOVA by method of moments, Searle, Casella & McCulloch,
+    *Variance Components*, 1992, §3.5). Two or three executions of one cell tell almost
+    nothing of it (1–2 degrees of freedom), a run's cells together tell it well."""
+
+    variance: float
+    df: float
+
+    def to_dict(self, executions: int) -> dict:
+        return {"count": executions, "between_sd": math.sqrt(self.variance), "df": self.df}
+
+    @classmethod
+    def from_dict(cls, d: object) -> Between | None:
+        """The component a result file stored (stats["executions"]), None where absent."""
+        if not isinstance(d, dict):
+            return None
+        try:
+            sd, df = float(d["between_sd"]), float(d["df"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        return cls(sd * sd, df) if math.isfinite(sd) and sd >= 0 and df > 0 else None
+
+
+def _split(values: np.ndarray, groups: Groups) -> list[np.ndarray]:
     keys = np.asarray(groups if groups is not None else np.zeros(values.size, dtype=int))
-    labels = np.unique(keys)
-    if labels.size < 2:
+    if keys.size != values.size:
+        raise ValueError("each round needs its execution")
+    return [values[keys == k] for k in np.unique(keys)]
+
+
+def _cell_component(members: Sequence[np.ndarray]) -> tuple[float, int] | None:
+    """One cell's estimate of the between-execution variance (of its executions' means of
+    log values, less what the rounds' own spread gives those means) and its degrees of
+    freedom; None with fewer than two executions."""
+    if len(members) < 2:
+        return None
+    means = np.array([m.mean() for m in members])
+    observed = float(means.var(ddof=1))
+    rounds = sum(m.size for m in members)
+    if rounds > len(members):
+        within = sum(float(((m - m.mean()) ** 2).sum()) for m in members) / (rounds - len(members))
+        observed -= within * float(np.mean([1.0 / m.size for m in members]))
+    return observed, len(members) - 1
+
+
+def between_executions(cells: Iterable[tuple[Sequence[float], Groups]]) -> Between | None:
+    """The between-execution component pooled over cells, each (positive round values,
+    their executions); None where no cell has two executions. The cells' estimates are
+    averaged by their degrees of freedom and the sum clipped at zero only once, so cells
+    whose executions happened to agree do not bias it upwards."""
+    parts = [_cell_component(_split(_logs(values, "between_executions"), groups))
+             for values, groups in cells]
+    found = [p for p in parts if p is not None]
+    if not found:
+        return None
+    df = sum(d for _, d in found)
+    return Between(max(0.0, sum(v * d for v, d in found) / df), float(df))
+
+
+def resample(values: np.ndarray, groups: Groups, rng: np.random.Generator, resamples: int,
+             between: Between | None = None) -> tuple[np.ndarray, float]:
+    """Bootstrap replicates of the median of `values` (logs, one per round), and the
+    number of independent units they stand on (for the t quantile of the tails).
+
+    One execution: the rounds are resampled, and are the units. Two or more: rounds are
+    resampled within each execution (what the rounds tell), and each replicate is moved
+    by a normal draw with the between-execution variance over the executions' count —
+    `between`, pooled over a run's cells, or this cell's own estimate where none is given
+    (a random-effects bootstrap, Davison & Hinkley §3.8 with a parametric top level); the
+    units are the Satterthwaite degrees of freedom of the two parts, plus one."""
+    members = _split(values, groups)
+    if len(members) < 2:
         picks = rng.integers(0, values.size, (resamples, values.size))
         return np.median(values[picks], axis=1), values.size
-    members = [values[keys == k] for k in labels]
-    width = max(m.size for m in members)
-    table = np.full((labels.size, width), np.nan)
-    sizes = np.array([m.size for m in members])
-    for i, m in enumerate(members):
-        table[i, :m.size] = m
-    chosen = rng.integers(0, labels.size, (resamples, labels.size))
-    # Within each chosen execution, `width` draws from its own rounds; the draws past
-    # its size are dropped, so each keeps its own number of rounds.
-    within = np.floor(rng.random((resamples, labels.size, width))
-                      * sizes[chosen][:, :, None]).astype(int)
-    drawn = table[chosen[:, :, None], within]
-    drawn[np.arange(width)[None, None, :] >= sizes[chosen][:, :, None]] = np.nan
-    return np.nanmedian(drawn.reshape(resamples, -1), axis=1), int(labels.size)
+    drawn = np.concatenate([m[rng.integers(0, m.size, (resamples, m.size))] for m in members],
+                           axis=1)
+    replicates = np.median(drawn, axis=1)
+    if between is None:
+        own = _cell_component(members)
+        assert own is not None
+        between = Between(max(0.0, own[0]), float(own[1]))
+    executions = len(members)
+    shift = between.variance / executions
+    within = float(replicates.var())
+    replicates = replicates + rng.normal(0.0, math.sqrt(shift), resamples)
+    df = satterthwaite([within, shift], [values.size - executions, between.df])
+    return replicates, 1.0 + df
 
 
 def _prediction(point: float, replicates: np.ndarray, rng: np.random.Generator,
@@ -177,32 +241,34 @@ def _logs(values: Sequence[float], what: str) -> np.ndarray:
 
 def median_interval(rounds: Sequence[float], groups: Groups = None,
                     confidence: float = CONFIDENCE, resamples: int = RESAMPLES,
-                    seed: int = 0) -> Estimate:
+                    seed: int = 0, between: Between | None = None) -> Estimate:
     """The median of the round medians, and the interval a repeat's would fall in."""
     logs = _logs(rounds, "median_interval")
     rng = np.random.default_rng(seed)
     point = float(np.median(logs))
-    replicates, units = resample(logs, groups, rng, resamples)
+    replicates, units = resample(logs, groups, rng, resamples, between)
     lo, hi = _prediction(point, replicates, rng, confidence, units)
     return Estimate(math.exp(point), math.exp(lo), math.exp(hi), logs.size)
 
 
 def paired_ratio_interval(numerator: Sequence[float], denominator: Sequence[float],
                           groups: Groups = None, confidence: float = CONFIDENCE,
-                          resamples: int = RESAMPLES, seed: int = 0, predict: bool = True
-                          ) -> Estimate:
+                          resamples: int = RESAMPLES, seed: int = 0, predict: bool = True,
+                          between: Between | None = None) -> Estimate:
     """A speedup from rounds paired in time: the median over rounds of
     numerator_r / denominator_r (two columns measured in the same round, so drift they
     share cancels), and the interval a repeat's would fall in (drift they do not share
-    widens it); with `predict` False, the confidence interval of this run's ratio (a
-    change between two environments judged within one run, `dlbench ab`)."""
+    widens it); `between` is the ratios' between-execution component pooled over a
+    column's rows (between_executions). With `predict` False, the confidence interval
+    of this run's ratio (a change between two environments judged within one run,
+    `dlbench ab`)."""
     if len(numerator) != len(denominator):
         raise ValueError("paired rounds must come in pairs")
     logs = _logs(numerator, "paired_ratio_interval") - _logs(denominator,
                                                             "paired_ratio_interval")
     rng = np.random.default_rng(seed)
     point = float(np.median(logs))
-    replicates, units = resample(logs, groups, rng, resamples)
+    replicates, units = resample(logs, groups, rng, resamples, between)
     if predict:
         lo, hi = _prediction(point, replicates, rng, confidence, units)
     else:
@@ -223,6 +289,10 @@ class RowRounds:
     paired: bool = True
     numerator_groups: Groups = None
     denominator_groups: Groups = None
+    # Between-execution components: the paired ratios' (`between`), or each side's.
+    between: Between | None = None
+    numerator_between: Between | None = None
+    denominator_between: Between | None = None
 
 
 def across_rows_interval(rows: Sequence[RowRounds], combine: str = "mean",
@@ -246,11 +316,14 @@ def across_rows_interval(rows: Sequence[RowRounds], combine: str = "mean",
             if num.size != den.size:
                 raise ValueError("paired rounds must come in pairs")
             points.append(np.median(num - den))
-            reps, units = resample(num - den, row.numerator_groups, rng, resamples)
+            reps, units = resample(num - den, row.numerator_groups, rng, resamples,
+                                   row.between)
         else:
             points.append(np.median(num) - np.median(den))
-            num_reps, num_units = resample(num, row.numerator_groups, rng, resamples)
-            den_reps, den_units = resample(den, row.denominator_groups, rng, resamples)
+            num_reps, num_units = resample(num, row.numerator_groups, rng, resamples,
+                                           row.numerator_between)
+            den_reps, den_units = resample(den, row.denominator_groups, rng, resamples,
+                                           row.denominator_between)
             reps, units = num_reps - den_reps, min(num_units, den_units)
         replicates.append(reps)
         variances.append(float(reps.var()))
@@ -263,21 +336,24 @@ def across_rows_interval(rows: Sequence[RowRounds], combine: str = "mean",
     else:
         tail = expanded_tail(confidence, units)
         lo, hi = point + np.quantile(combined - np.median(combined), [tail, 1 - tail])
-    return Estimate(math.exp(point), math.exp(lo), math.exp(hi), min(d + 1 for d in dfs))
+    return Estimate(math.exp(point), math.exp(lo), math.exp(hi),
+                    min(round(d + 1) for d in dfs))
 
 
 def change_interval(new: Sequence[float], base: Sequence[float],
                     new_groups: Groups = None, base_groups: Groups = None,
                     confidence: float = CONFIDENCE, resamples: int = RESAMPLES,
-                    seed: int = 0) -> Estimate:
+                    seed: int = 0, new_between: Between | None = None,
+                    base_between: Between | None = None) -> Estimate:
     """The change between two runs: median(new rounds) / median(base rounds), with a
     confidence interval from both runs' rounds resampled on their own (each run's error
-    is in it once: no prediction). `rounds` is the smaller side's count."""
+    is in it once: no prediction), each side's executions weighed by its own
+    between-execution component where given. `rounds` is the smaller side's count."""
     new_logs, base_logs = _logs(new, "change_interval"), _logs(base, "change_interval")
     rng = np.random.default_rng(seed)
     point = float(np.median(new_logs) - np.median(base_logs))
-    new_reps, new_units = resample(new_logs, new_groups, rng, resamples)
-    base_reps, base_units = resample(base_logs, base_groups, rng, resamples)
+    new_reps, new_units = resample(new_logs, new_groups, rng, resamples, new_between)
+    base_reps, base_units = resample(base_logs, base_groups, rng, resamples, base_between)
     units = 1 + satterthwaite([float(new_reps.var()), float(base_reps.var())],
                               [new_units - 1, base_units - 1])
     tail = expanded_tail(confidence, units)
@@ -289,7 +365,7 @@ def change_interval(new: Sequence[float], base: Sequence[float],
                     min(new_logs.size, base_logs.size))
 
 
-def satterthwaite(variances: Sequence[float], dfs: Sequence[int]) -> float:
+def satterthwaite(variances: Sequence[float], dfs: Sequence[float]) -> float:
     """Degrees of freedom of a sum of independent variance estimates; 0 when none has any."""
     total = sum(variances)
     parts = sum(v * v / d for v, d in zip(variances, dfs, strict=True) if d > 0)
@@ -323,17 +399,26 @@ def instability(samples: Sequence[float], sizes: Sequence[int]) -> Instability |
     return Instability(between, within, float(medians.min()), float(medians.max()))
 
 
-def summary(samples: Sequence[float], sizes: Sequence[int], groups: Groups = None) -> dict:
+def summary(samples: Sequence[float], sizes: Sequence[int], groups: Groups = None,
+            between: Between | None = None) -> dict:
     """A result's "stats": the samples' own statistics (stats.summarize), with the median
     and its interval taken from the rounds where there are two or more: the median of
     the round medians, and the interval a repeat's would fall in. With one round the
-    samples' distribution-free interval stays, and "interval" says which it is."""
+    samples' distribution-free interval stays, and "interval" says which it is. Rounds of
+    two executions or more add "executions": their count and the between-execution
+    component the interval used (`between`, pooled over the run's cells, or the case's
+    own)."""
     d = stats.summarize(samples).to_dict()
     d["rounds"] = len(sizes)
     if len(sizes) < 2:
         d["interval"] = "samples"
         return d
-    estimate = median_interval(round_medians(samples, sizes), groups)
+    medians = round_medians(samples, sizes)
+    estimate = median_interval(medians, groups, between=between)
     d.update(median=estimate.value, ci95=[estimate.lo, estimate.hi], ci_coverage=CONFIDENCE,
              interval="repeat")
+    if groups is not None and len(set(groups)) >= 2:
+        used = between or between_executions([(medians, groups)])
+        assert used is not None
+        d["executions"] = used.to_dict(len(set(groups)))
     return d

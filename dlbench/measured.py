@@ -10,7 +10,7 @@ warnings. A case that produced no samples becomes a Result through `failed`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -81,6 +81,32 @@ def result(spec: CaseSpec, m: Measured, environment_record: Mapping[str, Any] | 
     if (r.compiler or {}).get("recompiles_while_sampling"):  # compile time in the samples
         warnings.append(stats.QualityWarning.RECOMPILED.value)
     return replace(r, fraction_of_peak=fraction, warnings=tuple(warnings))
+
+
+def pool_executions(results: Sequence[Result]) -> list[Result]:
+    """The results of a run of two executions or more (--repeat), each median's interval
+    taken again with the between-execution component pooled over the cases of its worker
+    (intervals.between_executions): a case's own two or three executions say little of
+    how much a fresh process moves it, its worker's cases together say it well. Results
+    of one execution, and failed ones, stay as they are."""
+    def repeated(r: Result) -> bool:
+        return r.status == "ok" and len(set(r.round_executions().values())) >= 2
+
+    pooled: dict[str, list[Result]] = {}
+    for r in filter(repeated, results):
+        pooled.setdefault(r.spec.label, []).append(r)
+    between = {label: intervals.between_executions(
+        (list(r.round_medians().values()), list(r.round_executions().values())) for r in rs)
+        for label, rs in pooled.items()}
+    out = []
+    for r in results:
+        component = between.get(r.spec.label)
+        if component is not None and repeated(r):
+            summary = intervals.summary(r.samples_s, r.round_sizes,
+                                        [round_.execution for round_ in r.rounds], component)
+            r = replace(r, stats={**r.stats, **summary} if r.stats else summary)
+        out.append(r)
+    return out
 
 
 def failed(spec: CaseSpec, status: str, error: str, verify: Mapping[str, Any] | None = None,

@@ -190,6 +190,8 @@ class Runner:
             for window in windows:
                 self._measure_window(window, references, cases)
         self.stop()
+        if self.plan.repeat > 1:
+            self.results = measured.pool_executions(self.results)
 
     def in_plan_order(self) -> list[Result]:
         """The results so far in the plan's order (they finish in another: a row's cases

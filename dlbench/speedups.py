@@ -35,9 +35,17 @@ class Sides:
     numerator_groups: tuple[int, ...]  # each round's execution (--repeat)
     denominator_groups: tuple[int, ...]
 
-    def row(self) -> intervals.RowRounds:
+    numerator_between: intervals.Between | None = None  # each side's, stored by its run
+    denominator_between: intervals.Between | None = None
+
+    def row(self, between: intervals.Between | None = None) -> intervals.RowRounds:
         return intervals.RowRounds(self.numerator, self.denominator, self.paired,
-                                   self.numerator_groups, self.denominator_groups)
+                                   self.numerator_groups, self.denominator_groups, between,
+                                   self.numerator_between, self.denominator_between)
+
+    @property
+    def ratios(self) -> tuple[float, ...]:
+        return tuple(n / d for n, d in zip(self.numerator, self.denominator, strict=True))
 
 
 def sides(numerator: Result, denominator: Result) -> Sides | None:
@@ -54,7 +62,25 @@ def sides(numerator: Result, denominator: Result) -> Sides | None:
             return Sides(tuple(num[k] for k in common), tuple(den[k] for k in common), True,
                          groups, groups)
     return Sides(tuple(num.values()), tuple(den.values()), False,
-                 tuple(num_groups.values()), tuple(den_groups.values()))
+                 tuple(num_groups.values()), tuple(den_groups.values()),
+                 _stored_between(numerator), _stored_between(denominator))
+
+
+def _stored_between(r: Result) -> intervals.Between | None:
+    return intervals.Between.from_dict((r.stats or {}).get("executions"))
+
+
+def between(pairs: Sequence[tuple[Result, Result]]) -> intervals.Between | None:
+    """The between-execution component of one column's paired speedups, pooled over its
+    rows (baseline, column) — None where no row has two executions (--repeat). A speedup
+    of a row moves between executions less than either time does (drift both columns
+    share cancels), so it has a component of its own, not the sum of the sides'."""
+    cells = []
+    for b, c in pairs:
+        pair = sides(b, c)
+        if pair is not None and pair.paired and len(set(pair.numerator_groups)) >= 2:
+            cells.append((pair.ratios, pair.numerator_groups))
+    return intervals.between_executions(cells) if cells else None
 
 
 # How a speedup was taken, as the notes under a table say it.
@@ -71,20 +97,25 @@ def how(baseline: Result, column: Result) -> str:
     return "samples" if pair is None else "paired" if pair.paired else "runs"
 
 
-def speedup(baseline: Result, column: Result) -> Estimate:
-    """baseline time / column time: above 1, the column is faster."""
+def speedup(baseline: Result, column: Result,
+            pooled: intervals.Between | None = None) -> Estimate:
+    """baseline time / column time: above 1, the column is faster. `pooled`: the
+    column's between-execution component (`between`), where the run had executions."""
     pair = sides(baseline, column)
     if pair is None:
         point, lo, hi = stats.ratio_ci(baseline.samples_s, column.samples_s)
         return Estimate(point, lo, hi, 1)
     if pair.paired:
         return intervals.paired_ratio_interval(pair.numerator, pair.denominator,
-                                               pair.numerator_groups)
+                                               pair.numerator_groups, between=pooled)
     return intervals.change_interval(pair.numerator, pair.denominator,
-                                     pair.numerator_groups, pair.denominator_groups)
+                                     pair.numerator_groups, pair.denominator_groups,
+                                     new_between=pair.numerator_between,
+                                     base_between=pair.denominator_between)
 
 
-def across_rows(pairs: Sequence[tuple[Result, Result]], combine: str = "mean") -> Estimate:
+def across_rows(pairs: Sequence[tuple[Result, Result]], combine: str = "mean",
+                pooled: intervals.Between | None = None) -> Estimate:
     """The geometric mean ("mean") or median of baseline/column over rows, each row a
     (baseline, column) pair of results, with the interval a repeat's would fall in."""
     rows = [sides(b, c) for b, c in pairs]
@@ -92,5 +123,5 @@ def across_rows(pairs: Sequence[tuple[Result, Result]], combine: str = "mean") -
         samples = [(b.samples_s, c.samples_s) for b, c in pairs]
         how = stats.geomean_ratio_ci if combine == "mean" else stats.median_ratio_ci
         return Estimate(*how(samples), rounds=1)
-    return intervals.across_rows_interval([row.row() for row in rows if row is not None],
-                                          combine)
+    return intervals.across_rows_interval(
+        [row.row(pooled) for row in rows if row is not None], combine)

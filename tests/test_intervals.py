@@ -143,11 +143,62 @@ def test_executions_are_resampled_first_so_their_differences_widen():
     assert intervals.median_interval(same, groups).rel_width < 0.05
 
 
-def test_resample_keeps_each_executions_own_number_of_rounds():
+def executions(rng, count, rounds, between_sd, within_sd, level=1e-3):
+    """One cell's round medians and their executions: each execution settles at a level
+    of its own (between_sd), its rounds scatter around it (within_sd)."""
+    values, groups = [], []
+    for e in range(count):
+        shift = rng.normal(0, between_sd)
+        values += list(level * np.exp(shift + rng.normal(0, within_sd, rounds)))
+        groups += [e] * rounds
+    return np.array(values), groups
+
+
+def test_the_between_execution_component_pooled_over_cells_finds_the_machines_spread():
+    rng = np.random.default_rng(3)
+    cells = [executions(rng, 3, 4, 0.05, 0.01) for _ in range(30)]
+    found = intervals.between_executions(cells)
+    assert found.df == 60  # two per cell of three executions
+    assert 0.035 < math.sqrt(found.variance) < 0.065
+    # Executions that agree (all the spread is the rounds'): the component is about nil.
+    quiet = intervals.between_executions(executions(rng, 3, 4, 0.0, 0.02) for _ in range(30))
+    assert math.sqrt(quiet.variance) < 0.01
+    # One execution per cell tells nothing of it.
+    assert intervals.between_executions([executions(rng, 1, 4, 0.05, 0.01)]) is None
+
+
+def test_within_executions_rounds_are_resampled_in_place():
     values = np.log(np.array([1.0, 1.0, 1.0, 2.0]))
-    reps, units = intervals.resample(values, [0, 0, 0, 1], np.random.default_rng(0), 4000)
-    assert units == 2
-    # Execution 1 alone (drawn twice, p = 1/4) gives median 2; both: a median of 1.0's and
-    # one 2.0 = 1.0 — never anything in between.
-    assert set(np.round(np.exp(reps), 6)) <= {1.0, 2.0, round(math.sqrt(2.0), 6)}
-    assert np.mean(np.isclose(np.exp(reps), 2.0)) == pytest.approx(0.25, abs=0.03)
+    reps, _ = intervals.resample(values, [0, 0, 0, 1], np.random.default_rng(0), 1000,
+                                 intervals.Between(0.0, 10.0))
+    # Each execution keeps its own rounds: three 1.0s and one 2.0, whose median is 1.0.
+    assert np.allclose(np.exp(reps), 1.0)
+
+
+def test_a_pooled_component_makes_two_executions_hold_on_the_next_run():
+    """Calibration in miniature: a run of two executions predicts where the next run's
+    median falls. Each cell's own component (one degree of freedom) is a guess: its
+    intervals are now far too narrow, now far too wide, and miss often; pooled over the
+    run's cells they hold at a steady width."""
+    rng = np.random.default_rng(11)
+    trials = 120
+    hits = {"own": 0, "pooled": 0}
+    widths: dict[str, list[float]] = {"own": [], "pooled": []}
+    for _ in range(trials):
+        run = [executions(rng, 2, 5, 0.06, 0.01) for _ in range(12)]
+        values, groups = run[0]
+        following = np.median(executions(rng, 2, 5, 0.06, 0.01)[0])
+        for name, between in (("own", None), ("pooled", intervals.between_executions(run))):
+            estimate = intervals.median_interval(values, groups, resamples=2000,
+                                                 between=between)
+            hits[name] += estimate.lo <= following <= estimate.hi
+            widths[name].append(estimate.rel_width)
+    assert hits["pooled"] / trials >= 0.9
+    assert hits["own"] < hits["pooled"]
+    # The width a perfectly known SD gives: 2 * 1.96 * sqrt(2) * 0.06 / sqrt(2) ~ 0.24.
+    assert 0.2 < np.median(widths["pooled"]) < 0.35
+
+    def scatter(w):
+        return np.percentile(w, 90) / np.percentile(w, 10)
+
+    assert scatter(widths["own"]) > 3 * scatter(widths["pooled"])

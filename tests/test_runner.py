@@ -6,9 +6,10 @@ from dataclasses import replace
 
 import pytest
 
+from dlbench import measured
 from dlbench.measure import MeasureConfig
 from dlbench.planning import Plan
-from dlbench.results import CaseSpec
+from dlbench.results import CaseSpec, Round
 from dlbench.runner import Runner
 from tests.helpers import case
 
@@ -133,3 +134,53 @@ def test_repeat_measures_again_in_fresh_workers_and_pools_the_rounds():
     assert len({e.pid for e in events if e.kind == "block"}) == 2  # a fresh process each
     assert [e.kind for e in events].count("case_done") == 1  # one result, after the last
     assert sum(r.n for r in result.rounds) == len(result.samples_s)
+    # Its interval stands on the between-execution component its worker's cases share.
+    executions = result.stats["executions"]
+    assert executions["count"] == 2 and executions["df"] == 1
+    assert executions["between_sd"] >= 0
+
+
+def test_pooling_gives_a_workers_cases_one_between_execution_component():
+    def repeated(spec, levels):
+        samples, rounds = [], []
+        for index, level in enumerate(levels):
+            samples += [level, level * 1.01, level * 0.99]
+            rounds.append(Round(3, index, float(index), index // 3))
+        return measured.result(spec, measured.Measured(tuple(samples), tuple(rounds)))
+
+    cases = [case(size=n, dtype="float32", backend="numpy") for n in (64, 128, 256)]
+    # Three cases, two executions of three rounds each, the second 10% slower or faster.
+    results = [repeated(spec, [1.0, 1.0, 1.0, 1.1, 1.1, 1.1] if i % 2 else
+                        [1.0, 1.0, 1.0, 0.9, 0.9, 0.9]) for i, spec in enumerate(cases)]
+    single = measured.result(cases[0], measured.Measured((1.0, 1.0, 1.0), ()))
+    pooled = measured.pool_executions([*results, single])
+    components = {tuple(sorted(r.stats["executions"].items())) for r in pooled[:3]}
+    assert len(components) == 1  # one component for the worker's three cases
+    (component,) = components
+    assert dict(component)["df"] == 3 and dict(component)["between_sd"] > 0.05
+    assert "executions" not in pooled[3].stats  # one execution: left as it was
+    assert [r.median for r in pooled[:3]] == [r.median for r in results]
+
+
+def test_a_columns_speedups_pool_their_own_between_execution_component():
+    from dlbench import speedups
+
+    def repeated(backend, n, levels):
+        samples, rounds = [], []
+        for index, level in enumerate(levels):
+            samples += [level] * 3
+            rounds.append(Round(3, index, float(index), index // 2))
+        spec = case(size=n, dtype="float32", backend=backend)
+        return replace(measured.result(spec, measured.Measured(tuple(samples), tuple(rounds))),
+                       run="r1")
+
+    # Two executions of two rounds; the machine is 20% slower in the second for both
+    # columns: the speedup does not move, so its component is nil while the times' is not.
+    pairs = [(repeated("numpy", n, [1.0, 1.01, 1.2, 1.21]),
+              repeated("torch", n, [0.5, 0.5, 0.6, 0.6])) for n in (64, 128, 256, 512)]
+    ratio = speedups.between(pairs)
+    assert ratio.df == 4 and ratio.variance < 1e-4
+    times = measured.pool_executions([b for b, _ in pairs])[0].stats["executions"]
+    assert times["between_sd"] > 0.1
+    steady = speedups.speedup(*pairs[0], pooled=ratio)
+    assert steady.value == pytest.approx(2.0, rel=0.02) and steady.rel_width < 0.05

@@ -200,7 +200,9 @@ def _from_rounds(base: Timing, new: Timing, confidence: float, resamples: int
     flagged with it, docs/measurements.md), where the bootstrap interval of the median's
     ratio, from few rounds, stays honest about how little two runs can tell."""
     estimate = intervals.change_interval(new.rounds, base.rounds, new.round_groups or None,
-                                         base.round_groups or None, confidence, resamples)
+                                         base.round_groups or None, confidence, resamples,
+                                         new_between=new.between,
+                                         base_between=base.between)
     return estimate.value, estimate.lo, estimate.hi, None, ""
 
 

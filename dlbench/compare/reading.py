@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlbench import results, schema
+from dlbench import intervals, results, schema
 from dlbench.compare.environments import environment_facts, flatten
 from dlbench.errors import ResultFileError
 from dlbench.machine import UNKNOWN_CPU, UNKNOWN_HOST, Hardware, hardware
@@ -35,6 +35,8 @@ class Timing:
     # then stand on the spread between rounds, not between samples.
     rounds: tuple[float, ...] = ()
     round_groups: tuple[int, ...] = ()  # each round's execution (--repeat)
+    # The between-execution component its run pooled over its worker's cases (--repeat).
+    between: intervals.Between | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def timing(r: results.Result, ident: str | None = None) -> Timing:
     return Timing(id=ident or r.spec.id, status=r.status, error=r.error,
                   samples=tuple(r.samples_s), median=median, iqr=s.get("iqr"),
                   n=len(r.samples_s) or int(s.get("n") or 0), rounds=rounds,
-                  round_groups=groups)
+                  round_groups=groups, between=intervals.Between.from_dict(s.get("executions")))
 
 
 def from_document(doc: results.RunDocument, path: str) -> Source:

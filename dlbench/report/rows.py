@@ -10,10 +10,10 @@ can share one table ("host: torch-cpu"); `speedup_table` labels them by backend.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from dlbench import backends, breakeven, speedups, stats
+from dlbench import backends, breakeven, intervals, speedups, stats
 from dlbench.i18n import N_, _, ngettext
 from dlbench.report.cells import (
     Cell,
@@ -101,6 +101,7 @@ def labelled_table(labelled: Sequence[tuple[str, Result]],
     if baseline not in columns:
         baseline = None
     else:
+        pooled = _pooled(baseline, columns, rows.values())
         done = 0
         for row in rows.values():
             done += len(row.cells)
@@ -109,11 +110,12 @@ def labelled_table(labelled: Sequence[tuple[str, Result]],
                 continue
             for column, cell in row.cells.items():
                 if cell.result.status == "ok" and cell.result.samples_s:
-                    estimate = speedups.speedup(base.result, cell.result)
+                    estimate = speedups.speedup(base.result, cell.result,
+                                                pooled.get(column))
                     row.cells[column] = replace(cell, speedup=(
                         estimate.value, estimate.lo, estimate.hi))
             tick(done, len(labelled))
-        geomeans = _geomeans(baseline, columns, rows.values())
+        geomeans = _geomeans(baseline, columns, rows.values(), pooled)
     tick(len(labelled), len(labelled))
     return SpeedupTable(baseline, tuple(columns), tuple(rows.values()), tuple(codes), geomeans,
                         find_crossovers(baseline, tuple(columns), tuple(rows.values())))
@@ -167,14 +169,30 @@ def order_columns(columns: Sequence[str], first: Mapping[str, Result], baseline:
     return sorted(columns, key=key)
 
 
-def _geomeans(baseline: str, columns: Sequence[str], rows: Sequence[Row]) -> dict[str, GeoMean]:
+def _pooled(baseline: str, columns: Sequence[str], rows: Iterable[Row]
+            ) -> dict[str, intervals.Between]:
+    """Each column's between-execution component of its speedups, pooled over its rows."""
+    out = {}
+    for column in columns:
+        pairs = [(row.cells[baseline].result, row.cells[column].result) for row in rows
+                 if column != baseline and baseline in row.cells and column in row.cells
+                 and row.cells[baseline].result.status == row.cells[column].result.status
+                 == "ok"]
+        found = speedups.between(pairs)
+        if found is not None:
+            out[column] = found
+    return out
+
+
+def _geomeans(baseline: str, columns: Sequence[str], rows: Sequence[Row],
+              pooled: Mapping[str, intervals.Between]) -> dict[str, GeoMean]:
     out = {}
     for column in columns:
         pairs = [(row.cells[baseline].result, row.cells[column].result)
                  for row in rows
                  if column != baseline and column in row.cells and row.cells[column].speedup]
         if len(pairs) >= 2:  # the mean of one row is that row's cell
-            estimate = speedups.across_rows(pairs)
+            estimate = speedups.across_rows(pairs, pooled=pooled.get(column))
             out[column] = GeoMean(estimate.value, estimate.lo, estimate.hi, rows=len(pairs))
     return out
 
