@@ -7,13 +7,23 @@ alpha), as a CI job judges a pull request's run against the main branch's:
 * **A/A** (nothing injected): how many pairs would fail the gate, and how many of the
   comparisons are flagged `slower`. The target is at most 5% of the comparisons.
 * **power** (`--inject KEY=VALUE`, set in the environment of every second run, e.g.
-  `OPENBLAS_CORETYPE=Sandybridge`, which makes NumPy's GEMM use an older, slower kernel):
+  `OPENBLAS_CORETYPE=Sandybridge`, which makes NumPy's GEMM use an older, slower kernel,
+  or `EXTRA_WORK=1.15` with benchmarks/injected_work.py, a kernel doing 15% more work):
   for the pairs where the new run carries the change, how often each benchmark is
   flagged `slower`, with the ratio measured — a benchmark the change slows by more than
-  the threshold should be flagged in most pairs, the others in few.
+  the threshold should be flagged in most pairs, the others in few. With `--affects
+  TEXT`, the benchmarks whose id lacks TEXT are the A/A control in every pair, so one
+  series of runs gives both figures.
 
     python benchmarks/gate_calibration.py [--runs 6] [--out DIR] [--inject K=V] [-- run options]
-    python benchmarks/gate_calibration.py --analyze DIR [--inject K=V]
+    python benchmarks/gate_calibration.py --analyze DIR [--inject K=V] [--affects TEXT]
+
+The 15% check of the issue "honest intervals" (20 runs, 10 pairs towards the change, 19
+pairs of A/A control):
+
+    python benchmarks/gate_calibration.py --runs 20 --inject EXTRA_WORK=1.15 \
+        --affects extra_work -- --workload-file benchmarks/injected_work.py \
+        --workload matmul,conv2d,mlp_train_step,bandwidth,extra_work
 
 The default selection is the `ci` suite on NumPy and torch (one thread per backend, as
 docs/ci-example.yml runs it).
@@ -61,16 +71,23 @@ def judge_pairs(paths: list[Path]):
     return [judging.compare(a, b) for a, b in zip(sources, sources[1:], strict=False)]
 
 
-def report(paths: list[Path], inject: list[str]) -> None:
+def report(paths: list[Path], inject: list[str], affects: str | None = None) -> None:
     comparisons = judge_pairs(paths)
     plain = [c for i, c in enumerate(comparisons)
              if not injected(i, inject) and not injected(i + 1, inject)]
+    if affects is not None:  # the untouched benchmarks of every pair are the control
+        plain = comparisons
+
+    def control(row) -> bool:
+        return affects is None or affects not in row.id
+
     if plain or not inject:
         aa = comparisons if not inject else plain
-        judged = [r for c in aa for r in c.rows if r.ratio is not None]
+        judged = [r for c in aa for r in c.rows if r.ratio is not None and control(r)]
         slower = [r for r in judged if r.verdict == "slower"]
         changes = [abs(r.ratio - 1.0) for r in judged]
-        print(f"A/A: {sum(c.failed() for c in aa)} of {len(aa)} pairs fail the gate; "
+        failing = sum(any(r.verdict == "slower" for r in c.rows if control(r)) for c in aa)
+        print(f"A/A: {failing} of {len(aa)} pairs would fail the gate; "
               f"{len(slower)} of {len(judged)} comparisons flagged slower "
               f"({len(slower) / max(len(judged), 1):.1%}); median |change| "
               f"{statistics.median(changes):.1%}, largest {max(changes):.1%}")
@@ -100,6 +117,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("gate-runs"))
     ap.add_argument("--inject", action="append", default=[], metavar="KEY=VALUE",
                     help="environment change of every second run (repeatable)")
+    ap.add_argument("--affects", help="text in the ids of the benchmarks the injection "
+                    "changes: the others are the A/A control of every pair")
     ap.add_argument("--analyze", type=Path, help="only analyse the run-*.json files there")
     ap.add_argument("extra", nargs="*", help="more `dlbench run` options, after --")
     args = ap.parse_args()
@@ -109,7 +128,7 @@ def main() -> None:
         paths = sorted(args.analyze.glob("run-*.json"))
     else:
         paths = make_runs(args.out, args.runs, args.inject, args.extra)
-    report(paths, args.inject)
+    report(paths, args.inject, args.affects)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from dlbench import machine, results
 from dlbench.errors import ResultFileError
@@ -32,6 +33,10 @@ MIN_OUTSIDE = 3
 MIN_OUTSIDE_FRACTION = 0.25
 # Earlier files looked at, newest first: the output folder may hold a long history.
 MAX_CANDIDATES = 20
+# Earlier runs whose medians widen this run's intervals (between_runs.py): the recent
+# past of the machine, not its whole history.
+EARLIER_RUNS = 5
+SAME_SETTINGS = ("threads", "cache", "tf32")
 
 
 @dataclass(frozen=True)
@@ -74,25 +79,45 @@ def compare_runs(now: Iterable[results.Result], earlier: Iterable[results.Result
                        statistics.median(abs(c) for c, _ in changes), ident, change)
 
 
-def previous_run(folder: Path, this: Path, created: str, environment: dict
-                 ) -> tuple[Path, results.RunDocument] | None:
-    """The newest result file in `folder` made before `created` on this machine, other
-    than `this`; None when there is none (unreadable files are passed over: they are
-    not this run's business)."""
+def earlier_runs(folder: Path, this: Path, created: str, environment: dict,
+                 settings: Mapping[str, Any] | None = None, limit: int = EARLIER_RUNS
+                 ) -> list[tuple[Path, results.RunDocument]]:
+    """Up to `limit` result files in `folder` made before `created` on this machine with
+    the same key libraries (and, given `settings`, the same threads, cache and TF32:
+    they change what a case measures), other than `this`, newest first (unreadable files
+    are passed over: they are not this run's business)."""
     try:
         candidates = sorted((p for p in folder.glob("*.json") if p.resolve() != this.resolve()),
                             key=lambda p: p.stat().st_mtime, reverse=True)
     except OSError:
-        return None
+        return []
+    found = []
     for path in candidates[:MAX_CANDIDATES]:
         try:
             doc = results.load(path)
         except (ResultFileError, OSError, ValueError):
             continue
         gap = minutes_between(doc.created, created)
-        if gap is not None and gap > 0 and machine.same_machine(doc.environment, environment):
-            return path, doc
-    return None
+        if (gap is not None and gap > 0 and same_setup(doc.environment, environment)
+                and (settings is None or all(doc.settings.get(k) == settings.get(k)
+                                             for k in SAME_SETTINGS))):
+            found.append((path, doc))
+            if len(found) == limit:
+                break
+    return found
+
+
+def previous_run(folder: Path, this: Path, created: str, environment: dict
+                 ) -> tuple[Path, results.RunDocument] | None:
+    """The newest of `earlier_runs`; None when there is none."""
+    found = earlier_runs(folder, this, created, environment, limit=1)
+    return found[0] if found else None
+
+
+def same_setup(a: dict, b: dict) -> bool:
+    """One machine with the same key libraries (machine.fingerprint): a run after a
+    library upgrade may differ for a reason, and the difference is not the machine's."""
+    return machine.fingerprint(a) == machine.fingerprint(b)
 
 
 def since_previous(doc: results.RunDocument, path: Path) -> BetweenRuns | None:

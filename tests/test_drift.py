@@ -55,7 +55,8 @@ def test_cells_without_rounds_or_in_common_are_left_out():
     assert drift.compare_runs(run([2.0] * 10)[:4], earlier, "e.json") is None
 
 
-def test_the_previous_run_is_the_newest_earlier_file_of_the_same_machine(tmp_path):
+def test_the_previous_run_is_the_newest_earlier_file_of_the_same_machine_and_libraries(
+        tmp_path):
     def save(name, created, factors, environment=ENV):
         doc = replace(document(*run(factors), environment=environment), created=created)
         path = tmp_path / name
@@ -65,6 +66,8 @@ def test_the_previous_run_is_the_newest_earlier_file_of_the_same_machine(tmp_pat
     save("a.json", "2026-12-06T10:00:00+00:00", [1.0] * 10)
     save("other-machine.json", "2026-12-06T10:30:00+00:00", [1.0] * 10,
          environment={**ENV, "host": "elsewhere"})
+    save("torch-upgrade.json", "2026-12-06T10:40:00+00:00", [1.0] * 10,
+         environment={**ENV, "libraries": {**ENV["libraries"], "torch": "2.14.0+cpu"}})
     (tmp_path / "notes.json").write_text('{"not": "a result file"}')
     path, doc = save("b.json", "2026-12-06T11:00:00+00:00",
                      [1.3, 1.0, 1.3, 1.0, 1.3, 1.0, 1.3, 1.0, 1.3, 1.0])

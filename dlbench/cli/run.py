@@ -6,6 +6,7 @@ import inspect
 import socket
 import sys
 import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -17,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from dlbench import (
     __version__,
     backends,
+    between_runs,
     drift,
     environment,
     planning,
@@ -32,7 +34,7 @@ from dlbench.cli.gate import AB_KEY, AbRun, Gate
 from dlbench.cli.options import positive_ints, split
 from dlbench.distributed import DEFAULT_TIMEOUT_S, in_torchrun
 from dlbench.errors import UsageError
-from dlbench.i18n import _
+from dlbench.i18n import _, ngettext
 from dlbench.planning import Plan, Selection, build
 from dlbench.report import csv as csv_report
 from dlbench.report import epoch, headline, markdown, terminal
@@ -304,7 +306,9 @@ def run(
         runner.stop(kill=True)
         interrupted = True
     env_record["backends"] = runner.backend_descriptions()
-    doc = saver.save(runner.in_plan_order(), interrupted=interrupted)
+    finished, between = _with_earlier_runs(runner.in_plan_order(), path, saver.doc.created,
+                                           env_record, plan, not (interrupted or no_save))
+    doc = saver.save(finished, interrupted=interrupted)
     if interrupted:
         console.message(_("interrupted: {count} finished result(s) saved to {path}").format(
             count=len(doc.results), path=path) if not no_save else _("interrupted"),
@@ -314,11 +318,47 @@ def run(
         _show(doc, fmt, baseline, wide)
     if not quiet and not no_save:
         console.message(_("saved {path}").format(path=path))
-        _say_drift(drift.since_previous(doc, path))
+        _say_drift(between)
+        _say_widened(doc.results)
     code = gate.finish(doc, path) if gate else console.EXIT_OK
     _exit_on_failures(doc)
     if code:
         raise typer.Exit(code)
+
+
+def _with_earlier_runs(finished: list[results.Result], path: Path, created: str,
+                       env_record: dict, plan: Plan, look: bool
+                       ) -> tuple[list[results.Result], drift.BetweenRuns | None]:
+    """The previous runs of this machine beside this one (where `look`: a finished,
+    saved run): the drift note judges this run's own intervals against the newest, and
+    all of them widen the intervals by the drift between runs that no run sees from
+    inside (between_runs.py)."""
+    if not look:
+        return finished, None
+    earlier = drift.earlier_runs(path.parent, path, created, env_record, plan.settings())
+    if not earlier:
+        return finished, None
+    newest_path, newest = earlier[0]
+    between = drift.compare_runs(finished, newest.results, str(newest_path),
+                                 drift.minutes_between(newest.created, created))
+    return between_runs.widen(finished, [doc for _, doc in earlier]), between
+
+
+def _say_widened(finished: Sequence[results.Result]) -> None:
+    """Which earlier runs widened the intervals, and by how much."""
+    records = [r.stats["between_runs"] for r in finished
+               if r.stats and isinstance(r.stats.get("between_runs"), dict)]
+    if not records:
+        return
+    runs = max(int(rec.get("runs", 0)) for rec in records)
+    largest = max(float(rec.get("sd", 0.0)) for rec in records)
+    console.note(ngettext(
+        "95% intervals include the drift between runs, measured against {runs} earlier run "
+        "of this machine in this folder (SD up to {sd:.0%} a run); a run in a fresh folder "
+        "shows only what it saw itself.",
+        "95% intervals include the drift between runs, measured against {runs} earlier runs "
+        "of this machine in this folder (SD up to {sd:.0%} a run); a run in a fresh folder "
+        "shows only what it saw itself.", runs).format(runs=runs, sd=largest))
 
 
 def _say_drift(between: drift.BetweenRuns | None) -> None:

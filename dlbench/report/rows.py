@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from dlbench import backends, breakeven, intervals, speedups, stats
+from dlbench import backends, between_runs, breakeven, intervals, speedups, stats
 from dlbench.i18n import N_, _, ngettext
 from dlbench.report.cells import (
     Cell,
@@ -102,6 +102,7 @@ def labelled_table(labelled: Sequence[tuple[str, Result]],
         baseline = None
     else:
         pooled = _pooled(baseline, columns, rows.values())
+        taken: dict[str, list[tuple[Result, Result, intervals.Estimate]]] = {}
         done = 0
         for row in rows.values():
             done += len(row.cells)
@@ -112,10 +113,17 @@ def labelled_table(labelled: Sequence[tuple[str, Result]],
                 if cell.result.status == "ok" and cell.result.samples_s:
                     estimate = speedups.speedup(base.result, cell.result,
                                                 pooled.get(column))
-                    row.cells[column] = replace(cell, speedup=(
-                        estimate.value, estimate.lo, estimate.hi))
+                    taken.setdefault(column, []).append((base.result, cell.result, estimate))
             tick(done, len(labelled))
-        geomeans = _geomeans(baseline, columns, rows.values(), pooled)
+        drift = {column: between_runs.speedup_component(cells)
+                 for column, cells in taken.items()}
+        for column, cells in taken.items():
+            for _, result, estimate in cells:
+                component = drift[column]
+                e = component.widen_estimate(estimate) if component else estimate
+                row = rows[result.spec.row_key]
+                row.cells[column] = replace(row.cells[column], speedup=(e.value, e.lo, e.hi))
+        geomeans = _geomeans(baseline, columns, rows.values(), pooled, drift)
     tick(len(labelled), len(labelled))
     return SpeedupTable(baseline, tuple(columns), tuple(rows.values()), tuple(codes), geomeans,
                         find_crossovers(baseline, tuple(columns), tuple(rows.values())))
@@ -185,7 +193,10 @@ def _pooled(baseline: str, columns: Sequence[str], rows: Iterable[Row]
 
 
 def _geomeans(baseline: str, columns: Sequence[str], rows: Sequence[Row],
-              pooled: Mapping[str, intervals.Between]) -> dict[str, GeoMean]:
+              pooled: Mapping[str, intervals.Between],
+              drift: Mapping[str, between_runs.Component | None]) -> dict[str, GeoMean]:
+    """Each column's geometric mean speedup over its rows, widened as its cells are by
+    the drift between runs (a bound: the rows' drifts need not add up in a mean)."""
     out = {}
     for column in columns:
         pairs = [(row.cells[baseline].result, row.cells[column].result)
@@ -193,6 +204,9 @@ def _geomeans(baseline: str, columns: Sequence[str], rows: Sequence[Row],
                  if column != baseline and column in row.cells and row.cells[column].speedup]
         if len(pairs) >= 2:  # the mean of one row is that row's cell
             estimate = speedups.across_rows(pairs, pooled=pooled.get(column))
+            component = drift.get(column)
+            if component is not None:
+                estimate = component.widen_estimate(estimate)
             out[column] = GeoMean(estimate.value, estimate.lo, estimate.hi, rows=len(pairs))
     return out
 
