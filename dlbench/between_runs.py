@@ -15,8 +15,9 @@ method of moments as intervals.between_executions estimates its own).
 
 Each interval is then widened on each side to √(own² + (t·√(2B))²) in logs. The result
 keeps the evidence (stats["between_runs"]: the earlier runs' medians by run, B's SD and
-degrees of freedom), so a speedup's interval is widened the same way from its own
-ratios (`speedup_component`, per column), wherever the file is read.
+degrees of freedom, the interval before widening), so a speedup's interval is widened
+the same way from its own ratios (`speedup_component`, per column), wherever the file
+is read.
 """
 
 from __future__ import annotations
@@ -116,9 +117,19 @@ def widen(results: Sequence[Result], earlier: Sequence[RunDocument]) -> list[Res
             lo, hi = c.widen(r.median, *r.stats["ci95"])
             r = replace(r, stats={**r.stats, "ci95": [lo, hi], "between_runs": {
                 "runs": c.runs, "sd": math.sqrt(c.variance), "df": c.df,
-                "earlier": history[i]}})
+                "own_ci95": list(r.stats["ci95"]), "earlier": history[i]}})
         out.append(r)
     return out
+
+
+def own_interval(r: Result) -> tuple[float, float] | None:
+    """The median's interval from this run alone (before `widen`), None without one."""
+    s = r.stats or {}
+    record = s.get("between_runs")
+    if isinstance(record, dict) and record.get("own_ci95"):
+        lo, hi = record["own_ci95"]
+        return float(lo), float(hi)
+    return (float(s["ci95"][0]), float(s["ci95"][1])) if s.get("ci95") else None
 
 
 def earlier_medians(r: Result) -> Mapping[str, float]:

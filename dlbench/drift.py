@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dlbench import machine, results
+from dlbench import between_runs, machine, results
 from dlbench.errors import ResultFileError
 
 # Cells in common before the comparison means anything.
@@ -59,7 +59,8 @@ class BetweenRuns:
 
 def compare_runs(now: Iterable[results.Result], earlier: Iterable[results.Result],
                  earlier_path: str, minutes: float | None = None) -> BetweenRuns | None:
-    """The earlier run's medians against this run's intervals, over the cells both ran
+    """The earlier run's medians against this run's own intervals (before any widening
+    by earlier runs, between_runs.py), over the cells both ran
     and this one measured in rounds; None with fewer than MIN_CELLS such cells."""
     before = {r.spec.id: r.median for r in earlier if r.status == "ok" and r.median}
     outside = 0
@@ -68,7 +69,7 @@ def compare_runs(now: Iterable[results.Result], earlier: Iterable[results.Result
         stats = r.stats or {}
         if r.status != "ok" or stats.get("interval") != "repeat" or r.spec.id not in before:
             continue
-        lo, hi = stats["ci95"]
+        lo, hi = between_runs.own_interval(r) or stats["ci95"]
         then = before[r.spec.id]
         outside += not lo <= then <= hi
         changes.append((r.median / then - 1.0, r.spec.id))
