@@ -18,10 +18,13 @@ difference of two runs' estimates varies. A change between two runs (`compare`) 
 holds both runs' errors, and gets a confidence interval.
 
 Sources:
-- Resampling the top level of two-level data: Davison & Hinkley, *Bootstrap Methods and
-  their Application* (1997), §3.8 — resampling clusters (rounds) alone estimates the
-  variance of a cluster-level statistic nearly without bias, the within-cluster noise
-  riding along in each cluster's own value; resampling both levels overstates it.
+- Resampling two-level data: Davison & Hinkley, *Bootstrap Methods and their
+  Application* (1997), §3.8 — resampling clusters (rounds) alone estimates the variance
+  of a cluster-level statistic nearly without bias, the within-cluster noise riding along
+  in each cluster's own value; resampling both levels overstates it. Executions are too
+  few to resample (two or three), so their level is drawn from a variance component
+  pooled over a run's cases instead: Searle, Casella & McCulloch, *Variance Components*
+  (1992), §3.5 (one-way random effects, method of moments).
 - The difference of two independent bootstrap replicates as the distribution of a
   repeat's estimate minus this one (twice the variance): the bootstrap prediction
   interval of Efron & Tibshirani, *An Introduction to the Bootstrap* (1993), §25.6.

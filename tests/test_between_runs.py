@@ -94,7 +94,7 @@ def test_a_speedup_whose_columns_drift_together_is_not_widened():
 
 
 def test_the_run_widens_its_intervals_by_the_earlier_runs_in_its_folder(tmp_path):
-    args = ("run", "--backend", "numpy", "--workload", "matmul", "--size", "32,48,64,96,128",
+    args = ("run", "--backend", "numpy", "--workload", "matmul", "--size", "32,64,128",
             "--max-time", "0.05", "--rounds", "3", "--quiet")
     first = tmp_path / "first.json"
     assert cli(*args, "-o", first).exit_code == 0
@@ -115,11 +115,8 @@ def test_the_run_widens_its_intervals_by_the_earlier_runs_in_its_folder(tmp_path
         record = r.stats["between_runs"]
         assert record["runs"] == 1 and record["sd"] > 0.1
         assert r.stats["ci95"][1] / r.median > 1 + 0.1
-    # In a fresh folder the same run shows only what it saw itself.
-    alone = tmp_path / "fresh" / "alone.json"
-    alone.parent.mkdir()
-    assert cli(*args, "-o", alone).exit_code == 0
-    assert all("between_runs" not in (r.stats or {}) for r in results.load(alone).results)
+    # The first run, alone in its folder, showed only what it saw itself.
+    assert all("between_runs" not in (r.get("stats") or {}) for r in data["results"])
 
 
 def test_widening_adds_variances_not_widths():
