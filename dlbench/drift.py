@@ -46,7 +46,7 @@ class BetweenRuns:
     earlier: str  # the earlier file's path
     minutes: float | None  # between the two runs' starts; None when a file has no time
     compared: int
-    outside: int  # earlier medians outside this run's 95% intervals
+    outside: int  # earlier medians outside this run's own 95% intervals
     typical_change: float  # median |this / earlier − 1| over the cells compared
     largest_id: str
     largest_change: float  # this / earlier − 1 of the cell that moved most

@@ -369,7 +369,7 @@ def _say_drift(between: drift.BetweenRuns | None) -> None:
     since = (_(" ({minutes:.0f} min earlier)").format(minutes=between.minutes)
              if between.minutes is not None else "")
     console.note(_(
-        "{outside} of {compared} medians of {earlier}{since} lie outside this run's 95% "
+        "{outside} of {compared} medians of {earlier}{since} lie outside this run's own 95% "
         "intervals (about 1 in 20 would by chance; typical change {typical:.0%}, largest "
         "{largest} {change:+.0%}): this machine drifts between runs more than one run can "
         "see. For intervals that hold across runs use --repeat 3 (fresh processes, more "
