@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -108,27 +108,22 @@ def earlier_runs(folder: Path, this: Path, created: str, environment: dict,
     return found
 
 
-def previous_run(folder: Path, this: Path, created: str, environment: dict
-                 ) -> tuple[Path, results.RunDocument] | None:
-    """The newest of `earlier_runs`; None when there is none."""
-    found = earlier_runs(folder, this, created, environment, limit=1)
-    return found[0] if found else None
-
-
 def same_setup(a: dict, b: dict) -> bool:
     """One machine with the same key libraries (machine.fingerprint): a run after a
     library upgrade may differ for a reason, and the difference is not the machine's."""
     return machine.fingerprint(a) == machine.fingerprint(b)
 
 
-def since_previous(doc: results.RunDocument, path: Path) -> BetweenRuns | None:
-    """This run (saved at `path`) against the previous run in the same folder."""
-    found = previous_run(path.parent, path, doc.created, dict(doc.environment))
-    if found is None:
+def against_newest(now: Iterable[results.Result],
+                   earlier: Sequence[tuple[Path, results.RunDocument]], created: str
+                   ) -> BetweenRuns | None:
+    """This run (made at `created`) against the newest of `earlier_runs`; None when there
+    is none."""
+    if not earlier:
         return None
-    earlier_path, earlier = found
-    return compare_runs(doc.results, earlier.results, str(earlier_path),
-                        minutes_between(earlier.created, doc.created))
+    path, newest = earlier[0]
+    return compare_runs(now, newest.results, str(path),
+                        minutes_between(newest.created, created))
 
 
 def minutes_between(earlier: str, later: str) -> float | None:

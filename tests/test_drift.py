@@ -71,7 +71,8 @@ def test_the_previous_run_is_the_newest_earlier_file_of_the_same_machine_and_lib
     (tmp_path / "notes.json").write_text('{"not": "a result file"}')
     path, doc = save("b.json", "2026-12-06T11:00:00+00:00",
                      [1.3, 1.0, 1.3, 1.0, 1.3, 1.0, 1.3, 1.0, 1.3, 1.0])
-    between = drift.since_previous(doc, path)
+    earlier = drift.earlier_runs(path.parent, path, doc.created, dict(doc.environment))
+    between = drift.against_newest(doc.results, earlier, doc.created)
     assert between.earlier.endswith("a.json")
     assert between.minutes == pytest.approx(60.0)
     assert between.drifted and between.outside == 5

@@ -336,12 +336,8 @@ def _with_earlier_runs(finished: list[results.Result], path: Path, created: str,
     if not look:
         return finished, None
     earlier = drift.earlier_runs(path.parent, path, created, env_record, plan.settings())
-    if not earlier:
-        return finished, None
-    newest_path, newest = earlier[0]
-    between = drift.compare_runs(finished, newest.results, str(newest_path),
-                                 drift.minutes_between(newest.created, created))
-    return between_runs.widen(finished, [doc for _, doc in earlier]), between
+    return (between_runs.widen(finished, [doc for _, doc in earlier]),
+            drift.against_newest(finished, earlier, created))
 
 
 def _say_widened(finished: Sequence[results.Result]) -> None:
