@@ -13,6 +13,15 @@ method of moments as intervals.between_executions estimates its own).
     E[d²] = P + 2·B   (P: this cell's own prediction variance, B: the between-run component)
     B = max(0, (mean d² − mean P) / 2), pooled over a worker's cells
 
+Cells differ in how much they move between runs (a GEMM that lands in another regime in
+one process, a steady convolution), and five earlier runs are too few to learn each
+cell's own B alone, so each cell's B is its own estimate moderated towards the pool:
+(PRIOR_RUNS·B_pool + k·B_cell) / (PRIOR_RUNS + k) over its k earlier runs, with t at
+PRIOR_RUNS + k degrees of freedom — the empirical-Bayes moderated variance of Smyth,
+"Linear models and empirical Bayes methods for assessing differential expression in
+microarray experiments", Stat. Appl. Genet. Mol. Biol. 3(1), 2004, with a fixed prior
+weight (docs/methodology.md has the measurement that chose it).
+
 Each interval is then widened on each side to √(own² + (t·√(2B))²) in logs. The result
 keeps the evidence (stats["between_runs"]: the earlier runs' medians by run, B's SD and
 degrees of freedom, the interval before widening), so a speedup's interval is widened
@@ -35,6 +44,9 @@ from dlbench.results import Result, RunDocument
 # A 95% interval's half-width in SDs: how the own prediction variance is read back from
 # an interval.
 Z95 = 1.959964
+# How many earlier runs of a cell its worker's pooled component weighs as, against the
+# cell's own (the prior degrees of freedom of the moderated variance).
+PRIOR_RUNS = 5.0
 
 
 @dataclass(frozen=True)
@@ -66,22 +78,36 @@ def own_variance(value: float, lo: float, hi: float) -> float:
     return (math.log(hi / lo) / (2 * Z95)) ** 2
 
 
-def component(pairs: Iterable[tuple[Estimate, Sequence[float]]], runs: int) -> Component | None:
-    """B pooled over cells, each (this run's estimate, the earlier runs' values of it);
-    None where no cell has an earlier value."""
-    squares, owns = [], []
+def components(pairs: Iterable[tuple[Estimate, Sequence[float]]], runs: int
+               ) -> tuple[Component | None, list[Component | None]]:
+    """B pooled over cells, each (this run's estimate, the earlier runs' values of it),
+    and each cell's own B moderated towards the pool (None for a cell without an earlier
+    value); the pool is None where no cell has one. The pool stays unclipped until each
+    cell's share is added, so cells that happened to agree do not bias it upwards."""
+    cells: list[tuple[list[float], float] | None] = []
     for estimate, earlier in pairs:
-        if not earlier or estimate.value <= 0 or estimate.lo <= 0:
+        values = [e for e in earlier if e > 0]
+        if not values or estimate.value <= 0 or estimate.lo <= 0:
+            cells.append(None)
             continue
         own = own_variance(estimate.value, estimate.lo, estimate.hi)
-        for e in earlier:
-            if e > 0:
-                squares.append(math.log(estimate.value / e) ** 2)
-                owns.append(own)
-    if not squares:
-        return None
-    b = max(0.0, (float(np.mean(squares)) - float(np.mean(owns))) / 2)
-    return Component(b, float(len(squares)), runs)
+        cells.append(([math.log(estimate.value / e) ** 2 for e in values], own))
+    found = [c for c in cells if c is not None]
+    if not found:
+        return None, [None] * len(cells)
+    squares = [d for ds, _ in found for d in ds]
+    owns = [own for ds, own in found for _ in ds]
+    pooled = (float(np.mean(squares)) - float(np.mean(owns))) / 2
+    moderated: list[Component | None] = []
+    for cell in cells:
+        if cell is None:
+            moderated.append(None)
+            continue
+        ds, own = cell
+        mine = (float(np.mean(ds)) - own) / 2
+        b = (PRIOR_RUNS * pooled + len(ds) * mine) / (PRIOR_RUNS + len(ds))
+        moderated.append(Component(max(0.0, b), PRIOR_RUNS + len(ds), runs))
+    return Component(max(0.0, pooled), float(len(squares)), runs), moderated
 
 
 def _estimate(r: Result) -> Estimate | None:
@@ -109,10 +135,10 @@ def widen(results: Sequence[Result], earlier: Sequence[RunDocument]) -> list[Res
             continue
         history[i] = values
         by_label.setdefault(r.spec.label, []).append((estimate, list(values.values())))
-    found = {label: component(cells, len(earlier)) for label, cells in by_label.items()}
+    found = {label: iter(components(cells, len(earlier))[1]) for label, cells in by_label.items()}
     out = []
     for i, r in enumerate(results):
-        c = found.get(r.spec.label) if i in history else None
+        c = next(found[r.spec.label]) if i in history else None
         if c is not None:
             lo, hi = c.widen(r.median, *r.stats["ci95"])
             r = replace(r, stats={**r.stats, "ci95": [lo, hi], "between_runs": {
@@ -139,14 +165,16 @@ def earlier_medians(r: Result) -> Mapping[str, float]:
     return {str(k): float(v) for k, v in earlier.items()} if isinstance(earlier, dict) else {}
 
 
-def speedup_component(cells: Iterable[tuple[Result, Result, Estimate]]) -> Component | None:
+def speedup_components(cells: Sequence[tuple[Result, Result, Estimate]]
+                       ) -> tuple[Component | None, list[Component | None]]:
     """The between-run component of one column's speedups, each cell (baseline, column,
-    its speedup), from the earlier runs' medians both results stored: in a ratio the
-    drift both columns share cancels, so it has a component of its own."""
+    its speedup), from the earlier runs' medians both results stored — in a ratio the
+    drift both columns share cancels, so it has a component of its own: the column's
+    pool (for summaries over its rows) and each cell's, moderated towards it."""
     pairs, runs = [], set()
     for baseline, column, estimate in cells:
         b, c = earlier_medians(baseline), earlier_medians(column)
         common = [k for k in b if k in c and c[k] > 0]
         runs.update(common)
         pairs.append((estimate, [b[k] / c[k] for k in common]))
-    return component(pairs, len(runs)) if runs else None
+    return components(pairs, len(runs)) if runs else (None, [None] * len(pairs))

@@ -69,6 +69,28 @@ def test_earlier_runs_that_agree_leave_the_intervals_as_they_were():
     assert between_runs.widen(now, []) == now  # no earlier run: nothing to learn from
 
 
+def test_a_cell_that_moves_between_runs_is_widened_more_than_its_steady_siblings():
+    # One cell of eight landed 30% away in each earlier run (a GEMM in another regime in
+    # another process); the other seven agreed. Each cell's share of the drift is its own,
+    # moderated towards the worker's pool: the mover's interval reaches its earlier
+    # medians, the steady cells keep intervals much narrower than the pool alone gives.
+    moved = [[1.3] + [1.0] * 7, [0.75] + [1.0] * 7, [1.3] + [1.0] * 7]
+    now = run([1.0] * len(SIZES), 1)
+    widened = between_runs.widen(now, earlier(moved))
+    mover, *steady = widened
+    lo, hi = mover.stats["ci95"]
+    assert all(lo <= m <= hi for m in mover.stats["between_runs"]["earlier"].values())
+    pool, _ = between_runs.components(
+        [(intervals.Estimate(r.median, *r.stats["ci95"], 6), [r.median * f for f in fs])
+         for r, fs in zip(now, zip(*moved, strict=True), strict=True)], runs=3)
+    mover_width = hi / lo
+    for before, after in zip(now[1:], steady, strict=True):
+        width = after.stats["ci95"][1] / after.stats["ci95"][0]
+        pooled_lo, pooled_hi = pool.widen(before.median, *before.stats["ci95"])
+        assert width < pooled_hi / pooled_lo and width < mover_width ** 0.5
+        assert after.stats["between_runs"]["sd"] < mover.stats["between_runs"]["sd"] / 2
+
+
 def test_a_speedup_whose_columns_drift_together_is_not_widened():
     # Both columns 20% slower or faster together from run to run: the times' intervals
     # widen, the speedups' do not (the drift cancels in the ratio).
@@ -98,11 +120,12 @@ def test_the_run_widens_its_intervals_by_the_earlier_runs_in_its_folder(tmp_path
             "--max-time", "0.05", "--rounds", "3", "--quiet")
     first = tmp_path / "first.json"
     assert cli(*args, "-o", first).exit_code == 0
-    # An earlier run on this machine that measured every case 30% slower.
+    # An earlier run on this machine that measured every case twice as slow: far beyond
+    # what three rounds of real timing on a busy machine can make their own intervals.
     data = json.loads(first.read_text())
     for r in data["results"]:
         if r["status"] == "ok":
-            r["stats"]["median"] *= 1.3
+            r["stats"]["median"] *= 2.0
     data["created"] = "2026-01-01T00:00:00+00:00"
     first.write_text(resultfile.dumps(data))
     second = tmp_path / "second.json"
@@ -111,10 +134,12 @@ def test_the_run_widens_its_intervals_by_the_earlier_runs_in_its_folder(tmp_path
     assert "earlier run" in result.output
     from dlbench import results
     doc = results.load(second)
-    for r in (r for r in doc.results if r.status == "ok"):
+    ok = [r for r in doc.results if r.status == "ok"]
+    for r in ok:
         record = r.stats["between_runs"]
         assert record["runs"] == 1 and record["sd"] > 0.1
-        assert r.stats["ci95"][1] / r.median > 1 + 0.1
+        assert r.stats["ci95"][1] >= next(iter(record["earlier"].values()))
+    assert ok
     # The first run, alone in its folder, showed only what it saw itself.
     assert all("between_runs" not in (r.get("stats") or {}) for r in data["results"])
 

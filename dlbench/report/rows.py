@@ -115,11 +115,10 @@ def labelled_table(labelled: Sequence[tuple[str, Result]],
                                                 pooled.get(column))
                     taken.setdefault(column, []).append((base.result, cell.result, estimate))
             tick(done, len(labelled))
-        drift = {column: between_runs.speedup_component(cells)
-                 for column, cells in taken.items()}
+        drift = {}
         for column, cells in taken.items():
-            for _, result, estimate in cells:
-                component = drift[column]
+            drift[column], each = between_runs.speedup_components(cells)
+            for (_, result, estimate), component in zip(cells, each, strict=True):
                 e = component.widen_estimate(estimate) if component else estimate
                 row = rows[result.spec.row_key]
                 row.cells[column] = replace(row.cells[column], speedup=(e.value, e.lo, e.hi))
