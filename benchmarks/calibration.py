@@ -17,6 +17,12 @@ the cells; the target is at least 90%, with widths at most twice the run-to-run 
 
     python benchmarks/calibration.py [--runs 6] [--out DIR] [-- extra dlbench run options]
     python benchmarks/calibration.py --analyze DIR     # the figures of runs already made
+    python benchmarks/calibration.py --analyze DIR --rewiden   # ... widened by this code
+
+`--rewiden` judges stored runs as if this checkout of dlbench had made them: each run's
+intervals are taken back to its own (before the earlier runs widened them) and widened
+again by `between_runs.widen` with the runs before it in the series, so two versions of
+that step can be compared on the same runs.
 
 The default selection is matmul 256 and 1024, conv2d, mlp_train_step and attention on
 NumPy and torch, float32, with the default suite's settings.
@@ -51,6 +57,28 @@ def make_runs(out: Path, runs: int, extra: list[str]) -> list[Path]:
 def load(path: Path) -> dict:
     from dlbench import results
     return {r.spec.id: r for r in results.load(path).results if r.status == "ok"}
+
+
+def rewidened(paths: list[Path]) -> list[dict]:
+    """Each run's results with its intervals widened again by this code's between_runs,
+    from its own intervals and the runs before it in `paths` (as many as a run uses)."""
+    from dataclasses import replace
+
+    from dlbench import between_runs, drift, results
+    docs = [results.load(p) for p in paths]
+    runs = []
+    for i, doc in enumerate(docs):
+        own = []
+        for r in doc.results:
+            stats = dict(r.stats or {})
+            record = stats.pop("between_runs", None)
+            if isinstance(record, dict) and record.get("own_ci95"):
+                stats["ci95"] = list(record["own_ci95"])
+            own.append(replace(r, stats=stats))
+        earlier = docs[max(0, i - drift.EARLIER_RUNS):i][::-1]
+        runs.append({r.spec.id: r for r in between_runs.widen(own, earlier)
+                     if r.status == "ok"})
+    return runs
 
 
 def speedup_cells(run: dict) -> dict:
@@ -119,8 +147,8 @@ def execution_spread(paths: list[Path]) -> str | None:
             f"{statistics.median(within):.1%}")
 
 
-def report(paths: list[Path]) -> None:
-    runs = [load(p) for p in paths]
+def report(paths: list[Path], rewiden: bool = False) -> None:
+    runs = rewidened(paths) if rewiden else [load(p) for p in paths]
     for name, estimates in (("medians", median_cells), ("speedups", speedup_cells)):
         hit, total, widths, spreads = coverage(runs, estimates)
         print(f"{name}: run i's interval contains run i+1's estimate in {hit}/{total} "
@@ -149,13 +177,15 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=6)
     ap.add_argument("--out", type=Path, default=Path("calibration-runs"))
     ap.add_argument("--analyze", type=Path, help="only analyse the run-*.json files there")
+    ap.add_argument("--rewiden", action="store_true",
+                    help="with --analyze: widen each run again with this code's between_runs")
     ap.add_argument("extra", nargs="*", help="more `dlbench run` options, after --")
     args = ap.parse_args()
     if args.analyze:
         paths = sorted(args.analyze.glob("run-*.json"))
     else:
         paths = make_runs(args.out, args.runs, args.extra)
-    report(paths)
+    report(paths, args.rewiden)
 
 
 if __name__ == "__main__":
