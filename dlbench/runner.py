@@ -24,6 +24,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from dlbench import breakeven, environment, measured, worker, workloads
 from dlbench.errors import EnvironmentUnusable
 from dlbench.measured import Measured
@@ -37,11 +39,17 @@ from dlbench.worker import BlockReply, Failure, Prepared
 MAX_WORKER_CRASHES = 2
 # Long enough for torch/OpenMP thread pools and JIT caches to be live before timing.
 INIT_WARMUP_S = 0.2
-# What the cases of a window may hold at once in one worker (host or device memory, by
-# the workloads' own estimates). The default suite's cases fit many times over, so all
-# of its rounds spread over the whole run; a suite of large cases measures a few rows at
-# a time, and a GPU worker keeps room for the next window.
+# What the cases of a window may hold at once in one worker, by the workloads' own
+# estimates (which count the float64 reference's working set too, so they run several
+# times what a prepared case holds). A device worker keeps room for the next window.
 WINDOW_BYTES = 2**30
+# The host's workers share its memory: together they may plan on this share of what is
+# available when the run starts (each at least WINDOW_BYTES). With 1 GiB alone, the
+# default selection's convolution row (0.8 GB estimated per case) had to be a window of
+# its own, and a case's five rounds spanned 3 s of a 20-s run: they saw none of the
+# drift between the first rows and the last. A suite of large cases still measures a
+# few rows at a time.
+HOST_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -176,8 +184,9 @@ class Runner:
         skipped = dict(self.plan.skipped)
         for spec in skipped:
             self._finish(Result(spec=spec, status="skipped", error=skipped[spec]))
-        windows = _windows(_rows([s for s in self.plan.cases if s not in skipped]),
-                           WINDOW_BYTES)
+        measuring = [s for s in self.plan.cases if s not in skipped]
+        windows = _windows(_rows(measuring),
+                           window_budgets(measuring, psutil.virtual_memory().available))
         # Each execution measures every case again in fresh worker processes with fresh
         # inputs (JMH's forks, pyperf's processes): what a process or an allocation fixes
         # for its lifetime varies between executions, and their rounds pool into one
@@ -420,19 +429,30 @@ def _rotated(items: list[Any], by: int) -> list[Any]:
     return items[k:] + items[:k]
 
 
-def _windows(rows: Sequence[Sequence[CaseSpec]], budget: float
+def window_budgets(cases: Sequence[CaseSpec], available: float) -> dict[str, float]:
+    """Each worker's budget for a window: a device worker WINDOW_BYTES, a host worker its
+    share of HOST_SHARE of the `available` host memory (at least WINDOW_BYTES)."""
+    labels = {spec.label: spec.device for spec in cases}
+    host = [label for label, device in labels.items() if device == "cpu"]
+    share = max(float(WINDOW_BYTES), HOST_SHARE * available / max(1, len(host)))
+    return {label: share if device == "cpu" else float(WINDOW_BYTES)
+            for label, device in labels.items()}
+
+
+def _windows(rows: Sequence[Sequence[CaseSpec]], budgets: Mapping[str, float]
              ) -> list[list[Sequence[CaseSpec]]]:
     """Consecutive rows grouped so that each group's cases, all prepared at once on their
-    workers, need at most `budget` bytes in any one worker (a row bigger than the budget
-    is a window of its own). Rounds are spread over a window: the larger the windows,
-    the longer the drift a case's interval sees."""
+    workers, need at most each worker's budget in bytes (a row bigger than a budget is a
+    window of its own). Rounds are spread over a window: the larger the windows, the
+    longer the drift a case's interval sees."""
     windows: list[list[Sequence[CaseSpec]]] = []
     held: dict[str, float] = {}
     for row in rows:
         need: dict[str, float] = {}
         for spec in row:
             need[spec.label] = need.get(spec.label, 0.0) + _memory(spec)
-        if windows and all(held.get(label, 0.0) + n <= budget for label, n in need.items()):
+        if windows and all(held.get(label, 0.0) + n <= budgets.get(label, WINDOW_BYTES)
+                           for label, n in need.items()):
             windows[-1].append(row)
             for label, n in need.items():
                 held[label] = held.get(label, 0.0) + n

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from dlbench import measured
+from dlbench import measured, planning, runner
 from dlbench.measure import MeasureConfig
 from dlbench.planning import Plan
 from dlbench.results import CaseSpec, Round
@@ -184,3 +184,25 @@ def test_a_columns_speedups_pool_their_own_between_execution_component():
     assert times["between_sd"] > 0.1
     steady = speedups.speedup(*pairs[0], pooled=ratio)
     assert steady.value == pytest.approx(2.0, rel=0.02) and steady.rel_width < 0.05
+
+
+def test_host_workers_share_the_memory_available_and_a_device_worker_keeps_its_window():
+    specs = [case(backend="numpy"), case(backend="torch"), case(backend="torch", device="cuda")]
+    budgets = runner.window_budgets(specs, available=16 * 2**30)
+    assert budgets["numpy-cpu"] == budgets["torch-cpu"] == 4 * 2**30  # half of 16, by two
+    assert budgets["torch-cuda"] == runner.WINDOW_BYTES
+    short = runner.window_budgets(specs, available=2**29)
+    assert set(short.values()) == {runner.WINDOW_BYTES}  # never less than one window's
+
+
+def test_the_default_selection_spreads_its_rounds_over_one_window_where_memory_allows():
+    plan = planning.build(planning.Selection(backends=("numpy",)), available_memory=16 * 2**30)
+    rows = runner._rows(list(plan.cases))
+    roomy = runner._windows(rows, runner.window_budgets(plan.cases, 16 * 2**30))
+    assert len(roomy) == 1 and sum(len(r) for r in roomy[0]) == len(plan.cases)
+    # With one window's bytes alone its convolution row stands apart, and the rows
+    # before and after it never share a pass: their rounds see different minutes.
+    tight = runner._windows(rows, runner.window_budgets(plan.cases, 2**30))
+    assert len(tight) > 1
+    assert sorted(spec.id for window in tight for row in window for spec in row) == sorted(
+        spec.id for spec in plan.cases)
