@@ -18,6 +18,7 @@ the cells; the target is at least 90%, with widths at most twice the run-to-run 
     python benchmarks/calibration.py [--runs 6] [--out DIR] [-- extra dlbench run options]
     python benchmarks/calibration.py --analyze DIR     # the figures of runs already made
     python benchmarks/calibration.py --analyze DIR --rewiden   # ... widened by this code
+    python benchmarks/calibration.py --analyze DIR --own       # ... each run on its own
 
 `--rewiden` judges stored runs as if this checkout of dlbench had made them: each run's
 intervals are taken back to its own (before the earlier runs widened them) and widened
@@ -59,9 +60,10 @@ def load(path: Path) -> dict:
     return {r.spec.id: r for r in results.load(path).results if r.status == "ok"}
 
 
-def rewidened(paths: list[Path]) -> list[dict]:
+def rewidened(paths: list[Path], widen: bool = True) -> list[dict]:
     """Each run's results with its intervals widened again by this code's between_runs,
-    from its own intervals and the runs before it in `paths` (as many as a run uses)."""
+    from its own intervals and the runs before it in `paths` (as many as a run uses);
+    with `widen` False, its own intervals alone (what a run in a fresh folder shows)."""
     from dataclasses import replace
 
     from dlbench import between_runs, drift, results
@@ -76,7 +78,7 @@ def rewidened(paths: list[Path]) -> list[dict]:
                 stats["ci95"] = list(record["own_ci95"])
             own.append(replace(r, stats=stats))
         earlier = docs[max(0, i - drift.EARLIER_RUNS):i][::-1]
-        runs.append({r.spec.id: r for r in between_runs.widen(own, earlier)
+        runs.append({r.spec.id: r for r in (between_runs.widen(own, earlier) if widen else own)
                      if r.status == "ok"})
     return runs
 
@@ -147,8 +149,8 @@ def execution_spread(paths: list[Path]) -> str | None:
             f"{statistics.median(within):.1%}")
 
 
-def report(paths: list[Path], rewiden: bool = False) -> None:
-    runs = rewidened(paths) if rewiden else [load(p) for p in paths]
+def report(paths: list[Path], rewiden: bool = False, own: bool = False) -> None:
+    runs = rewidened(paths, not own) if rewiden or own else [load(p) for p in paths]
     for name, estimates in (("medians", median_cells), ("speedups", speedup_cells)):
         hit, total, widths, spreads = coverage(runs, estimates)
         print(f"{name}: run i's interval contains run i+1's estimate in {hit}/{total} "
@@ -179,13 +181,16 @@ def main() -> None:
     ap.add_argument("--analyze", type=Path, help="only analyse the run-*.json files there")
     ap.add_argument("--rewiden", action="store_true",
                     help="with --analyze: widen each run again with this code's between_runs")
+    ap.add_argument("--own", action="store_true",
+                    help="with --analyze: each run's own intervals, before earlier runs "
+                         "widened them")
     ap.add_argument("extra", nargs="*", help="more `dlbench run` options, after --")
     args = ap.parse_args()
     if args.analyze:
         paths = sorted(args.analyze.glob("run-*.json"))
     else:
         paths = make_runs(args.out, args.runs, args.extra)
-    report(paths, args.rewiden)
+    report(paths, args.rewiden, args.own)
 
 
 if __name__ == "__main__":
