@@ -85,8 +85,9 @@ def earlier_runs(folder: Path, this: Path, created: str, environment: dict,
                  ) -> list[tuple[Path, results.RunDocument]]:
     """Up to `limit` result files in `folder` made before `created` on this machine with
     the same key libraries (and, given `settings`, the same threads, cache and TF32:
-    they change what a case measures), other than `this`, newest first (unreadable files
-    are passed over: they are not this run's business)."""
+    they change what a case measures; and only the results of workloads whose code is
+    this run's, `same_code`), other than `this`, newest first (unreadable files are
+    passed over: they are not this run's business)."""
     try:
         candidates = sorted((p for p in folder.glob("*.json") if p.resolve() != this.resolve()),
                             key=lambda p: p.stat().st_mtime, reverse=True)
@@ -102,10 +103,20 @@ def earlier_runs(folder: Path, this: Path, created: str, environment: dict,
         if (gap is not None and gap > 0 and same_setup(doc.environment, environment)
                 and (settings is None or all(doc.settings.get(k) == settings.get(k)
                                              for k in SAME_SETTINGS))):
-            found.append((path, doc))
+            found.append((path, doc if settings is None else same_code(doc, settings)))
             if len(found) == limit:
                 break
     return found
+
+
+def same_code(doc: results.RunDocument, settings: Mapping[str, Any]) -> results.RunDocument:
+    """The earlier run without the results of workloads whose code differs from this run's
+    (a user's workload file edited between the runs, a plugin upgraded): their change is
+    the user's, not the machine's drift."""
+    mine = settings.get("workload_code") or {}
+    theirs = doc.settings.get("workload_code") or {}
+    kept = tuple(r for r in doc.results if mine.get(r.spec.workload) == theirs.get(r.spec.workload))
+    return doc if len(kept) == len(doc.results) else doc.with_results(kept)
 
 
 def same_setup(a: dict, b: dict) -> bool:

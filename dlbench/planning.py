@@ -97,7 +97,14 @@ class Plan:
                 "tf32": "on" if self.options.tf32 else "off",
                 "include_transfer": self.include_transfer, "graph": self.graph,
                 "compile": self.options.compile.record(),
-                "backends": list(self.backends), "repeat": self.repeat}
+                "backends": list(self.backends), "repeat": self.repeat,
+                **({"workload_code": code} if (code := self.workload_code()) else {})}
+
+    def workload_code(self) -> dict[str, str]:
+        """The code of each workload of the plan that is not built in (workloads.code_of):
+        a run of other code is not an earlier run of this one."""
+        found = {name: workloads.code_of(name) for name in sorted({s.workload for s in self.cases})}
+        return {name: code for name, code in found.items() if code is not None}
 
 
 def build(sel: Selection, available_memory: int | None = None) -> Plan:

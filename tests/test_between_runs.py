@@ -5,6 +5,7 @@ leaves them alone where they agree."""
 import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from dlbench.results import Result, Round
 from tests.helpers import case, cli, document
 
 SIZES = (64, 128, 192, 256, 320, 384, 448, 512)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def measured(size, median_s, seed, backend="numpy", run="now", noise=0.005):
@@ -153,3 +155,31 @@ def test_widening_adds_variances_not_widths():
     assert math.log(lo) == pytest.approx(-math.log(hi))
     record = replace(c, variance=0.0)
     assert record.widen_estimate(intervals.Estimate(2.0, 1.8, 2.2, 6)).lo == 1.8
+
+
+def test_an_edited_workload_file_is_a_change_of_code_not_drift_of_the_machine(tmp_path):
+    kernel = tmp_path / "mine.py"
+    kernel.write_text((ROOT / "examples" / "rmsnorm_workload.py").read_text())
+    args = ("run", "--workload-file", kernel, "--backend", "numpy", "--workload",
+            "matmul,rmsnorm", "--size", "32,64", "--max-time", "0.05", "--rounds", "3")
+    first = tmp_path / "first.json"
+    assert cli(*args, "--quiet", "-o", first).exit_code == 0
+    data = json.loads(first.read_text())
+    code = data["settings"]["workload_code"]
+    assert list(code) == ["rmsnorm"]
+    assert str(kernel.resolve()) in code["rmsnorm"] and "sha256:" in code["rmsnorm"]
+    for r in data["results"]:  # an earlier run twice as slow in every case
+        if r["status"] == "ok":
+            r["stats"]["median"] *= 2.0
+    data["created"] = "2026-01-01T00:00:00+00:00"
+    first.write_text(resultfile.dumps(data))
+    # The user edits their kernel between the runs.
+    kernel.write_text(kernel.read_text() + "\n# made faster\n")
+    second = tmp_path / "second.json"
+    result = cli(*args, "-o", second)
+    assert result.exit_code == 0, result.output
+    from dlbench import results
+    ok = [r for r in results.load(second).results if r.status == "ok"]
+    widened = {r.spec.workload for r in ok if "between_runs" in r.stats}
+    assert widened == {"matmul"}  # the built-in kernel's history still counts
+    assert {r.spec.workload for r in ok} == {"matmul", "rmsnorm"}

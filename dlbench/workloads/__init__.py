@@ -10,11 +10,12 @@ float64 checks in `tolerances`; this module is the registry of the built-in work
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from dlbench.registry import Registry
+from dlbench.registry import BUILT_IN, Registry
 from dlbench.workloads.base import (
     DEFAULT_SEED,
     Check,
@@ -32,8 +33,9 @@ from dlbench.workloads.tolerances import (
 )
 
 __all__ = ["ACCUMULATION_DTYPE", "DEFAULT_SEED", "UNIT_ROUNDOFF", "Check", "Param",
-           "Reference", "TrainingData", "Workload", "dot_tolerance", "files", "find", "get",
-           "itemsize", "names", "notes", "origin", "register", "scaled_check", "why_unknown"]
+           "Reference", "TrainingData", "Workload", "code_of", "dot_tolerance", "files", "find",
+           "get", "itemsize", "names", "notes", "origin", "register", "scaled_check",
+           "why_unknown"]
 
 # Files named by --workload-file, for the worker processes a run spawns (they inherit the
 # environment and load the same files with the built-in workloads).
@@ -66,6 +68,22 @@ notes = _REGISTRY.notes
 
 def get(name: str) -> Workload:
     return _REGISTRY.get(name)()
+
+
+def code_of(name: str) -> str | None:
+    """What names the code of a workload that is not built in: a plugin's distribution
+    and version, or a file's path and the SHA-256 of its content, so that two runs of
+    different code are not taken for one machine's drift; None for a built-in one."""
+    where = origin(name)
+    if where == BUILT_IN:
+        return None
+    if where.startswith("file "):
+        try:
+            digest = hashlib.sha256(Path(where.removeprefix("file ")).read_bytes()).hexdigest()
+        except OSError:
+            return f"{where} (unreadable)"
+        return f"{where} sha256:{digest[:16]}"
+    return where
 
 
 def why_unknown(name: object) -> str:
