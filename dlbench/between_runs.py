@@ -135,6 +135,7 @@ def widen(results: Sequence[Result], earlier: Sequence[RunDocument]) -> list[Res
             continue
         history[i] = values
         by_label.setdefault(r.spec.label, []).append((estimate, list(values.values())))
+    # Each worker's cells' components, taken back below in the order they were gathered.
     found = {label: iter(components(cells, len(earlier))[1]) for label, cells in by_label.items()}
     out = []
     for i, r in enumerate(results):
