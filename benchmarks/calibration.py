@@ -72,10 +72,10 @@ def rewidened(paths: list[Path], widen: bool = True) -> list[dict]:
     for i, doc in enumerate(docs):
         own = []
         for r in doc.results:
-            stats = dict(r.stats or {})
-            record = stats.pop("between_runs", None)
-            if isinstance(record, dict) and record.get("own_ci95"):
-                stats["ci95"] = list(record["own_ci95"])
+            stats = {k: v for k, v in (r.stats or {}).items() if k != "between_runs"}
+            interval = between_runs.own_interval(r)
+            if interval:
+                stats["ci95"] = list(interval)
             own.append(replace(r, stats=stats))
         earlier = docs[max(0, i - drift.EARLIER_RUNS):i][::-1]
         runs.append({r.spec.id: r for r in (between_runs.widen(own, earlier) if widen else own)

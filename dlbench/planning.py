@@ -83,6 +83,9 @@ class Plan:
     backends: tuple[str, ...] = ()  # labels of the backends selected to run
     notes: tuple[str, ...] = ()  # said once to the user: backends left out and why
     repeat: int = 1  # executions: each measures every case in fresh worker processes
+    # The code of each workload that is not built in (workloads.code_of), read as the run
+    # starts: a run of other code is not an earlier run of this one.
+    workload_code: tuple[tuple[str, str], ...] = ()
 
     @property
     def total(self) -> int:
@@ -98,13 +101,7 @@ class Plan:
                 "include_transfer": self.include_transfer, "graph": self.graph,
                 "compile": self.options.compile.record(),
                 "backends": list(self.backends), "repeat": self.repeat,
-                **({"workload_code": code} if (code := self.workload_code()) else {})}
-
-    def workload_code(self) -> dict[str, str]:
-        """The code of each workload of the plan that is not built in (workloads.code_of):
-        a run of other code is not an earlier run of this one."""
-        found = {name: workloads.code_of(name) for name in sorted({s.workload for s in self.cases})}
-        return {name: code for name, code in found.items() if code is not None}
+                **({"workload_code": dict(self.workload_code)} if self.workload_code else {})}
 
 
 def build(sel: Selection, available_memory: int | None = None) -> Plan:
@@ -128,7 +125,9 @@ def build(sel: Selection, available_memory: int | None = None) -> Plan:
                 options=DeviceOptions(tf32=sel.tf32 == "on", cold_cache=sel.cache == "cold",
                                       compile=compile_options(sel)),
                 suite=suite.name, include_transfer=sel.include_transfer, graph=sel.graph,
-                backends=tuple(t.label for t in targets), notes=tuple(notes), repeat=repeat)
+                backends=tuple(t.label for t in targets), notes=tuple(notes), repeat=repeat,
+                workload_code=tuple((name, code) for name in sorted({s.workload for s in cases})
+                                    if (code := workloads.code_of(name)) is not None))
 
 
 def implementations(suite: suites.Suite, targets: Sequence[Backend], sel: Selection
