@@ -121,7 +121,11 @@ def test_the_run_widens_its_intervals_by_the_earlier_runs_in_its_folder(tmp_path
     args = ("run", "--backend", "numpy", "--workload", "matmul", "--size", "32,64,128",
             "--max-time", "0.05", "--rounds", "3", "--quiet")
     first = tmp_path / "first.json"
-    assert cli(*args, "-o", first).exit_code == 0
+    alone = cli(*args[:-1], "-o", first)
+    assert alone.exit_code == 0, alone.output
+    # Alone in its folder, the run says its intervals know nothing yet of the drift
+    # between runs, and what to do.
+    assert "next run into this folder" in " ".join(alone.output.split())
     # An earlier run on this machine that measured every case twice as slow: far beyond
     # what three rounds of real timing on a busy machine can make their own intervals.
     data = json.loads(first.read_text())
@@ -134,6 +138,7 @@ def test_the_run_widens_its_intervals_by_the_earlier_runs_in_its_folder(tmp_path
     result = cli(*args[:-1], "-o", second)
     assert result.exit_code == 0, result.output
     assert "earlier run" in result.output
+    assert "next run into this folder" not in " ".join(result.output.split())
     from dlbench import results
     doc = results.load(second)
     ok = [r for r in doc.results if r.status == "ok"]
