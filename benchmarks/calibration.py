@@ -91,7 +91,7 @@ def rewidened(paths: list[Path], widen: bool = True, earlier_runs: int | None = 
 
     from dlbench import between_runs, drift, results
     docs = [without(results.load(p), exclude) for p in paths]
-    earlier_runs = earlier_runs or drift.EARLIER_RUNS
+    earlier_runs = earlier_runs if earlier_runs is not None else drift.EARLIER_RUNS
     runs = []
     for i, doc in enumerate(docs):
         own = []
@@ -232,6 +232,17 @@ def report(paths: list[Path], rewiden: bool = False, own: bool = False,
         print(line)
 
 
+def positive(text: str) -> int:
+    """An option's whole number of at least 1 (0 would silently mean "as dlbench does")."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=6)
@@ -242,7 +253,7 @@ def main() -> None:
     ap.add_argument("--own", action="store_true",
                     help="with --analyze: each run's own intervals, before earlier runs "
                          "widened them")
-    ap.add_argument("--earlier", type=int, metavar="N",
+    ap.add_argument("--earlier", type=positive, metavar="N",
                     help="with --rewiden: widen with the N runs before each (default: as "
                          "many as dlbench uses)")
     ap.add_argument("--exclude", metavar="TEXT",
@@ -252,6 +263,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.analyze:
         paths = sorted(args.analyze.glob("run-*.json"))
+        if len(paths) < 2:
+            ap.error(f"{args.analyze}: needs two run-*.json files or more, found {len(paths)}")
     else:
         paths = make_runs(args.out, args.runs, args.extra)
     report(paths, args.rewiden, args.own, args.earlier, args.exclude)
